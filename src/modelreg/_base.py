@@ -1,0 +1,274 @@
+"""SnapshotRegistry: reads from an immutable in-memory snapshot, writes through a storage hook.
+
+MemoryRegistry and the durable stores share this class; they differ only in
+``_persist`` (where a change is made durable and gets its revision) and in how
+they bring the snapshot up to date with writes made elsewhere.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+from ._state import ModelState, RegistryState
+from .errors import InvalidNameError, InvalidVersionError, VersionNotFoundError
+from .events import Callback, EventHub, EventKind, RegistryEvent, Subscription
+from .metadata import ModelMetadata
+from .names import validate_alias, validate_name
+from .semver import parse_range, parse_version
+
+__all__ = ["Change", "Plan", "SnapshotRegistry", "acting_as", "applied", "current_actor"]
+
+current_actor: ContextVar[str | None] = ContextVar("modelreg_actor", default=None)
+_RESOLVE_CACHE_LIMIT = 256
+
+
+@contextmanager
+def acting_as(actor: str | None) -> Iterator[None]:
+    """Record ``actor`` on the events of writes made inside the block (the server uses it)."""
+    token = current_actor.set(actor)
+    try:
+        yield
+    finally:
+        current_actor.reset(token)
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """One change a write makes, before storage gives it a revision."""
+
+    kind: EventKind
+    name: str
+    version: str | None = None
+    alias: str | None = None
+    metadata: ModelMetadata | None = None
+
+
+Plan = Callable[[RegistryState], list[Change]]
+
+
+def _metadata_arg(metadata: object) -> ModelMetadata:
+    if not isinstance(metadata, ModelMetadata):
+        raise TypeError(f"metadata must be a ModelMetadata, not {type(metadata).__name__}")
+    return metadata
+
+
+def _str_arg(what: str, value: object) -> str:
+    if not isinstance(value, str):
+        raise TypeError(f"{what} must be a str, not {type(value).__name__}")
+    return value
+
+
+class SnapshotRegistry:
+    """Shared implementation of ModelRegistry over a ``RegistryState`` snapshot."""
+
+    def __init__(self) -> None:
+        self._state = RegistryState()
+        self._write_lock = threading.RLock()
+        self._hub = EventHub()
+        self._resolve_cache: dict[tuple[str, str], tuple[object, str]] = {}
+
+    # -- storage hooks -----------------------------------------------------------
+
+    def _transact(self, plan: Plan) -> list[RegistryEvent]:
+        """Run ``plan`` on the current state, make its changes durable, apply them; return the events.
+
+        Called with the write lock held. Durable stores open a database transaction,
+        first apply events other processes committed (so the plan sees them), then
+        write the changes and their events together.
+        """
+        raise NotImplementedError
+
+    def _record(self, events: list[RegistryEvent]) -> None:
+        """Keep events for ``history`` (MemoryRegistry); durable stores read their table."""
+
+    # -- applying events ---------------------------------------------------------
+
+    def _apply(self, changes: list[Change], events: list[RegistryEvent]) -> None:
+        """Move the snapshot past ``events`` and queue them for subscribers (hold the write lock)."""
+        state = self._state
+        for change, event in zip(changes, events, strict=True):
+            state = applied(state, change, event.revision)
+        self._state = state
+        self._record(events)
+        self._hub.enqueue(events)
+
+    def _write(self, plan: Plan) -> list[RegistryEvent]:
+        with self._write_lock:
+            events = self._transact(plan)
+        self._hub.deliver()
+        return events
+
+    def _event(self, change: Change, revision: int) -> RegistryEvent:
+        return RegistryEvent(
+            kind=change.kind,
+            name=change.name,
+            version=change.version,
+            alias=change.alias,
+            revision=revision,
+            at=datetime.now(timezone.utc),
+            actor=current_actor.get(),
+        )
+
+    # -- writes ------------------------------------------------------------------
+
+    def register_model(self, name: str, version: str, metadata: ModelMetadata) -> ModelMetadata:
+        """Store a new version; return the stored metadata (canonical version filled in)."""
+        validate_name(name)
+        parse_version(_str_arg("version", version))
+        checked = _metadata_arg(metadata)
+        stored: list[ModelMetadata] = []
+
+        def plan(state: RegistryState) -> list[Change]:
+            meta = state.check_register(name, version, checked)
+            stored.append(meta)
+            return [Change("registered", name, meta.version, None, meta)]
+
+        self._write(plan)
+        return stored[-1]
+
+    def unregister_model(self, name: str, version: str, force: bool = False) -> None:
+        """Remove a version; ``force`` also removes aliases pointing at it."""
+        validate_name(name)
+        parse_version(_str_arg("version", version))
+
+        def plan(state: RegistryState) -> list[Change]:
+            canonical, aliases = state.check_unregister(name, version, bool(force))
+            removed = [Change("alias_removed", name, canonical, alias) for alias in aliases]
+            return removed + [Change("unregistered", name, canonical)]
+
+        self._write(plan)
+
+    def set_alias(self, name: str, alias: str, version: str) -> None:
+        """Point ``alias`` at a version, moving it if it exists."""
+        validate_name(name)
+        validate_alias(alias)
+        parse_version(_str_arg("version", version))
+        self._write(lambda state: [Change("alias_set", name, state.require(name, version), alias)])
+
+    def remove_alias(self, name: str, alias: str) -> None:
+        """Delete an alias (AliasNotFoundError if it does not exist)."""
+        validate_name(name)
+        validate_alias(alias)
+        self._write(lambda state: [Change("alias_removed", name, state.check_alias(name, alias), alias)])
+
+    # -- reads: no lock, one snapshot per call -------------------------------------
+
+    def has_version(self, name: str, version: str) -> bool:
+        """Whether the model has a version of that precedence."""
+        model = self._state.models.get(name)
+        if model is not None and version in model.versions:
+            return True
+        validate_name(name)
+        parsed = parse_version(_str_arg("version", version))
+        return model is not None and parsed.identity in model.identities
+
+    def get_metadata(self, name: str, version: str) -> ModelMetadata:
+        """The stored metadata of a version (VersionNotFoundError if absent)."""
+        model = self._state.models.get(name)
+        if model is not None:
+            found = model.versions.get(version)
+            if found is not None:
+                return found
+        validate_name(name)
+        parsed = parse_version(_str_arg("version", version))
+        canonical = model.identities.get(parsed.identity) if model is not None else None
+        if model is None or canonical is None:
+            raise VersionNotFoundError(f"model {name!r} has no version {version!r}", name=name, version=version)
+        return model.versions[canonical]
+
+    def get_versions(self, name: str) -> list[str]:
+        """Canonical versions in ascending precedence; ``[]`` for an unknown model."""
+        model = self._state.models.get(name)
+        if model is not None:
+            return list(model.ordered)
+        validate_name(name)
+        return []
+
+    def get_all_model_names(self) -> list[str]:
+        """Names of models with at least one version, sorted."""
+        return list(self._state.names)
+
+    def get_aliases(self, name: str) -> dict[str, str]:
+        """Alias name to canonical version."""
+        validate_name(name)
+        return dict(self._state.model(name).aliases)
+
+    def resolve(self, name: str, spec: str) -> str:
+        """Highest version matching a range, ``latest``, or an alias's target."""
+        model = self._state.models.get(name)
+        cached = self._resolve_cache.get((name, spec))
+        if cached is not None and model is not None and cached[0] is model:
+            return cached[1]
+        validate_name(name)
+        _str_arg("spec", spec)
+        found = _resolve(self._state.model(name), spec)
+        if found is None:
+            raise VersionNotFoundError(
+                f"model {name!r} has no version matching {spec!r}", name=name, version=spec
+            )
+        if model is not None:
+            if len(self._resolve_cache) >= _RESOLVE_CACHE_LIMIT:
+                self._resolve_cache.clear()  # bounded; stale entries are caught by the identity check
+            self._resolve_cache[(name, spec)] = (model, found)
+        return found
+
+    def subscribe(self, callback: Callback) -> Subscription:
+        """Call ``callback`` with each committed change, in revision order."""
+        return self._hub.subscribe(callback)
+
+    def history(self, name: str) -> list[RegistryEvent]:
+        """The changes to one model, oldest first."""
+        raise NotImplementedError
+
+    @property
+    def revision(self) -> int:
+        """Revision of the last change this registry has applied."""
+        return self._state.revision
+
+
+def applied(state: RegistryState, change: Change, revision: int) -> RegistryState:
+    """``state`` after one change; also used to replay events written elsewhere."""
+    if change.kind == "registered":
+        assert change.metadata is not None
+        return state.registered(change.name, change.metadata, revision)
+    assert change.version is not None
+    if change.kind == "unregistered":
+        return state.unregistered(change.name, change.version, revision)
+    assert change.alias is not None
+    if change.kind == "alias_set":
+        return state.alias_set(change.name, change.alias, change.version, revision)
+    return state.alias_removed(change.name, change.alias, revision)
+
+
+def _resolve(model: ModelState, spec: str) -> str | None:
+    """The version ``spec`` names in ``model`` (alias, ``latest`` or range), or None."""
+    target = model.aliases.get(spec)
+    if target is not None:
+        return target
+    pairs = zip(reversed(model.ordered), reversed(model.parsed))
+    if spec == "latest":
+        for text, version in pairs:
+            if not version.is_prerelease:
+                return text
+        return model.ordered[-1] if model.ordered else None
+    try:
+        spec_range = parse_range(spec)
+    except InvalidVersionError:
+        try:
+            validate_alias(spec)
+        except InvalidNameError:
+            raise InvalidVersionError(
+                f"invalid spec {spec[:80]!r}: expected a version range such as '^1.2', '~1.2.3', "
+                "'>=1.0.0 <2.0.0' or '1.x', 'latest', or an alias name such as 'production'",
+                version=spec,
+            ) from None
+        return None  # a well-formed alias name that this model does not have
+    for text, version in pairs:
+        if spec_range.contains(version):
+            return text
+    return None

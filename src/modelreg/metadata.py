@@ -1,0 +1,255 @@
+"""ModelMetadata: the validated, immutable record stored with each version."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from types import MappingProxyType
+from typing import Any, Union
+
+from .errors import MetadataError
+
+__all__ = ["JSONValue", "LIMITS", "ModelMetadata"]
+
+JSONValue = Union[str, int, float, bool, None, Sequence["JSONValue"], Mapping[str, "JSONValue"]]
+
+#: Bounds on every field, so no request can store an unbounded amount.
+LIMITS: Mapping[str, int] = MappingProxyType(
+    {
+        "artifact_path_chars": 4096,
+        "description_chars": 10_000,
+        "tags": 100,
+        "tag_key_chars": 128,
+        "tag_value_chars": 1024,
+        "metrics": 1000,
+        "metric_name_chars": 128,
+        "hyperparameters_json_bytes": 65_536,
+        "hyperparameters_depth": 32,
+    }
+)
+_FIELDS = (
+    "version",
+    "training_date",
+    "hyperparameters",
+    "performance_metrics",
+    "artifact_path",
+    "description",
+    "tags",
+)
+_EMPTY: Mapping[str, Any] = MappingProxyType({})
+
+
+def _fail(message: str) -> MetadataError:
+    return MetadataError(f"invalid metadata: {message}")
+
+
+def _check_text(where: str, value: object, *, limit: int, allow_empty: bool = True) -> str:
+    """A string we can store and give back exactly: UTF-8 encodable, no NUL, bounded."""
+    if not isinstance(value, str):
+        raise _fail(f"{where} must be a string, not {type(value).__name__}")
+    if not value and not allow_empty:
+        raise _fail(f"{where} must not be empty")
+    if len(value) > limit:
+        raise _fail(f"{where} is {len(value)} characters; the limit is {limit}")
+    if "\x00" in value:
+        raise _fail(f"{where} contains a NUL character, which cannot be stored")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise _fail(f"{where} contains a lone surrogate and is not valid Unicode text") from None
+    return value
+
+
+def _freeze_json(value: object, where: str, depth: int) -> JSONValue:
+    """Validate a JSON value and return a read-only copy (dicts as mappingproxy, lists as tuples)."""
+    if depth > LIMITS["hyperparameters_depth"]:
+        raise _fail(f"{where} nests deeper than {LIMITS['hyperparameters_depth']} levels")
+    if value is None or isinstance(value, (bool, str)):
+        if isinstance(value, str):
+            _check_text(where, value, limit=LIMITS["hyperparameters_json_bytes"])
+        return value
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise _fail(f"{where} is {value!r}; only finite numbers are JSON-representable")
+        return float(value)
+    if isinstance(value, Mapping):
+        frozen: dict[str, JSONValue] = {}
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise _fail(f"{where} has a key {key!r} of type {type(key).__name__}; keys must be strings")
+            _check_text(f"{where} key", key, limit=LIMITS["tag_key_chars"] * 2)
+            frozen[key] = _freeze_json(item, f"{where}.{key}", depth + 1)
+        return MappingProxyType(frozen)
+    if isinstance(value, (list, tuple)):
+        return tuple(_freeze_json(item, f"{where}[{i}]", depth + 1) for i, item in enumerate(value))
+    raise _fail(
+        f"{where} is a {type(value).__name__}; expected str, int, float, bool, None, list or dict"
+    )
+
+
+def _thaw_json(value: JSONValue) -> Any:
+    if isinstance(value, Mapping):
+        return {key: _thaw_json(item) for key, item in value.items()}
+    if isinstance(value, tuple):
+        return [_thaw_json(item) for item in value]
+    return value
+
+
+def _metrics(value: object) -> Mapping[str, float]:
+    if not isinstance(value, Mapping):
+        raise _fail(f"performance_metrics must be a mapping of name to number, not {type(value).__name__}")
+    if len(value) > LIMITS["metrics"]:
+        raise _fail(f"performance_metrics has {len(value)} entries; the limit is {LIMITS['metrics']}")
+    out: dict[str, float] = {}
+    for key, number in value.items():
+        name = _check_text("performance_metrics key", key, limit=LIMITS["metric_name_chars"], allow_empty=False)
+        where = f"performance_metrics[{name!r}]"
+        if isinstance(number, bool) or not isinstance(number, (int, float)):
+            raise _fail(f"{where} is {type(number).__name__}; metrics must be numbers (int or float)")
+        try:
+            as_float = float(number)
+        except OverflowError:
+            as_float = math.inf
+        if not math.isfinite(as_float):
+            raise _fail(f"{where} is {number!r}; metrics must be finite numbers")
+        if isinstance(number, int) and int(as_float) != number:
+            raise _fail(f"{where} = {number} cannot be stored exactly as a float")
+        out[name] = as_float
+    return MappingProxyType(out)
+
+
+def _tags(value: object) -> Mapping[str, str]:
+    if not isinstance(value, Mapping):
+        raise _fail(f"tags must be a mapping of str to str, not {type(value).__name__}")
+    if len(value) > LIMITS["tags"]:
+        raise _fail(f"tags has {len(value)} entries; the limit is {LIMITS['tags']}")
+    return MappingProxyType(
+        {
+            _check_text("tag key", k, limit=LIMITS["tag_key_chars"], allow_empty=False): _check_text(
+                f"tags[{k!r}]", v, limit=LIMITS["tag_value_chars"]
+            )
+            for k, v in value.items()
+        }
+    )
+
+
+def _training_date(value: object) -> datetime:
+    if not isinstance(value, datetime):
+        raise _fail(f"training_date must be a datetime, not {type(value).__name__}")
+    if value.tzinfo is None or value.utcoffset() is None:
+        return value.replace(tzinfo=timezone.utc)  # naive means UTC
+    return value.astimezone(timezone.utc)
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ModelMetadata:
+    """What the registry stores with a version; validated on construction, read-only after.
+
+    ``version`` is optional on input and filled in (canonical) by the registry.
+    """
+
+    training_date: datetime
+    artifact_path: str
+    hyperparameters: Mapping[str, JSONValue] = field(default_factory=lambda: _EMPTY)
+    performance_metrics: Mapping[str, float] = field(default_factory=lambda: _EMPTY)
+    description: str = ""
+    tags: Mapping[str, str] = field(default_factory=lambda: _EMPTY)
+    version: str | None = None
+
+    def __post_init__(self) -> None:
+        put = object.__setattr__
+        if self.version is not None:
+            put(self, "version", _canonical_version(self.version))
+        put(self, "training_date", _training_date(self.training_date))
+        put(self, "artifact_path", _check_text(
+            "artifact_path", self.artifact_path, limit=LIMITS["artifact_path_chars"], allow_empty=False
+        ))
+        if not self.artifact_path.strip():
+            raise _fail("artifact_path must not be blank")
+        put(self, "description", _check_text("description", self.description, limit=LIMITS["description_chars"]))
+        put(self, "tags", _tags(self.tags))
+        put(self, "performance_metrics", _metrics(self.performance_metrics))
+        put(self, "hyperparameters", _hyperparameters(self.hyperparameters))
+
+    def with_version(self, version: str) -> ModelMetadata:
+        """A copy carrying ``version`` (canonical text), without validating the rest again."""
+        if version == self.version:
+            return self
+        copy = object.__new__(ModelMetadata)
+        for name in _FIELDS:
+            object.__setattr__(copy, name, getattr(self, name))
+        object.__setattr__(copy, "version", version)
+        return copy
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-ready dict; ``from_dict(json.loads(json.dumps(m.to_dict()))) == m``."""
+        return {
+            "version": self.version,
+            "training_date": self.training_date.isoformat(),
+            "hyperparameters": _thaw_json(self.hyperparameters),
+            "performance_metrics": dict(self.performance_metrics),
+            "artifact_path": self.artifact_path,
+            "description": self.description,
+            "tags": dict(self.tags),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ModelMetadata:
+        """Build from ``to_dict`` output (or JSON input); unknown or missing fields are refused."""
+        if not isinstance(data, Mapping):
+            raise _fail(f"expected a JSON object, not {type(data).__name__}")
+        unknown = sorted(set(data) - set(_FIELDS))
+        if unknown:
+            raise _fail(f"unknown field(s) {', '.join(map(repr, unknown))}; allowed: {', '.join(_FIELDS)}")
+        missing = [k for k in ("training_date", "artifact_path") if k not in data]
+        if missing:
+            raise _fail(f"missing required field(s) {', '.join(map(repr, missing))}")
+        date = data["training_date"]
+        if not isinstance(date, str):
+            raise _fail("training_date must be an ISO 8601 string such as '2026-01-05T00:00:00+00:00'")
+        try:
+            parsed = datetime.fromisoformat(date)
+        except ValueError:
+            raise _fail(f"training_date {date[:80]!r} is not ISO 8601, e.g. '2026-01-05T00:00:00+00:00'") from None
+        kwargs = {k: v for k, v in data.items() if k != "training_date" and v is not None}
+        return cls(training_date=parsed, **kwargs)
+
+    def to_json(self) -> str:
+        """Compact JSON text of ``to_dict()``."""
+        return json.dumps(self.to_dict(), separators=(",", ":"), allow_nan=False)
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> ModelMetadata:
+        """Inverse of ``to_json``."""
+        try:
+            data = json.loads(text)
+        except ValueError as exc:
+            raise _fail(f"not valid JSON: {exc}") from None
+        return cls.from_dict(data)
+
+
+def _hyperparameters(value: object) -> Mapping[str, JSONValue]:
+    if not isinstance(value, Mapping):
+        raise _fail(f"hyperparameters must be a mapping with str keys, not {type(value).__name__}")
+    frozen = _freeze_json(value, "hyperparameters", 0)
+    try:
+        size = len(json.dumps(_thaw_json(frozen), allow_nan=False).encode())
+    except ValueError as exc:  # pragma: no cover - _freeze_json refuses these first
+        raise _fail(f"hyperparameters are not JSON-representable: {exc}") from None
+    if size > LIMITS["hyperparameters_json_bytes"]:
+        raise _fail(f"hyperparameters are {size} bytes as JSON; the limit is {LIMITS['hyperparameters_json_bytes']}")
+    assert isinstance(frozen, Mapping)
+    return frozen
+
+
+def _canonical_version(text: object) -> str:
+    from .semver import parse_version
+
+    if not isinstance(text, str):
+        raise _fail(f"version must be a str, not {type(text).__name__}")
+    return str(parse_version(text))

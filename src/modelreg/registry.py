@@ -1,0 +1,63 @@
+"""The ModelRegistry interface that every backend and the HTTP client implement."""
+
+from __future__ import annotations
+
+from typing import Protocol, runtime_checkable
+
+from .events import Callback, RegistryEvent, Subscription
+from .metadata import ModelMetadata
+
+__all__ = ["ModelRegistry"]
+
+
+@runtime_checkable
+class ModelRegistry(Protocol):
+    """A registry of model versions; code written against it runs on any backend."""
+
+    def register_model(self, name: str, version: str, metadata: ModelMetadata) -> ModelMetadata:
+        """Store a new version; return the stored metadata (canonical version filled in)."""
+        ...
+
+    def unregister_model(self, name: str, version: str, force: bool = False) -> None:
+        """Remove a version; ``force`` also removes aliases pointing at it."""
+        ...
+
+    def has_version(self, name: str, version: str) -> bool:
+        """Whether the model has a version of that precedence."""
+        ...
+
+    def get_versions(self, name: str) -> list[str]:
+        """Canonical versions in ascending precedence; ``[]`` for an unknown model."""
+        ...
+
+    def get_metadata(self, name: str, version: str) -> ModelMetadata:
+        """The stored metadata of a version."""
+        ...
+
+    def get_all_model_names(self) -> list[str]:
+        """Names of models with at least one version, sorted."""
+        ...
+
+    def resolve(self, name: str, spec: str) -> str:
+        """Highest version matching a range, ``latest``, or an alias's target."""
+        ...
+
+    def set_alias(self, name: str, alias: str, version: str) -> None:
+        """Point ``alias`` (e.g. ``production``) at a version, moving it if it exists."""
+        ...
+
+    def remove_alias(self, name: str, alias: str) -> None:
+        """Delete an alias."""
+        ...
+
+    def get_aliases(self, name: str) -> dict[str, str]:
+        """Alias name to canonical version."""
+        ...
+
+    def subscribe(self, callback: Callback) -> Subscription:
+        """Call ``callback`` with each committed change, in revision order."""
+        ...
+
+    def history(self, name: str) -> list[RegistryEvent]:
+        """The changes to one model, oldest first."""
+        ...

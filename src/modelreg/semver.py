@@ -1,0 +1,540 @@
+"""SemVer 2.0.0 versions and npm-style version ranges.
+
+``SemVer`` parses and orders versions exactly as the SemVer 2.0.0 spec says
+(build metadata never affects precedence or equality).  ``VersionRange``
+implements node-semver's range grammar in strict mode: carets, tildes,
+x-ranges, hyphen ranges, comparators and ``||`` alternatives.
+"""
+
+from __future__ import annotations
+
+import functools
+import operator
+import re
+from collections.abc import Callable, Iterable
+from typing import Final, NoReturn
+
+from modelreg.errors import InvalidVersionError
+
+__all__ = [
+    "MAX_RANGE_LENGTH",
+    "MAX_VERSION_LENGTH",
+    "SemVer",
+    "VersionRange",
+    "parse_range",
+    "parse_version",
+]
+
+MAX_VERSION_LENGTH: Final = 256
+"""Longest version text accepted (node-semver's ``MAX_LENGTH``)."""
+
+MAX_RANGE_LENGTH: Final = 1024
+"""Longest range text accepted; keeps parsing and the parse cache bounded."""
+
+PrereleaseId = int | str
+
+_NUM = r"(?:0|[1-9][0-9]*)"  # numeric identifier: no leading zeros
+_PRE_ID = rf"(?:{_NUM}|[0-9]*[A-Za-z-][0-9A-Za-z-]*)"  # numeric or alphanumeric
+_BUILD_ID = r"[0-9A-Za-z-]+"  # any non-empty alphanumeric run, leading zeros allowed
+
+VERSION_PATTERN: Final = rf"""
+    v?                                       # optional lowercase 'v', dropped
+    (?P<major>{_NUM}) \.
+    (?P<minor>{_NUM}) \.
+    (?P<patch>{_NUM})
+    (?:-                                     # pre-release: dot-separated ids
+        (?P<prerelease>{_PRE_ID}(?:\.{_PRE_ID})*)
+    )?
+    (?:\+                                    # build metadata: dot-separated ids
+        (?P<build>{_BUILD_ID}(?:\.{_BUILD_ID})*)
+    )?
+"""
+_FLAGS: Final = re.VERBOSE | re.ASCII
+_VERSION_RE: Final = re.compile(VERSION_PATTERN, _FLAGS)
+_PRE_ID_RE: Final = re.compile(_PRE_ID, _FLAGS)
+_BUILD_ID_RE: Final = re.compile(_BUILD_ID, _FLAGS)
+
+_VERSION_HINT: Final = "expected MAJOR.MINOR.PATCH[-PRERELEASE][+BUILD], e.g. '1.4.2' or '2.0.0-rc.1'"
+
+
+def _quote(text: str, limit: int = 80) -> str:
+    """``repr`` of *text*, cut to about *limit* characters for error messages."""
+    if len(text) <= limit:
+        return repr(text)
+    return f"{text[: limit - 3]!r}... ({len(text)} characters)"
+
+
+def _ident(text: str) -> PrereleaseId:
+    """A validated pre-release identifier; numeric ones become ints."""
+    return int(text) if text.isdigit() else text
+
+
+@functools.total_ordering
+class SemVer:
+    """An immutable SemVer 2.0.0 version, ordered by SemVer precedence.
+
+    Numeric identifiers sort numerically and below alphanumeric ones; a
+    release sorts above its pre-releases; a longer pre-release list wins when
+    all earlier identifiers are equal; build metadata is ignored:
+
+    >>> v = SemVer.parse
+    >>> v("1.0.0-alpha") < v("1.0.0-alpha.1") < v("1.0.0-alpha.beta") < v("1.0.0-beta")
+    True
+    >>> v("1.0.0-beta.2") < v("1.0.0-beta.11") < v("1.0.0-rc.1") < v("1.0.0")
+    True
+    >>> v("1.0.0-2") < v("1.0.0-10") < v("1.0.0-a")
+    True
+    >>> v("1.0.0+a") == v("1.0.0+b"), str(v("v1.0.0+a"))
+    (True, '1.0.0+a')
+    """
+
+    __slots__ = ("_key", "_str", "build", "major", "minor", "patch", "prerelease")
+
+    major: int
+    minor: int
+    patch: int
+    prerelease: tuple[PrereleaseId, ...]
+    build: tuple[str, ...]
+    _key: tuple[int, int, int, int, tuple[tuple[int, int | str], ...]]
+    _str: str
+
+    def __init__(
+        self,
+        major: int,
+        minor: int,
+        patch: int,
+        prerelease: Iterable[PrereleaseId] = (),
+        build: Iterable[str] = (),
+    ) -> None:
+        """Build a version from parts; numeric-looking pre-release strings become ints."""
+        if not all(type(n) is int and n >= 0 for n in (major, minor, patch)):
+            raise InvalidVersionError(
+                f"invalid version parts {(major, minor, patch)!r}: need non-negative ints"
+            )
+        pre: list[PrereleaseId] = []
+        for p in prerelease:
+            if type(p) is int and p >= 0:
+                pre.append(p)
+            elif isinstance(p, str) and _PRE_ID_RE.fullmatch(p):
+                pre.append(_ident(p))
+            else:
+                raise InvalidVersionError(f"invalid pre-release identifier {p!r}")
+        bld = tuple(build)
+        for b in bld:
+            if not (isinstance(b, str) and _BUILD_ID_RE.fullmatch(b)):
+                raise InvalidVersionError(f"invalid build identifier {b!r}")
+        self._set(major, minor, patch, tuple(pre), bld)
+        if len(self._str) > MAX_VERSION_LENGTH:
+            raise InvalidVersionError(
+                f"invalid version {_quote(self._str)}: longer than {MAX_VERSION_LENGTH} characters; "
+                + _VERSION_HINT,
+                version=self._str,
+            )
+
+    def _set(
+        self, major: int, minor: int, patch: int, pre: tuple[PrereleaseId, ...], bld: tuple[str, ...]
+    ) -> None:
+        setter = object.__setattr__
+        setter(self, "major", major)
+        setter(self, "minor", minor)
+        setter(self, "patch", patch)
+        setter(self, "prerelease", pre)
+        setter(self, "build", bld)
+        # A release (flag 1) outranks every pre-release (flag 0) of its triple;
+        # (0, n) puts numeric identifiers below alphanumeric (1, s) ones.
+        ids = tuple((0, p) if isinstance(p, int) else (1, p) for p in pre)
+        setter(self, "_key", (major, minor, patch, 0 if pre else 1, ids))
+        text = f"{major}.{minor}.{patch}"
+        if pre:
+            text += "-" + ".".join(map(str, pre))
+        if bld:
+            text += "+" + ".".join(bld)
+        setter(self, "_str", text)
+
+    @classmethod
+    def parse(cls, text: str) -> SemVer:
+        """Parse SemVer 2.0.0 text (optional leading ``v``); raise InvalidVersionError."""
+        if not isinstance(text, str):
+            raise TypeError(f"version must be a str, not {type(text).__name__}")
+        if len(text) > MAX_VERSION_LENGTH:
+            raise InvalidVersionError(
+                f"invalid version {_quote(text)}: longer than {MAX_VERSION_LENGTH} characters; "
+                + _VERSION_HINT,
+                version=text,
+            )
+        match = _VERSION_RE.fullmatch(text)
+        if match is None:
+            raise InvalidVersionError(f"invalid version {_quote(text)}: {_VERSION_HINT}", version=text)
+        pre_text, build_text = match["prerelease"], match["build"]
+        version = object.__new__(cls)
+        version._set(
+            int(match["major"]),
+            int(match["minor"]),
+            int(match["patch"]),
+            tuple(_ident(p) for p in pre_text.split(".")) if pre_text else (),
+            tuple(build_text.split(".")) if build_text else (),
+        )
+        return version
+
+    @property
+    def is_prerelease(self) -> bool:
+        """True when the version has pre-release identifiers."""
+        return bool(self.prerelease)
+
+    @property
+    def canonical(self) -> str:
+        """Canonical text: no leading ``v``, build metadata kept."""
+        return self._str
+
+    @property
+    def identity(self) -> str:
+        """Canonical text without build metadata; equal identity means equal versions."""
+        return self._str.partition("+")[0]
+
+    def __str__(self) -> str:
+        return self._str
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__}({self._str!r})>"
+
+    def __hash__(self) -> int:
+        return hash(self._key)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, SemVer):
+            return NotImplemented
+        return self._key == other._key
+
+    def __lt__(self, other: object) -> bool:
+        if not isinstance(other, SemVer):
+            return NotImplemented
+        return self._key < other._key
+
+    def __setattr__(self, name: str, value: object) -> NoReturn:
+        raise AttributeError(f"{type(self).__name__} is immutable")
+
+    def __delattr__(self, name: str) -> NoReturn:
+        raise AttributeError(f"{type(self).__name__} is immutable")
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (type(self), (self.major, self.minor, self.patch, self.prerelease, self.build))
+
+
+@functools.lru_cache(maxsize=4096)
+def _parse_version_cached(text: str) -> SemVer:
+    return SemVer.parse(text)
+
+
+def parse_version(text: str) -> SemVer:
+    """Cached :meth:`SemVer.parse`; raise TypeError for non-str input."""
+    if not isinstance(text, str):
+        raise TypeError(f"version must be a str, not {type(text).__name__}")
+    return _parse_version_cached(text)
+
+
+# --------------------------------------------------------------------------
+# Ranges (node-semver strict mode: classes/range.js + classes/comparator.js)
+# --------------------------------------------------------------------------
+
+_XID = rf"(?:{_NUM}|[xX*])"  # an x-range identifier: number, x, X or *
+
+
+def _partial(p: str) -> str:
+    """Pattern for ``v?1``, ``1.2``, ``1.x``, ``1.2.3-pre+build``; groups prefixed *p*."""
+    return rf"""
+        v?
+        (?P<{p}major>{_XID})
+        (?:\. (?P<{p}minor>{_XID})
+            (?:\. (?P<{p}patch>{_XID})
+                (?:-(?P<{p}pre>{_PRE_ID}(?:\.{_PRE_ID})*))?
+                (?:\+{_BUILD_ID}(?:\.{_BUILD_ID})*)?     # build: parsed, ignored
+            )?
+        )?
+    """
+
+
+_HYPHEN_RE: Final = re.compile(rf"{_partial('f')} \s+-\s+ {_partial('t')}", _FLAGS)
+_TOKEN_RE: Final = re.compile(
+    rf"""
+    (?P<op>~>?|\^|[<>]=?|=)?    # tilde (also ~>), caret, comparison or nothing
+    \s*                         # npm allows '>= 1.2.3' and '~ 1.2'
+    {_partial("")}
+    (?:\s+|\Z)                  # tokens are separated by whitespace
+    """,
+    _FLAGS,
+)
+
+_RANGE_HINT: Final = (
+    "expected comparator sets joined by '||', each either a hyphen range '1.2.3 - 2.3.4' "
+    "or space-separated comparators like '1.2.3', '=1.2.3', '>1.2.3', '>=1.2.3', "
+    "'<1.2.3', '<=1.2.3', '~1.2.3', '~>1.2', '^1.2.3', '1.2.x', '1.*', '*' or ''"
+)
+
+_Cmp = tuple[str, SemVer]  # (operator in "= < <= > >=", version)
+_Partial = tuple[int | None, int | None, int | None, tuple[PrereleaseId, ...]]
+
+
+def _v(major: int, minor: int, patch: int, pre: tuple[PrereleaseId, ...] = ()) -> SemVer:
+    version = object.__new__(SemVer)
+    version._set(major, minor, patch, pre, ())
+    return version
+
+
+_ZERO_PRE: Final = (0,)
+_NULL: Final[_Cmp] = ("<", _v(0, 0, 0, _ZERO_PRE))  # '<0.0.0-0' matches nothing
+
+
+def _get_partial(match: re.Match[str], p: str) -> _Partial:
+    """Numbers of a partial; after the first x every later part counts as x."""
+    parts: list[int | None] = []
+    for name in ("major", "minor", "patch"):
+        text = match[p + name]
+        parts.append(None if text in (None, "x", "X", "*") or None in parts else int(text))
+    pre_text = match[p + "pre"]
+    pre = tuple(_ident(i) for i in pre_text.split(".")) if pre_text and parts[2] is not None else ()
+    return parts[0], parts[1], parts[2], pre
+
+
+def _hyphen(f: _Partial, t: _Partial, inc_pre: bool) -> list[_Cmp]:
+    """``1.2 - 3.4`` => ``>=1.2.0 <3.5.0-0`` (range.js hyphenReplace)."""
+    z = _ZERO_PRE if inc_pre else ()
+    out: list[_Cmp] = []
+    fM, fm, fp, fpre = f
+    if fM is not None:  # '1' => '>=1.0.0', '1.2.3-rc' => '>=1.2.3-rc'
+        out.append((">=", _v(fM, fm or 0, fp or 0, fpre or z)))
+    tM, tm, tp, tpre = t
+    if tM is None:
+        pass
+    elif tm is None:
+        out.append(("<", _v(tM + 1, 0, 0, _ZERO_PRE)))
+    elif tp is None:
+        out.append(("<", _v(tM, tm + 1, 0, _ZERO_PRE)))
+    elif tpre:
+        out.append(("<=", _v(tM, tm, tp, tpre)))
+    elif inc_pre:
+        out.append(("<", _v(tM, tm, tp + 1, _ZERO_PRE)))
+    else:
+        out.append(("<=", _v(tM, tm, tp)))
+    return out
+
+
+def _caret(
+    M: int | None, m: int | None, p: int | None, pre: tuple[PrereleaseId, ...], inc_pre: bool
+) -> list[_Cmp]:
+    """``^1.2.3`` => ``>=1.2.3 <2.0.0-0``, ``^0.1`` => ``>=0.1.0 <0.2.0-0`` (replaceCaret)."""
+    z = _ZERO_PRE if inc_pre else ()
+    if M is None:
+        return []
+    if m is None:
+        return [(">=", _v(M, 0, 0, z)), ("<", _v(M + 1, 0, 0, _ZERO_PRE))]
+    if p is None:
+        upper = _v(0, m + 1, 0, _ZERO_PRE) if M == 0 else _v(M + 1, 0, 0, _ZERO_PRE)
+        return [(">=", _v(M, m, 0, z)), ("<", upper)]
+    low = _v(M, m, p, pre or (z if M == 0 else ()))
+    if M == 0:
+        upper = _v(0, 0, p + 1, _ZERO_PRE) if m == 0 else _v(0, m + 1, 0, _ZERO_PRE)
+    else:
+        upper = _v(M + 1, 0, 0, _ZERO_PRE)
+    return [(">=", low), ("<", upper)]
+
+
+def _tilde(M: int | None, m: int | None, p: int | None, pre: tuple[PrereleaseId, ...]) -> list[_Cmp]:
+    """``~1.2.3`` => ``>=1.2.3 <1.3.0-0``, ``~1`` => ``>=1.0.0 <2.0.0-0`` (replaceTilde)."""
+    if M is None:
+        return []
+    if m is None:
+        return [(">=", _v(M, 0, 0)), ("<", _v(M + 1, 0, 0, _ZERO_PRE))]
+    return [(">=", _v(M, m, p or 0, pre)), ("<", _v(M, m + 1, 0, _ZERO_PRE))]
+
+
+def _xrange(
+    op: str, M: int | None, m: int | None, p: int | None, pre: tuple[PrereleaseId, ...], inc_pre: bool
+) -> list[_Cmp]:
+    """``1.2.x``, ``>1``, ``<=1.2``, ``*`` and plain comparators (replaceXRange)."""
+    z = _ZERO_PRE if inc_pre else ()
+    if M is None:  # '>x' and '<x' match nothing; every other x-only form matches anything
+        return [_NULL] if op in ("<", ">") else []
+    if p is not None:
+        return [(op or "=", _v(M, m or 0, p, pre))]
+    if op in ("", "="):
+        if m is None:
+            return [(">=", _v(M, 0, 0, z)), ("<", _v(M + 1, 0, 0, _ZERO_PRE))]
+        return [(">=", _v(M, m, 0, z)), ("<", _v(M, m + 1, 0, _ZERO_PRE))]
+    if op in (">", "<="):  # '>1.2' => '>=1.3.0', '<=1.2' => '<1.3.0-0'
+        M, m = (M + 1, 0) if m is None else (M, m + 1)
+        op = ">=" if op == ">" else "<"
+    low = _v(M, m or 0, 0, _ZERO_PRE if op == "<" else z)
+    return [(op, low)]
+
+
+def _desugar_set(text: str, part: str, inc_pre: bool) -> list[_Cmp]:
+    """One stripped ``||``-separated *part* of *text* as comparators ([] means any)."""
+    comparators: list[_Cmp] = []
+    if (hyphen := _HYPHEN_RE.fullmatch(part)) is not None:
+        comparators = _hyphen(_get_partial(hyphen, "f"), _get_partial(hyphen, "t"), inc_pre)
+    else:
+        pos = 0
+        while pos < len(part):
+            token = _TOKEN_RE.match(part, pos)
+            if token is None:
+                raise InvalidVersionError(
+                    f"invalid version range {_quote(text)} at {_quote(part[pos:].split()[0], 40)}: "
+                    + _RANGE_HINT,
+                    version=text,
+                )
+            op, parts = token["op"] or "", _get_partial(token, "")
+            if op == "^":
+                comparators += _caret(*parts, inc_pre)
+            elif op.startswith("~"):
+                comparators += _tilde(*parts)
+            else:
+                comparators += _xrange(op, *parts, inc_pre)
+            pos = token.end()
+    # '>=0.0.0' (or '>=0.0.0-0' when including pre-releases) is the same as '*'.
+    floor = (">=", _v(0, 0, 0, _ZERO_PRE if inc_pre else ()))
+    unique: dict[_Cmp, None] = {}
+    for cmp in comparators:
+        if cmp == _NULL:
+            return [_NULL]
+        if cmp != floor:
+            unique.setdefault(cmp, None)
+    return list(unique)
+
+
+_OPS: Final[dict[str, Callable[[SemVer, SemVer], bool]]] = {
+    "=": operator.eq,
+    "<": operator.lt,
+    "<=": operator.le,
+    ">": operator.gt,
+    ">=": operator.ge,
+}
+
+
+def _format(cmp: _Cmp) -> str:
+    op, bound = cmp
+    return ("" if op == "=" else op) + bound.identity
+
+
+class VersionRange:
+    """An npm node-semver range (strict mode), e.g. ``^1.2.3 || >=2.0.0 <3.0.0-0``.
+
+    >>> "1.2.4" in VersionRange("^1.2.3"), "1.3.0-rc.1" in VersionRange("^1.2.3")
+    (True, False)
+    >>> "1.2.4-rc.1" in VersionRange("^1.2.4-rc.0")
+    True
+    """
+
+    __slots__ = ("_include_prerelease", "_sets", "_text")
+
+    _text: str
+    _include_prerelease: bool
+    _sets: tuple[tuple[_Cmp, ...], ...]
+
+    def __init__(self, text: str, *, include_prerelease: bool = False) -> None:
+        """Parse *text*; raise InvalidVersionError if it is not a valid range."""
+        if not isinstance(text, str):
+            raise TypeError(f"version range must be a str, not {type(text).__name__}")
+        if len(text) > MAX_RANGE_LENGTH:
+            raise InvalidVersionError(
+                f"invalid version range {_quote(text)}: longer than {MAX_RANGE_LENGTH} characters",
+                version=text,
+            )
+        inc_pre = bool(include_prerelease)
+        sets = [tuple(_desugar_set(text, part.strip(" \t\n\r\f\v"), inc_pre)) for part in text.split("||")]
+        if len(sets) > 1:  # as node-semver: drop null sets, and any '*' set wins
+            sets = [s for s in sets if s != (_NULL,)] or sets[:1]
+            if () in sets:
+                sets = [()]
+        setter = object.__setattr__
+        setter(self, "_text", text)
+        setter(self, "_include_prerelease", inc_pre)
+        setter(self, "_sets", tuple(sets))
+
+    @property
+    def text(self) -> str:
+        """The range text exactly as given."""
+        return self._text
+
+    @property
+    def include_prerelease(self) -> bool:
+        """Whether pre-releases may match without a same-triple pre-release comparator."""
+        return self._include_prerelease
+
+    @property
+    def normalized(self) -> str:
+        """Desugared comparator sets, as node-semver's ``validRange()`` prints them."""
+        return "||".join(" ".join(map(_format, s)) for s in self._sets) or "*"
+
+    def contains(self, version: SemVer | str) -> bool:
+        """True if *version* (a SemVer or version text) satisfies the range."""
+        if isinstance(version, str):
+            version = parse_version(version)
+        elif not isinstance(version, SemVer):
+            raise TypeError(f"version must be a SemVer or str, not {type(version).__name__}")
+        return any(self._test_set(s, version) for s in self._sets)
+
+    def _test_set(self, comparators: tuple[_Cmp, ...], version: SemVer) -> bool:
+        if not all(_OPS[op](version, bound) for op, bound in comparators):
+            return False
+        if not version.prerelease or self._include_prerelease:
+            return True
+        # npm rule: a pre-release only matches if the set names a pre-release
+        # of the same MAJOR.MINOR.PATCH (so ^1.2.3-rc.1 allows 1.2.3-rc.2
+        # but not 1.2.4-rc.1).
+        triple = (version.major, version.minor, version.patch)
+        return any(
+            bound.prerelease and (bound.major, bound.minor, bound.patch) == triple for _, bound in comparators
+        )
+
+    def __contains__(self, version: object) -> bool:
+        if not isinstance(version, (SemVer, str)):
+            raise TypeError(f"version must be a SemVer or str, not {type(version).__name__}")
+        return self.contains(version)
+
+    def max_satisfying(self, versions: Iterable[SemVer]) -> SemVer | None:
+        """The highest of *versions* in the range (the first one on ties), or None."""
+        best: SemVer | None = None
+        for version in versions:
+            if (best is None or version > best) and self.contains(version):
+                best = version
+        return best
+
+    def __str__(self) -> str:
+        return self._text
+
+    def __repr__(self) -> str:
+        extra = ", include_prerelease=True" if self._include_prerelease else ""
+        return f"<{type(self).__name__}({self._text!r}{extra})>"
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, VersionRange):
+            return NotImplemented
+        return (self._text, self._include_prerelease) == (other._text, other._include_prerelease)
+
+    def __hash__(self) -> int:
+        return hash((self._text, self._include_prerelease))
+
+    def __setattr__(self, name: str, value: object) -> NoReturn:
+        raise AttributeError(f"{type(self).__name__} is immutable")
+
+    def __delattr__(self, name: str) -> NoReturn:
+        raise AttributeError(f"{type(self).__name__} is immutable")
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (_rebuild_range, (self._text, self._include_prerelease))
+
+
+def _rebuild_range(text: str, include_prerelease: bool) -> VersionRange:
+    return VersionRange(text, include_prerelease=include_prerelease)
+
+
+@functools.lru_cache(maxsize=1024)
+def _parse_range_cached(text: str) -> VersionRange:
+    return VersionRange(text)
+
+
+def parse_range(text: str) -> VersionRange:
+    """Cached ``VersionRange(text)`` (pre-releases excluded); TypeError for non-str."""
+    if not isinstance(text, str):
+        raise TypeError(f"version range must be a str, not {type(text).__name__}")
+    return _parse_range_cached(text)

@@ -1,0 +1,1 @@
+"""Durable backends: SQLite (embedded default) and PostgreSQL (centralized)."""

@@ -1,0 +1,57 @@
+"""open_registry: pick a backend from a URL."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from .errors import RegistryError
+from .registry import ModelRegistry
+
+__all__ = ["DEFAULT_URL_ENV", "default_registry_url", "open_registry"]
+
+DEFAULT_URL_ENV = "MODELREG_URL"
+
+
+def default_registry_url() -> str:
+    """``$MODELREG_URL``, else an SQLite file under the user's data directory."""
+    url = os.environ.get(DEFAULT_URL_ENV)
+    if url:
+        return url
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return f"sqlite:///{Path(base) / 'modelreg' / 'registry.db'}"
+
+
+def open_registry(url: str | None = None, **options: Any) -> ModelRegistry:
+    """Open the registry a URL names: ``memory://``, ``sqlite:///path``, ``postgresql://…``, ``http(s)://…``.
+
+    With no URL, ``$MODELREG_URL`` or the default SQLite file. Extra keyword
+    options go to the backend (e.g. ``token=`` for HTTP).
+    """
+    if url is None:
+        url = default_registry_url()
+    if not isinstance(url, str):
+        raise TypeError(f"url must be a str, not {type(url).__name__}")
+    scheme = urlsplit(url).scheme.lower()
+    if scheme == "memory":
+        from .memory import MemoryRegistry
+
+        return MemoryRegistry(**options)
+    if scheme == "sqlite":
+        from .stores.sqlite import SqliteRegistry
+
+        return SqliteRegistry.from_url(url, **options)
+    if scheme in ("postgresql", "postgres"):
+        from .stores.postgres import PostgresRegistry
+
+        return PostgresRegistry(url, **options)
+    if scheme in ("http", "https"):
+        from .client import RegistryClient
+
+        return RegistryClient(url, **options)
+    raise RegistryError(
+        f"unsupported registry URL {url[:80]!r}: expected memory://, sqlite:///path/to.db, "
+        "postgresql://user@host/db or http(s)://host:port"
+    )

@@ -1,0 +1,31 @@
+"""Backends for the conformance suite: each ``<backend>_registry`` fixture yields a fresh, empty registry.
+
+``MODELREG_BACKENDS=memory,sqlite`` narrows the run to some backends.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+from fixtures.http_backend import *  # noqa: F403
+from fixtures.postgres_backend import *  # noqa: F403
+from fixtures.sqlite_backend import *  # noqa: F403
+
+from modelreg import MemoryRegistry, ModelRegistry
+
+ALL_BACKENDS = ["memory", "sqlite", "postgresql", "http"]
+BACKENDS = [b for b in os.environ.get("MODELREG_BACKENDS", ",".join(ALL_BACKENDS)).split(",") if b]
+
+
+@pytest.fixture
+def memory_registry() -> Iterator[ModelRegistry]:
+    with MemoryRegistry() as registry:
+        yield registry
+
+
+@pytest.fixture(params=BACKENDS)
+def registry(request: pytest.FixtureRequest) -> ModelRegistry:
+    """The registry under test, once per backend."""
+    return request.getfixturevalue(f"{request.param}_registry")  # type: ignore[no-any-return]

@@ -1,0 +1,36 @@
+"""Builders shared by the tests: metadata with sensible defaults, and waiting helpers."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from datetime import datetime, timezone
+from typing import Any
+
+from modelreg import ModelMetadata
+
+TRAINED = datetime(2026, 1, 5, 12, 30, tzinfo=timezone.utc)
+
+
+def metadata(**overrides: Any) -> ModelMetadata:
+    """A valid ModelMetadata; keywords replace the defaults."""
+    fields: dict[str, Any] = {
+        "training_date": TRAINED,
+        "hyperparameters": {"lr": 0.01, "layers": 50, "optimizer": {"name": "sgd", "momentum": 0.9}},
+        "performance_metrics": {"top1": 0.761, "top5": 0.93},
+        "artifact_path": "s3://models/resnet50/1.0.0",
+        "tags": {"team": "vision"},
+    }
+    fields.update(overrides)
+    return ModelMetadata(**fields)
+
+
+def wait_until(predicate: Callable[[], bool], timeout: float = 10.0, interval: float = 0.01) -> bool:
+    """Poll ``predicate`` until it holds or ``timeout`` passes; return its last value."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if predicate():
+            return True
+        if time.monotonic() >= deadline:
+            return predicate()
+        time.sleep(interval)
