@@ -9,10 +9,10 @@ import os
 from collections.abc import Iterator
 
 import pytest
+
 from fixtures.http_backend import *  # noqa: F403
 from fixtures.postgres_backend import *  # noqa: F403
 from fixtures.sqlite_backend import *  # noqa: F403
-
 from modelreg import MemoryRegistry, ModelRegistry
 
 ALL_BACKENDS = ["memory", "sqlite", "postgresql", "http"]

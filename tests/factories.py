@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from modelreg import ModelMetadata
 
-TRAINED = datetime(2026, 1, 5, 12, 30, tzinfo=timezone.utc)
+TRAINED = datetime(2026, 1, 5, 12, 30, tzinfo=UTC)
 
 
 def metadata(**overrides: Any) -> ModelMetadata:

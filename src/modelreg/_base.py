@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from ._state import ModelState, RegistryState
 from .errors import InvalidNameError, InvalidVersionError, VersionNotFoundError
@@ -110,7 +110,7 @@ class SnapshotRegistry:
             version=change.version,
             alias=change.alias,
             revision=revision,
-            at=datetime.now(timezone.utc),
+            at=datetime.now(UTC),
             actor=current_actor.get(),
         )
 
@@ -161,9 +161,11 @@ class SnapshotRegistry:
     def has_version(self, name: str, version: str) -> bool:
         """Whether the model has a version of that precedence."""
         model = self._state.models.get(name)
-        if model is not None and version in model.versions:
-            return True
-        validate_name(name)
+        if model is not None:
+            if version in model.versions:
+                return True
+        else:
+            validate_name(name)  # a known model's name is valid already
         parsed = parse_version(_str_arg("version", version))
         return model is not None and parsed.identity in model.identities
 
@@ -174,7 +176,8 @@ class SnapshotRegistry:
             found = model.versions.get(version)
             if found is not None:
                 return found
-        validate_name(name)
+        else:
+            validate_name(name)
         parsed = parse_version(_str_arg("version", version))
         canonical = model.identities.get(parsed.identity) if model is not None else None
         if model is None or canonical is None:
@@ -250,7 +253,7 @@ def _resolve(model: ModelState, spec: str) -> str | None:
     target = model.aliases.get(spec)
     if target is not None:
         return target
-    pairs = zip(reversed(model.ordered), reversed(model.parsed))
+    pairs = zip(reversed(model.ordered), reversed(model.parsed), strict=True)
     if spec == "latest":
         for text, version in pairs:
             if not version.is_prerelease:

@@ -6,7 +6,7 @@ import json
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from types import MappingProxyType
 from typing import Any, Union
 
@@ -14,7 +14,7 @@ from .errors import MetadataError
 
 __all__ = ["JSONValue", "LIMITS", "ModelMetadata"]
 
-JSONValue = Union[str, int, float, bool, None, Sequence["JSONValue"], Mapping[str, "JSONValue"]]
+JSONValue = Union[str, int, float, bool, None, Sequence["JSONValue"], Mapping[str, "JSONValue"]]  # noqa: UP007
 
 #: Bounds on every field, so no request can store an unbounded amount.
 LIMITS: Mapping[str, int] = MappingProxyType(
@@ -142,8 +142,8 @@ def _training_date(value: object) -> datetime:
     if not isinstance(value, datetime):
         raise _fail(f"training_date must be a datetime, not {type(value).__name__}")
     if value.tzinfo is None or value.utcoffset() is None:
-        return value.replace(tzinfo=timezone.utc)  # naive means UTC
-    return value.astimezone(timezone.utc)
+        return value.replace(tzinfo=UTC)  # naive means UTC
+    return value.astimezone(UTC)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

@@ -19,6 +19,7 @@ from modelreg.errors import InvalidVersionError
 __all__ = [
     "MAX_RANGE_LENGTH",
     "MAX_VERSION_LENGTH",
+    "VERSION_PATTERN",
     "SemVer",
     "VersionRange",
     "parse_range",
@@ -69,8 +70,20 @@ def _ident(text: str) -> PrereleaseId:
     return int(text) if text.isdigit() else text
 
 
+class _Frozen:
+    """Refuses attribute assignment and deletion after construction."""
+
+    __slots__ = ()
+
+    def __setattr__(self, name: str, value: object) -> NoReturn:
+        raise AttributeError(f"{type(self).__name__} is immutable")
+
+    def __delattr__(self, name: str) -> NoReturn:
+        raise AttributeError(f"{type(self).__name__} is immutable")
+
+
 @functools.total_ordering
-class SemVer:
+class SemVer(_Frozen):
     """An immutable SemVer 2.0.0 version, ordered by SemVer precedence.
 
     Numeric identifiers sort numerically and below alphanumeric ones; a
@@ -205,16 +218,10 @@ class SemVer:
             return NotImplemented
         return self._key == other._key
 
-    def __lt__(self, other: object) -> bool:
+    def __lt__(self, other: SemVer) -> bool:
         if not isinstance(other, SemVer):
             return NotImplemented
         return self._key < other._key
-
-    def __setattr__(self, name: str, value: object) -> NoReturn:
-        raise AttributeError(f"{type(self).__name__} is immutable")
-
-    def __delattr__(self, name: str) -> NoReturn:
-        raise AttributeError(f"{type(self).__name__} is immutable")
 
     def __reduce__(self) -> tuple[object, ...]:
         return (type(self), (self.major, self.minor, self.patch, self.prerelease, self.build))
@@ -303,9 +310,9 @@ def _hyphen(f: _Partial, t: _Partial, inc_pre: bool) -> list[_Cmp]:
     if fM is not None:  # '1' => '>=1.0.0', '1.2.3-rc' => '>=1.2.3-rc'
         out.append((">=", _v(fM, fm or 0, fp or 0, fpre or z)))
     tM, tm, tp, tpre = t
-    if tM is None:
-        pass
-    elif tm is None:
+    if tM is None:  # 'x' => no upper bound
+        return out
+    if tm is None:
         out.append(("<", _v(tM + 1, 0, 0, _ZERO_PRE)))
     elif tp is None:
         out.append(("<", _v(tM, tm + 1, 0, _ZERO_PRE)))
@@ -415,7 +422,7 @@ def _format(cmp: _Cmp) -> str:
     return ("" if op == "=" else op) + bound.identity
 
 
-class VersionRange:
+class VersionRange(_Frozen):
     """An npm node-semver range (strict mode), e.g. ``^1.2.3 || >=2.0.0 <3.0.0-0``.
 
     >>> "1.2.4" in VersionRange("^1.2.3"), "1.3.0-rc.1" in VersionRange("^1.2.3")
@@ -514,18 +521,8 @@ class VersionRange:
     def __hash__(self) -> int:
         return hash((self._text, self._include_prerelease))
 
-    def __setattr__(self, name: str, value: object) -> NoReturn:
-        raise AttributeError(f"{type(self).__name__} is immutable")
-
-    def __delattr__(self, name: str) -> NoReturn:
-        raise AttributeError(f"{type(self).__name__} is immutable")
-
     def __reduce__(self) -> tuple[object, ...]:
-        return (_rebuild_range, (self._text, self._include_prerelease))
-
-
-def _rebuild_range(text: str, include_prerelease: bool) -> VersionRange:
-    return VersionRange(text, include_prerelease=include_prerelease)
+        return (functools.partial(type(self), include_prerelease=self._include_prerelease), (self._text,))
 
 
 @functools.lru_cache(maxsize=1024)

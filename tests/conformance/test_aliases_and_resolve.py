@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from factories import metadata
 
+from factories import metadata
 from modelreg import InvalidVersionError, ModelRegistry, VersionInUseError, VersionNotFoundError
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import threading
 
 from factories import metadata
-
 from modelreg import DuplicateVersionError, ModelRegistry
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import threading
 
 import pytest
-from factories import metadata, wait_until
 
+from factories import metadata, wait_until
 from modelreg import ModelRegistry, RegistryEvent
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
-from factories import metadata
 
+from factories import metadata
 from modelreg import (
     AliasNotFoundError,
     InvalidNameError,

@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
 
-
 from .._base import Change, SnapshotRegistry, applied
 from .._state import RegistryState
 from ..events import RegistryEvent

@@ -1,0 +1,134 @@
+"""Read latency of the in-process registry against a bare dict lookup measured in the same run.
+
+Usage: python bench/bench_core.py [--models 100] [--versions 100] [--repeat 7]
+
+Prints ns per query for 1,000 and 100,000 queries of has_version, get_metadata,
+get_versions and resolve("^1") on a MemoryRegistry, and the same for a plain
+dict holding the same data, with the ratio. Figures are the best of --repeat runs
+(the least disturbed by other load on a shared machine); the ratio is what to
+compare between machines, not the absolute time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from modelreg import MemoryRegistry, ModelMetadata
+
+Pairs = list[tuple[str, str]]
+
+
+def build(models: int, versions: int) -> tuple[MemoryRegistry, dict[tuple[str, str], ModelMetadata], Pairs]:
+    registry = MemoryRegistry()
+    flat: dict[tuple[str, str], ModelMetadata] = {}
+    pairs: Pairs = []
+    meta = ModelMetadata(
+        training_date=datetime(2026, 1, 5, tzinfo=UTC),
+        hyperparameters={"lr": 0.01, "layers": 50},
+        performance_metrics={"top1": 0.761},
+        artifact_path="s3://models/x",
+    )
+    for m in range(models):
+        name = f"model-{m:03d}"
+        for i in range(versions):
+            version = f"{i // 50}.{i % 50}.{m % 3}"
+            stored = registry.register_model(name, version, meta)
+            flat[(name, version)] = stored
+            pairs.append((name, version))
+    return registry, flat, pairs
+
+
+def per_query_ns(loop: Callable[[Pairs], None], queries: Pairs, repeat: int) -> tuple[float, float]:
+    """Best and median ns per query over ``repeat`` runs of ``loop(queries)``."""
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter_ns()
+        loop(queries)
+        times.append((time.perf_counter_ns() - start) / len(queries))
+    return min(times), statistics.median(times)
+
+
+def loops(registry: MemoryRegistry, flat: dict[tuple[str, str], ModelMetadata]) -> dict[str, Callable[[Pairs], None]]:
+    has_version, get_metadata = registry.has_version, registry.get_metadata
+    get_versions, resolve = registry.get_versions, registry.resolve
+    by_name: dict[str, list[str]] = {}
+    for name, version in flat:
+        by_name.setdefault(name, []).append(version)
+
+    def bare_dict(q: Pairs) -> None:
+        for key in q:
+            flat.get(key)
+
+    def bare_dict_call(q: Pairs) -> None:
+        get = flat.get
+        for name, version in q:
+            get((name, version))
+
+    def bare_list_copy(q: Pairs) -> None:
+        for name, _ in q:
+            list(by_name[name])
+
+    def has(q: Pairs) -> None:
+        for name, version in q:
+            has_version(name, version)
+
+    def has_v(q: Pairs) -> None:
+        for name, version in q:
+            has_version(name, "v" + version)
+
+    def meta(q: Pairs) -> None:
+        for name, version in q:
+            get_metadata(name, version)
+
+    def listing(q: Pairs) -> None:
+        for name, _ in q:
+            get_versions(name)
+
+    def caret(q: Pairs) -> None:
+        for name, _ in q:
+            resolve(name, "^1")
+
+    return {
+        "dict.get((name, version))  [baseline]": bare_dict,
+        "dict.get via call + tuple  [baseline 2]": bare_dict_call,
+        "list(dict[name])  [baseline for get_versions]": bare_list_copy,
+        "has_version (canonical)": has,
+        "has_version ('v' prefix, slow path)": has_v,
+        "get_metadata (canonical)": meta,
+        "get_versions": listing,
+        'resolve("^1")': caret,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--models", type=int, default=100)
+    parser.add_argument("--versions", type=int, default=100)
+    parser.add_argument("--repeat", type=int, default=7)
+    args = parser.parse_args(argv)
+
+    registry, flat, pairs = build(args.models, args.versions)
+    print(f"MemoryRegistry: {args.models} models x {args.versions} versions = {len(pairs)} versions; "
+          f"Python {sys.version.split()[0]}; best of {args.repeat}")
+    rng = random.Random(42)
+    baseline_for = {"get_versions": "list(dict[name])  [baseline for get_versions]"}
+    for count in (1_000, 100_000):
+        queries = [rng.choice(pairs) for _ in range(count)]
+        results = {label: per_query_ns(loop, queries, args.repeat) for label, loop in loops(registry, flat).items()}
+        base = results["dict.get((name, version))  [baseline]"][0]
+        print(f"\n{count:,} queries")
+        print(f"{'operation':48} {'best ns/q':>10} {'median':>10} {'ratio':>7} {'1,000 q (ms)':>13}")
+        for label, (best, median) in results.items():
+            ref = results[baseline_for[label]][0] if label in baseline_for else base
+            print(f"{label:48} {best:10.0f} {median:10.0f} {best / ref:6.2f}x {best * 1000 / 1e6:13.4f}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,67 @@
+"""MemoryRegistry specifics: bounded history, flat memory, open_registry("memory://")."""
+
+from __future__ import annotations
+
+import gc
+import tracemalloc
+
+import pytest
+
+from factories import metadata
+from modelreg import MemoryRegistry, open_registry
+
+
+def test_open_registry_memory_url_gives_a_memory_registry() -> None:
+    assert isinstance(open_registry("memory://"), MemoryRegistry)
+
+
+def test_history_keeps_only_the_most_recent_events() -> None:
+    registry = MemoryRegistry(history_limit=5)
+    for i in range(10):
+        registry.register_model("m", f"1.0.{i}", metadata())
+
+    assert [e.version for e in registry.history("m")] == [f"1.0.{i}" for i in range(5, 10)]
+
+
+def test_history_limit_must_be_a_non_negative_int() -> None:
+    with pytest.raises(ValueError, match="history_limit"):
+        MemoryRegistry(history_limit=-1)
+
+
+def _cycle(registry: MemoryRegistry, rounds: int, offset: int) -> None:
+    meta = metadata()
+    for i in range(rounds):
+        name = f"model-{offset + i}"  # new names every time: nothing may be kept per name
+        registry.register_model(name, f"1.{i}.0", meta)
+        registry.set_alias(name, "production", f"1.{i}.0")
+        registry.resolve(name, "production")
+        registry.has_version(name, f"v1.{i}.0")
+        with registry.subscribe(lambda event: None):
+            registry.unregister_model(name, f"1.{i}.0", force=True)
+
+
+def test_register_unregister_cycles_do_not_grow_memory() -> None:
+    registry = MemoryRegistry(history_limit=100)
+    tracemalloc.start()  # before the warm-up, so entries evicted from bounded caches count as freed
+    try:
+        _cycle(registry, 3000, 0)  # warm up: fill the bounded history and caches
+        gc.collect()
+        before = tracemalloc.take_snapshot()
+        _cycle(registry, 3000, 10_000)
+        gc.collect()
+        after = tracemalloc.take_snapshot()
+    finally:
+        tracemalloc.stop()
+
+    growth = sum(stat.size_diff for stat in after.compare_to(before, "filename"))
+    assert growth < 64 * 1024, f"memory grew by {growth} bytes over 3000 cycles"
+    assert registry.get_all_model_names() == []
+    assert registry._hub.subscriber_count == 0
+
+
+def test_closed_subscriptions_leave_nothing_behind() -> None:
+    registry = MemoryRegistry()
+    subs = [registry.subscribe(lambda event: None) for _ in range(100)]
+    for sub in subs:
+        sub.close()
+    assert registry._hub.subscriber_count == 0

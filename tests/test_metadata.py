@@ -1,0 +1,136 @@
+"""ModelMetadata: validation on the way in, immutability and exact JSON round trips."""
+
+from __future__ import annotations
+
+import json
+import math
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from factories import TRAINED, metadata
+from modelreg import InvalidVersionError, MetadataError, ModelMetadata
+
+
+def test_naive_training_date_means_utc() -> None:
+    meta = metadata(training_date=datetime(2026, 1, 5, 12, 30))
+    assert meta.training_date == TRAINED
+    assert meta.training_date.tzinfo is UTC
+
+
+def test_aware_training_date_is_stored_in_utc() -> None:
+    local = datetime(2026, 1, 5, 14, 30, tzinfo=timezone(timedelta(hours=2)))
+    assert metadata(training_date=local).training_date == TRAINED
+    assert metadata(training_date=local).training_date.utcoffset() == timedelta(0)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"training_date": "2026-01-05"}, "training_date must be a datetime"),
+        ({"artifact_path": ""}, "artifact_path must not be empty"),
+        ({"artifact_path": "   "}, "artifact_path must not be blank"),
+        ({"artifact_path": 5}, "artifact_path must be a string"),
+        ({"artifact_path": "x" * 5000}, "limit is 4096"),
+        ({"performance_metrics": {"acc": math.nan}}, "finite"),
+        ({"performance_metrics": {"acc": math.inf}}, "finite"),
+        ({"performance_metrics": {"acc": True}}, "must be numbers"),
+        ({"performance_metrics": {"acc": "0.9"}}, "must be numbers"),
+        ({"performance_metrics": {"acc": 2**64 + 1}}, "exactly"),
+        ({"performance_metrics": {"": 1.0}}, "must not be empty"),
+        ({"performance_metrics": [1.0]}, "mapping"),
+        ({"hyperparameters": {"lr": math.nan}}, "finite"),
+        ({"hyperparameters": {1: "x"}}, "keys must be strings"),
+        ({"hyperparameters": {"s": {1, 2}}}, "expected str, int, float"),
+        ({"hyperparameters": {"b": b"bytes"}}, "expected str, int, float"),
+        ({"hyperparameters": {"big": "x" * 70_000}}, "limit"),
+        ({"hyperparameters": "lr=0.1"}, "mapping"),
+        ({"tags": {"k": 1}}, "must be a string"),
+        ({"tags": {f"k{i}": "v" for i in range(101)}}, "limit is 100"),
+        ({"description": "nul\x00"}, "NUL"),
+        ({"description": "\ud800"}, "surrogate"),
+        ({"version": "1.0"}, "invalid version"),
+    ],
+)
+def test_invalid_metadata_is_refused_with_a_clear_message(overrides: dict[str, object], message: str) -> None:
+    with pytest.raises((MetadataError, InvalidVersionError), match=message):
+        metadata(**overrides)
+
+
+def test_deeply_nested_hyperparameters_are_refused() -> None:
+    deep: dict[str, object] = {}
+    cursor = deep
+    for _ in range(40):
+        cursor["k"] = {}
+        cursor = cursor["k"]  # type: ignore[assignment]
+    with pytest.raises(MetadataError, match="deeper"):
+        metadata(hyperparameters=deep)
+
+
+def test_integer_metrics_are_stored_as_float() -> None:
+    meta = metadata(performance_metrics={"epochs": 3})
+    assert meta.performance_metrics["epochs"] == 3.0
+    assert type(meta.performance_metrics["epochs"]) is float
+
+
+def test_version_is_canonicalised() -> None:
+    assert metadata(version="v1.2.3+b").version == "1.2.3+b"
+
+
+def test_metadata_is_frozen_and_independent_of_its_input() -> None:
+    params: dict[str, object] = {"layers": [1, 2], "opt": {"name": "adam"}}
+    meta = metadata(hyperparameters=params)
+    params["layers"].append(3)  # type: ignore[attr-defined]
+    params["opt"]["name"] = "sgd"  # type: ignore[index]
+
+    assert meta.to_dict()["hyperparameters"] == {"layers": [1, 2], "opt": {"name": "adam"}}
+    with pytest.raises(AttributeError):
+        meta.description = "x"  # type: ignore[misc]
+    with pytest.raises(TypeError):
+        meta.hyperparameters["opt"]["name"] = "x"  # type: ignore[index]
+
+
+def test_from_dict_refuses_unknown_and_missing_fields() -> None:
+    data = metadata().to_dict()
+    with pytest.raises(MetadataError, match="unknown field.*'colour'"):
+        ModelMetadata.from_dict({**data, "colour": "red"})
+    del data["artifact_path"]
+    with pytest.raises(MetadataError, match="missing required field.*artifact_path"):
+        ModelMetadata.from_dict(data)
+    with pytest.raises(MetadataError, match="ISO 8601"):
+        ModelMetadata.from_dict({**metadata().to_dict(), "training_date": "yesterday"})
+
+
+def test_json_round_trip_is_exact() -> None:
+    meta = metadata(
+        version="1.0.0",
+        hyperparameters={"big": 2**70, "small": 5e-324, "x": [1, {"y": None}], "unicode": "é🚀"},
+        performance_metrics={"loss": 1e300},
+        description="d",
+    )
+    assert ModelMetadata.from_json(meta.to_json()) == meta
+    assert json.loads(meta.to_json())["hyperparameters"]["big"] == 2**70
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), max_size=20),
+    lambda children: st.lists(children, max_size=4)
+    | st.dictionaries(st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"),
+                              max_size=8), children, max_size=4),
+    max_leaves=20,
+)
+
+
+@given(
+    params=st.dictionaries(st.text(min_size=1, max_size=8).filter(lambda s: "\x00" not in s), json_values,
+                           max_size=5).filter(lambda d: all(c < "\ud800" or c > "\udfff" for k in d for c in k)),
+    metric=st.floats(allow_nan=False, allow_infinity=False),
+)
+def test_any_json_hyperparameters_survive_a_round_trip(params: dict[str, object], metric: float) -> None:
+    meta = metadata(hyperparameters=params, performance_metrics={"m": metric})
+    again = ModelMetadata.from_json(meta.to_json())
+    assert again == meta
+    assert again.to_dict()["hyperparameters"] == json.loads(json.dumps(params))
