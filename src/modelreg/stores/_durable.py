@@ -13,19 +13,25 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from types import TracebackType
+from types import MappingProxyType, TracebackType
 
 from .._base import Change, SnapshotRegistry, applied
-from .._state import RegistryState
+from .._state import ModelState, RegistryState
+from ..errors import DuplicateVersionError
 from ..events import RegistryEvent
 from ..metadata import ModelMetadata
+from ..names import validate_name
+from ..semver import parse_version
 
-__all__ = ["DurableRegistry", "EventRow", "decode_metadata", "encode_metadata"]
+__all__ = ["DurableRegistry", "EventRow", "advance", "decode_metadata", "encode_metadata", "state_from_rows"]
 
 _log = logging.getLogger("modelreg.stores")
+# Runs of registrations at least this long are merged per model in one pass
+# instead of one snapshot copy each (which is quadratic for a big import).
+_BULK_RUN = 64
 
 
 def encode_metadata(metadata: ModelMetadata) -> str:
@@ -69,11 +75,71 @@ class EventRow:
         return Change(self.kind, self.name, self.version, self.alias, metadata)  # type: ignore[arg-type]
 
 
+def _register_run(state: RegistryState, steps: Sequence[tuple[Change, int]]) -> RegistryState:
+    """``state`` after many registrations, rebuilding each touched model once."""
+    by_name: dict[str, list[ModelMetadata]] = {}
+    for change, _ in steps:
+        assert change.metadata is not None and change.metadata.version is not None
+        by_name.setdefault(change.name, []).append(change.metadata)
+    models = dict(state.models)
+    for name, added in by_name.items():
+        model = state.model(name)
+        versions = dict(model.versions)
+        identities = dict(model.identities)
+        pairs = list(zip(model.parsed, model.ordered, strict=True))
+        for meta in added:
+            assert meta.version is not None
+            parsed = parse_version(meta.version)
+            if parsed.identity in identities:  # replayed event: already applied
+                continue
+            versions[meta.version] = meta
+            identities[parsed.identity] = meta.version
+            pairs.append((parsed, meta.version))
+        pairs.sort(key=lambda pair: pair[0])
+        models[name] = ModelState(
+            MappingProxyType(versions),
+            MappingProxyType(identities),
+            tuple(text for _, text in pairs),
+            tuple(parsed for parsed, _ in pairs),
+            model.aliases,
+        )
+    revision = max(state.revision, steps[-1][1])
+    return RegistryState(MappingProxyType(models), revision, tuple(sorted(models)))
+
+
+def advance(state: RegistryState, steps: Sequence[tuple[Change, int]]) -> RegistryState:
+    """``state`` after each (change, revision) in order; same result as ``applied`` one by one."""
+    i = 0
+    while i < len(steps):
+        j = i
+        while j < len(steps) and steps[j][0].kind == "registered":
+            j += 1
+        if j - i >= _BULK_RUN:
+            state = _register_run(state, steps[i:j])
+        else:
+            for change, revision in steps[i : max(j, i + 1)]:
+                state = applied(state, change, revision)
+        i = max(j, i + 1)
+    return state
+
+
+def state_from_rows(
+    versions: Iterable[tuple[str, ModelMetadata]], aliases: Iterable[tuple[str, str, str]], revision: int
+) -> RegistryState:
+    """A snapshot built from table rows: (model name, metadata) and (model name, alias, canonical version)."""
+    steps = [(Change("registered", name, meta.version, None, meta), revision) for name, meta in versions]
+    state = _register_run(RegistryState(), steps) if steps else RegistryState(revision=revision)
+    for name, alias, version in aliases:
+        state = applied(state, Change("alias_set", name, version, alias), revision)
+    return state
+
+
 class DurableRegistry(SnapshotRegistry):
     """Shared machinery of the database-backed registries.
 
     Subclasses provide ``_load`` (a full snapshot), ``_transact`` (a write
-    transaction that calls ``_catch_up_rows`` first), ``_rows_after``,
+    transaction that first applies others' events with ``_apply_rows``, then runs
+    the plan, writes, commits and calls ``_apply_own``), ``_rows_after``,
     ``_wait_for_change`` (how the watcher learns that another process wrote),
     ``history`` and ``_close_connections``.
     """
@@ -89,15 +155,19 @@ class DurableRegistry(SnapshotRegistry):
     # -- hooks ---------------------------------------------------------------------
 
     def _load(self) -> RegistryState:
-        """Read the whole registry into a snapshot (at open)."""
+        """Read the whole registry into a snapshot (at open); ``state_from_rows`` builds it."""
         raise NotImplementedError
 
     def _rows_after(self, revision: int) -> list[EventRow]:
         """Events committed after ``revision``, oldest first (called with the write lock held)."""
         raise NotImplementedError
 
-    def _wait_for_change(self, timeout: float) -> None:
-        """Block until another writer may have committed, or ``timeout`` passes."""
+    def _wait_for_change(self, timeout: float) -> bool | None:
+        """Block until another writer may have committed, or ``timeout`` passes.
+
+        Return False when certainly nothing changed (the watcher then skips the
+        catch-up query); True or None make it read events after its revision.
+        """
         raise NotImplementedError
 
     def _close_connections(self) -> None:
@@ -109,15 +179,26 @@ class DurableRegistry(SnapshotRegistry):
     def _apply_rows(self, rows: Iterable[EventRow]) -> None:
         """Apply events committed elsewhere (write lock held); skips ones already applied."""
         state = self._state
+        steps: list[tuple[Change, int]] = []
         events: list[RegistryEvent] = []
         for row in rows:
-            if row.revision <= state.revision:
+            if row.revision <= state.revision or (events and row.revision <= events[-1].revision):
                 continue
-            state = applied(state, row.change(), row.revision)
+            steps.append((row.change(), row.revision))
             events.append(row.event())
         if events:
-            self._state = state
+            self._state = advance(state, steps)
             self._hub.enqueue(events)
+
+    def _apply(self, changes: list[Change], events: list[RegistryEvent]) -> None:
+        """Like the base, but a bulk write moves the snapshot in one pass per model."""
+        if len(changes) < _BULK_RUN:
+            super()._apply(changes, events)
+            return
+        steps = [(change, event.revision) for change, event in zip(changes, events, strict=True)]
+        self._state = advance(self._state, steps)
+        self._record(events)
+        self._hub.enqueue(events)
 
     def refresh(self) -> None:
         """Apply every change committed by other processes now, instead of waiting for the watcher."""
@@ -128,15 +209,52 @@ class DurableRegistry(SnapshotRegistry):
     def _watch(self) -> None:
         while not self._stopping.is_set():
             try:
-                self._wait_for_change(self._poll_interval)
+                changed = self._wait_for_change(self._poll_interval)
                 if self._stopping.is_set():
                     return
-                self.refresh()
+                if changed is not False:
+                    self.refresh()
             except Exception:  # keep watching: a database hiccup must not end change delivery
                 if self._stopping.is_set():
                     return
                 _log.exception("watcher of %r failed; retrying", self)
                 self._stopping.wait(min(1.0, self._poll_interval * 10))
+
+    # -- bulk import ---------------------------------------------------------------
+
+    def register_many(self, entries: Iterable[tuple[str, str, ModelMetadata]]) -> list[ModelMetadata]:
+        """Register (name, version, metadata) triples in one transaction: all land, or none do.
+
+        For bulk imports; each entry is checked as ``register_model`` checks it,
+        and a duplicate within the batch is a DuplicateVersionError too.
+        """
+        checked: list[tuple[str, str, ModelMetadata]] = []
+        for name, version, metadata in entries:
+            validate_name(name)
+            parse_version(version)
+            if not isinstance(metadata, ModelMetadata):
+                raise TypeError(f"metadata must be a ModelMetadata, not {type(metadata).__name__}")
+            checked.append((name, version, metadata))
+        stored: list[ModelMetadata] = []
+
+        def plan(state: RegistryState) -> list[Change]:
+            stored.clear()
+            seen: set[tuple[str, str]] = set()
+            for name, version, metadata in checked:
+                meta = state.check_register(name, version, metadata)
+                key = (name, parse_version(version).identity)
+                if key in seen:
+                    raise DuplicateVersionError(
+                        f"the batch registers model {name!r} version {version!r} twice", name=name, version=version
+                    )
+                seen.add(key)
+                stored.append(meta)
+            return [Change("registered", name, meta.version, None, meta) for (name, _, _), meta in zip(
+                checked, stored, strict=True)]
+
+        if checked:
+            self._write(plan)
+        return list(stored)
 
     # -- lifecycle -----------------------------------------------------------------
 
@@ -148,6 +266,11 @@ class DurableRegistry(SnapshotRegistry):
         self._watcher.join(timeout=10)
         with self._write_lock:
             self._close_connections()
+
+    @property
+    def closed(self) -> bool:
+        """True once ``close()`` has been called."""
+        return self._stopping.is_set()
 
     def __enter__(self) -> DurableRegistry:
         return self
@@ -162,5 +285,3 @@ class DurableRegistry(SnapshotRegistry):
         events = [row.event() for row in rows]
         self._apply(plan_changes, events)
         return events
-
-

@@ -1,0 +1,1 @@
+"""Helpers shared by the tests and the bench scripts (importable without pytest)."""
