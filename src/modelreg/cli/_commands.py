@@ -1,0 +1,329 @@
+"""The commands that read and change the registry: thin wrappers that parse, call, print."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import click
+
+from ..errors import VersionInUseError
+from ..names import validate_name
+from ..semver import parse_version
+from ._context import CliFailure, RegistryGroup, Session, exit_code_for, json_option, pass_session, print_json
+from ._output import metadata_lines, print_table, version_document
+from ._parse import (
+    IsoDateTime,
+    KeyValue,
+    build_metadata,
+    load_metadata_file,
+    metric_value,
+    pairs_to_dict,
+    param_value,
+    tag_value,
+)
+
+__all__ = ["alias", "history", "models", "register", "resolve", "show", "unregister", "versions"]
+
+
+def _aliases_of(aliases: dict[str, str], version: str | None) -> list[str]:
+    return sorted(a for a, v in aliases.items() if v == version)
+
+
+def _newest_release(versions: list[str]) -> str:
+    """What ``resolve(name, 'latest')`` gives: the highest non-pre-release, else the highest."""
+    for text in reversed(versions):
+        if not parse_version(text).is_prerelease:
+            return text
+    return versions[-1] if versions else ""
+
+
+@click.command()
+@json_option
+@pass_session
+def models(session: Session) -> None:
+    """List the models with their version counts and latest versions.
+
+    Example:
+
+    \b
+        modelreg models
+    """
+    registry = session.registry()
+    rows = []
+    for name in registry.get_all_model_names():
+        found = registry.get_versions(name)
+        rows.append({"name": name, "versions": len(found), "latest": _newest_release(found)})
+    if session.as_json:
+        print_json(rows)
+    elif rows:
+        print_table(("NAME", "VERSIONS", "LATEST"), ((r["name"], r["versions"], r["latest"]) for r in rows))
+    else:
+        click.echo(f"no models in {session.display_url}", err=True)
+
+
+@click.command()
+@click.argument("name")
+@json_option
+@pass_session
+def versions(session: Session, name: str) -> None:
+    """List a model's versions in precedence order.
+
+    Exits 3 when the model has no versions.
+
+    Example:
+
+    \b
+        modelreg versions resnet50
+    """
+    registry = session.registry()
+    found = registry.get_versions(name)
+    if not found:
+        raise CliFailure(f"model {name!r} has no versions (see: modelreg models)", exit_code=3)
+    aliases = registry.get_aliases(name)
+    if session.as_json:
+        print_json({"name": name, "versions": found, "aliases": aliases})
+    else:
+        print_table(("VERSION", "ALIASES"), ((v, ", ".join(_aliases_of(aliases, v))) for v in found))
+
+
+@click.command()
+@click.argument("name")
+@click.argument("version")
+@json_option
+@pass_session
+def show(session: Session, name: str, version: str) -> None:
+    """Show all metadata of one version.
+
+    Example:
+
+    \b
+        modelreg show resnet50 1.4.2
+    """
+    registry = session.registry()
+    metadata = registry.get_metadata(name, version)
+    aliases = _aliases_of(registry.get_aliases(name), metadata.version)
+    if session.as_json:
+        print_json(version_document(name, metadata, aliases))
+    else:
+        click.echo("\n".join(metadata_lines(name, metadata, aliases)))
+
+
+@click.command()
+@click.argument("name")
+@click.argument("version")
+@click.option("--artifact", metavar="PATH", help="Where the model's artifact lives (URI or path).")
+@click.option(
+    "--metric",
+    "metrics",
+    multiple=True,
+    type=KeyValue(metric_value, "top1=0.761"),
+    help="A performance metric, NAME=NUMBER; repeat for more.",
+)
+@click.option(
+    "--param",
+    "params",
+    multiple=True,
+    type=KeyValue(param_value, "lr=0.01"),
+    help='A hyperparameter, NAME=VALUE; VALUE is JSON when it parses (0.01, true, [1,2], "1"), else text.',
+)
+@click.option("--tag", "tags", multiple=True, type=KeyValue(tag_value, "team=vision"), help="A tag, KEY=TEXT.")
+@click.option("--description", help="Free text about this version.")
+@click.option("--trained-at", type=IsoDateTime(), help="When it was trained (ISO 8601; default: now, UTC).")
+@click.option(
+    "--from-file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Read metadata fields from a .json or .yaml file; options given here override its fields.",
+)
+@json_option
+@pass_session
+def register(
+    session: Session,
+    name: str,
+    version: str,
+    artifact: str | None,
+    metrics: tuple[tuple[str, Any], ...],
+    params: tuple[tuple[str, Any], ...],
+    tags: tuple[tuple[str, str], ...],
+    description: str | None,
+    trained_at: datetime | None,
+    from_file: Path | None,
+) -> None:
+    """Register a new version of a model with its metadata.
+
+    Example:
+
+    \b
+        modelreg register resnet50 1.4.2 --artifact s3://models/resnet50/1.4.2 \\
+            --metric top1=0.761 --param lr=0.01 --param layers=50 --tag team=vision
+    """
+    metadata = build_metadata(
+        load_metadata_file(from_file) if from_file is not None else {},
+        artifact=artifact,
+        metrics=pairs_to_dict(metrics, "--metric"),
+        params=pairs_to_dict(params, "--param"),
+        tags=pairs_to_dict(tags, "--tag"),
+        description=description,
+        trained_at=trained_at,
+    )
+    stored = session.registry().register_model(name, version, metadata)
+    if session.as_json:
+        print_json(version_document(name, stored, []))
+    else:
+        click.echo(f"registered {name} {stored.version}")
+
+
+@click.command()
+@click.argument("name")
+@click.argument("version")
+@click.option("--force", is_flag=True, help="Also remove aliases that point at this version.")
+@json_option
+@pass_session
+def unregister(session: Session, name: str, version: str, force: bool) -> None:
+    """Remove a version. Refused while an alias points at it, unless --force.
+
+    Example:
+
+    \b
+        modelreg unregister resnet50 1.4.2
+    """
+    registry = session.registry()
+    try:
+        canonical = registry.get_metadata(name, version).version
+        registry.unregister_model(name, version, force=force)
+    except VersionInUseError as exc:
+        # The library's message speaks of its keyword argument; say the option instead.
+        message = str(exc).replace("force=True", "--force")
+        raise CliFailure(message if message != str(exc) else f"{exc} (use --force)", exit_code_for(exc)) from exc
+    if session.as_json:
+        print_json({"name": name, "version": canonical, "unregistered": True})
+    else:
+        click.echo(f"unregistered {name} {canonical}")
+
+
+@click.command()
+@click.argument("name")
+@click.argument("spec")
+@json_option
+@pass_session
+def resolve(session: Session, name: str, spec: str) -> None:
+    """Print the version that a range, 'latest' or an alias names.
+
+    With --json, its metadata too.
+
+    SPEC is a range such as '^1.2', '~1.2.3', '>=1.0.0 <2.0.0', '1.x', or 'latest', or an alias.
+
+    Example:
+
+    \b
+        modelreg resolve resnet50 '^1.2'
+    """
+    registry = session.registry()
+    found = registry.resolve(name, spec)
+    if session.as_json:
+        metadata = registry.get_metadata(name, found)
+        aliases = _aliases_of(registry.get_aliases(name), metadata.version)
+        print_json({"spec": spec, **version_document(name, metadata, aliases)})
+    else:
+        click.echo(found)
+
+
+@click.command()
+@click.argument("name")
+@json_option
+@pass_session
+def history(session: Session, name: str) -> None:
+    """List the changes made to a model, oldest first.
+
+    Example:
+
+    \b
+        modelreg history resnet50
+    """
+    events = session.registry().history(name)
+    if session.as_json:
+        print_json([event.to_dict() for event in events])
+    elif events:
+        print_table(
+            ("REV", "AT", "KIND", "VERSION", "ALIAS", "ACTOR"),
+            ((e.revision, e.at.isoformat(timespec="seconds"), e.kind, e.version, e.alias, e.actor) for e in events),
+        )
+    else:
+        click.echo(f"no history for model {name!r}", err=True)
+
+
+@click.group(cls=RegistryGroup)
+def alias() -> None:
+    """Set, remove and list aliases such as 'production'.
+
+    Example:
+
+    \b
+        modelreg alias set resnet50 production 1.4.2
+    """
+
+
+@alias.command("set")
+@click.argument("name")
+@click.argument("alias_name", metavar="ALIAS")
+@click.argument("version")
+@json_option
+@pass_session
+def alias_set(session: Session, name: str, alias_name: str, version: str) -> None:
+    """Point ALIAS at VERSION, moving it if it already points elsewhere.
+
+    Example:
+
+    \b
+        modelreg alias set resnet50 production 1.4.2
+    """
+    registry = session.registry()
+    registry.set_alias(name, alias_name, version)
+    target = registry.get_aliases(name).get(alias_name, version)
+    if session.as_json:
+        print_json({"name": name, "alias": alias_name, "version": target})
+    else:
+        click.echo(f"{name} {alias_name} -> {target}")
+
+
+@alias.command("rm")
+@click.argument("name")
+@click.argument("alias_name", metavar="ALIAS")
+@json_option
+@pass_session
+def alias_rm(session: Session, name: str, alias_name: str) -> None:
+    """Remove an alias (the version it pointed at stays).
+
+    Example:
+
+    \b
+        modelreg alias rm resnet50 staging
+    """
+    session.registry().remove_alias(name, alias_name)
+    if session.as_json:
+        print_json({"name": name, "alias": alias_name, "removed": True})
+    else:
+        click.echo(f"removed alias {alias_name} of {name}")
+
+
+@alias.command("ls")
+@click.argument("name")
+@json_option
+@pass_session
+def alias_ls(session: Session, name: str) -> None:
+    """List a model's aliases and the versions they point at.
+
+    Example:
+
+    \b
+        modelreg alias ls resnet50
+    """
+    validate_name(name)
+    aliases = session.registry().get_aliases(name)
+    if session.as_json:
+        print_json({"name": name, "aliases": aliases})
+    elif aliases:
+        print_table(("ALIAS", "VERSION"), sorted(aliases.items()))
+    else:
+        click.echo(f"model {name!r} has no aliases", err=True)

@@ -1,0 +1,193 @@
+"""What every command shares: the session (registry URL, token, output mode) and error translation."""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import IO, Any, Concatenate, ParamSpec, TypeVar
+from urllib.parse import urlsplit
+
+import click
+
+from ..errors import (
+    AliasNotFoundError,
+    DuplicateVersionError,
+    InvalidNameError,
+    InvalidVersionError,
+    MetadataError,
+    RegistryError,
+    StoreError,
+    VersionInUseError,
+    VersionNotFoundError,
+)
+from ..registry import ModelRegistry
+from ..urls import default_registry_url, open_registry
+
+__all__ = [
+    "EXIT_AUTH",
+    "EXIT_CODES",
+    "EXIT_GENERIC",
+    "EXIT_USAGE",
+    "CliFailure",
+    "RegistryGroup",
+    "Session",
+    "exit_code_for",
+    "json_option",
+    "pass_session",
+    "print_json",
+]
+
+EXIT_GENERIC = 1
+EXIT_USAGE = 2  # click's own code for usage errors; bad option values share it
+EXIT_AUTH = 7
+# A server refusing the token arrives as a plain RegistryError carrying the HTTP layer's code.
+_AUTH_CODES = frozenset({"unauthorized", "forbidden"})
+
+#: Exit code per error class; a class not listed takes its nearest listed base's code.
+EXIT_CODES: dict[type[RegistryError], int] = {
+    RegistryError: EXIT_GENERIC,
+    VersionNotFoundError: 3,
+    AliasNotFoundError: 3,
+    DuplicateVersionError: 4,
+    VersionInUseError: 4,
+    InvalidVersionError: 5,
+    InvalidNameError: 5,
+    MetadataError: 5,
+    StoreError: 6,
+}
+
+# Which extra brings the backend a URL scheme needs, for the hint when it is missing.
+_EXTRAS = {"http": "client", "https": "client", "postgresql": "postgres", "postgres": "postgres"}
+
+
+def exit_code_for(exc: RegistryError) -> int:
+    """The exit code for an error: 7 for a refused token, else its nearest class in ``EXIT_CODES``."""
+    if getattr(exc, "code", None) in _AUTH_CODES:
+        return EXIT_AUTH
+    for cls in type(exc).__mro__:
+        code = EXIT_CODES.get(cls)
+        if code is not None:
+            return code
+    return EXIT_GENERIC
+
+
+class CliFailure(click.ClickException):
+    """A failure shown as one line, ``error: <message>``, with a chosen exit code."""
+
+    def __init__(self, message: str, exit_code: int = EXIT_GENERIC) -> None:
+        # One line even when a message (e.g. relayed by a server) holds newlines.
+        super().__init__(" ".join(message.splitlines()) or "failed")
+        self.exit_code = exit_code  # type: ignore[misc]  # click declares it per class
+
+    def show(self, file: IO[Any] | None = None) -> None:
+        """Print ``error: <message>`` on stderr."""
+        click.echo(f"error: {self.format_message()}", file=file, err=file is None)
+
+
+class RegistryGroup(click.Group):
+    """A click group that turns registry errors and bad values into one-line failures."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        """Run the command; translate expected errors once, here, at the boundary."""
+        try:
+            return super().invoke(ctx)
+        except RegistryError as exc:
+            raise CliFailure(str(exc), exit_code_for(exc)) from exc
+        except (TypeError, ValueError) as exc:  # a value the library refused: a usage mistake
+            raise CliFailure(str(exc), EXIT_USAGE) from exc
+        except BrokenPipeError:
+            raise  # stdout closed early (`| head`): click's main exits quietly
+        except OSError as exc:  # a file or socket problem: say it, no traceback
+            raise CliFailure(f"{exc.strerror or exc}" + (f": {exc.filename}" if exc.filename else "")) from exc
+
+
+@dataclass
+class Session:
+    """Global options, and the registry opened (at most once) for this invocation."""
+
+    url: str | None = None
+    token: str | None = None
+    as_json: bool = False
+    _registry: ModelRegistry | None = field(default=None, repr=False)
+
+    @property
+    def registry_url(self) -> str:
+        """``--registry``/``$MODELREG_URL``, else the default SQLite file."""
+        return self.url or default_registry_url()
+
+    @property
+    def display_url(self) -> str:
+        """The registry URL with any password hidden, for messages."""
+        url = self.url or default_registry_url()
+        parts = urlsplit(url)
+        if parts.password is None:
+            return url
+        netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+        return parts._replace(netloc=netloc).geturl()
+
+    def registry(self) -> ModelRegistry:
+        """Open the registry the URL names (once); the token goes only to HTTP(S) URLs."""
+        if self._registry is None:
+            url = self.registry_url
+            scheme = urlsplit(url).scheme.lower()
+            options: dict[str, Any] = {}
+            if self.token and scheme in ("http", "https"):
+                options["token"] = self.token
+            try:
+                self._registry = open_registry(url, **options)
+            except ImportError as exc:
+                extra = _EXTRAS.get(scheme)
+                hint = f"; install it with: pip install 'modelreg[{extra}]'" if extra else ""
+                raise CliFailure(f"the {scheme}:// backend is not available ({exc}){hint}") from exc
+        return self._registry
+
+    def close(self) -> None:
+        """Close the registry if one was opened (stops durable stores' watcher threads)."""
+        registry, self._registry = self._registry, None
+        close = getattr(registry, "close", None)
+        if callable(close):
+            close()
+
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def pass_session(func: Callable[Concatenate[Session, P], R]) -> Callable[P, R]:
+    """Give a command the ``Session`` as its first argument."""
+
+    @functools.wraps(func)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        session = click.get_current_context().find_object(Session)
+        if session is None:  # a command invoked on its own, without the root group
+            session = click.get_current_context().ensure_object(Session)
+        return func(session, *args, **kwargs)
+
+    return wrapper
+
+
+def _set_json(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    if value:
+        ctx.ensure_object(Session).as_json = True
+
+
+def json_option(func: Callable[P, R]) -> Callable[P, R]:
+    """Also accept ``--json`` after the command name (``modelreg models --json``)."""
+    return click.option(
+        "--json",
+        is_flag=True,
+        expose_value=False,
+        callback=_set_json,
+        help="Print machine-readable JSON on stdout (same as the global --json).",
+    )(func)
+
+
+def print_json(value: object, *, compact: bool = False) -> None:
+    """Print ``value`` as JSON on stdout: indented, or one line for streams."""
+    if compact:
+        text = json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+    else:
+        text = json.dumps(value, ensure_ascii=False, allow_nan=False, indent=2)
+    click.echo(text)

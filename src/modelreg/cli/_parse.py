@@ -1,0 +1,203 @@
+"""Parsing of ``register``'s options and metadata files into one ``ModelMetadata``."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import math
+from collections.abc import Mapping, Sequence
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from ..metadata import ModelMetadata
+
+__all__ = [
+    "MAX_METADATA_FILE_BYTES",
+    "IsoDateTime",
+    "KeyValue",
+    "build_metadata",
+    "load_metadata_file",
+    "metric_value",
+    "param_value",
+    "pairs_to_dict",
+]
+
+if TYPE_CHECKING:
+    _KeyValueBase = click.ParamType[tuple[str, Any]]
+    _DateTimeBase = click.ParamType[datetime]
+else:  # click < 8.2 has no generic ParamType
+    _KeyValueBase = _DateTimeBase = click.ParamType
+
+MAX_METADATA_FILE_BYTES = 4 * 1024 * 1024  # far above what valid metadata can take
+
+
+def metric_value(raw: str) -> float | int:
+    """A metric must be a finite number; ints stay ints so the registry can check exactness."""
+    text = raw.strip()
+    try:
+        return int(text)
+    except ValueError:
+        pass
+    try:
+        number = float(text)
+    except ValueError:
+        raise ValueError(f"{raw!r} is not a number; metric values must be numbers, e.g. top1=0.761") from None
+    if not math.isfinite(number):
+        raise ValueError(f"{raw!r} is not a finite number; metrics must be finite, e.g. top1=0.761")
+    return number
+
+
+def _refuse_constant(name: str) -> Any:
+    # json.loads accepts NaN and Infinity, which are not JSON; treat such text as a string.
+    raise ValueError(name)
+
+
+def param_value(raw: str) -> Any:
+    """JSON when the text parses (numbers, true/false/null, lists, objects, "quoted"), else the text."""
+    try:
+        return json.loads(raw, parse_constant=_refuse_constant)
+    except ValueError:
+        return raw
+
+
+def tag_value(raw: str) -> str:
+    """Tags are text, taken as given."""
+    return raw
+
+
+class KeyValue(_KeyValueBase):
+    """A ``KEY=VALUE`` option value, the value converted by ``convert_value``."""
+
+    name = "KEY=VALUE"
+
+    def __init__(self, convert_value: Any, example: str) -> None:
+        self.convert_value = convert_value
+        self.example = example
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> tuple[str, Any]:
+        """Split at the first ``=`` and convert the value; fail with an example otherwise."""
+        if isinstance(value, tuple):
+            return value
+        key, sep, raw = str(value).partition("=")
+        if not sep or not key.strip():
+            self.fail(f"{value!r} is not KEY=VALUE, e.g. {self.example}", param, ctx)
+        try:
+            return key.strip(), self.convert_value(raw)
+        except ValueError as exc:
+            self.fail(f"{key.strip()}: {exc}", param, ctx)
+
+
+def pairs_to_dict(pairs: Sequence[tuple[str, Any]], option: str) -> dict[str, Any]:
+    """The pairs as a dict; a key given twice is refused rather than silently overwritten."""
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise click.BadParameter(f"{key!r} is given more than once", param_hint=f"'{option}'")
+        out[key] = value
+    return out
+
+
+class IsoDateTime(_DateTimeBase):
+    """An ISO 8601 date and time; without a UTC offset it is taken as UTC."""
+
+    name = "ISO8601"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> datetime:
+        """Parse with ``datetime.fromisoformat``; a date alone means midnight UTC."""
+        if isinstance(value, datetime):
+            return value
+        try:
+            parsed = datetime.fromisoformat(str(value).strip())
+        except ValueError:
+            self.fail(
+                f"{value!r} is not an ISO 8601 date and time, e.g. 2026-01-05T12:30:00Z or 2026-01-05",
+                param,
+                ctx,
+            )
+        return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
+
+
+def load_metadata_file(path: Path) -> dict[str, Any]:
+    """Read metadata fields from a ``.json``, ``.yaml`` or ``.yml`` file."""
+    hint = "'--from-file'"
+    suffix = path.suffix.lower()
+    if suffix not in (".json", ".yaml", ".yml"):
+        raise click.BadParameter(f"{path} is not a .json, .yaml or .yml file", param_hint=hint)
+    size = path.stat().st_size
+    if size > MAX_METADATA_FILE_BYTES:
+        raise click.BadParameter(
+            f"{path} is {size} bytes; metadata files are limited to {MAX_METADATA_FILE_BYTES}", param_hint=hint
+        )
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise click.BadParameter(f"{path} is not UTF-8 text ({exc.reason})", param_hint=hint) from None
+    data = _parse_json(path, text) if suffix == ".json" else _parse_yaml(path, text)
+    if not isinstance(data, Mapping):
+        raise click.BadParameter(
+            f"{path} must hold an object of metadata fields (artifact_path, training_date, "
+            f"hyperparameters, performance_metrics, description, tags), not {type(data).__name__}",
+            param_hint=hint,
+        )
+    return dict(data)
+
+
+def _parse_json(path: Path, text: str) -> Any:
+    try:
+        return json.loads(text, parse_constant=_refuse_constant)
+    except ValueError as exc:
+        raise click.BadParameter(f"{path} is not valid JSON: {exc}", param_hint="'--from-file'") from None
+
+
+def _parse_yaml(path: Path, text: str) -> Any:
+    try:
+        yaml = importlib.import_module("yaml")  # PyYAML is optional; no stubs needed
+    except ImportError:
+        raise click.BadParameter(
+            f"reading {path} needs PyYAML, which is not installed: pip install pyyaml (or use a .json file)",
+            param_hint="'--from-file'",
+        ) from None
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        where = " ".join(str(exc).split())
+        raise click.BadParameter(f"{path} is not valid YAML: {where}", param_hint="'--from-file'") from None
+
+
+def build_metadata(
+    file_fields: Mapping[str, Any],
+    *,
+    artifact: str | None,
+    metrics: Mapping[str, Any],
+    params: Mapping[str, Any],
+    tags: Mapping[str, str],
+    description: str | None,
+    trained_at: datetime | None,
+) -> ModelMetadata:
+    """Metadata from a file's fields with options laid over them (mappings merge key by key)."""
+    fields = dict(file_fields)
+    fields.pop("version", None)  # the VERSION argument names the version
+    if artifact is not None:
+        fields["artifact_path"] = artifact
+    if description is not None:
+        fields["description"] = description
+    for key, extra in (("performance_metrics", metrics), ("hyperparameters", params), ("tags", tags)):
+        if extra:
+            base = fields.get(key) or {}
+            if not isinstance(base, Mapping):
+                raise click.BadParameter(
+                    f"{key} in the file must be an object, not {type(base).__name__}", param_hint="'--from-file'"
+                )
+            fields[key] = {**base, **extra}
+    if trained_at is not None:
+        fields["training_date"] = trained_at.isoformat()
+    elif "training_date" not in fields:
+        fields["training_date"] = datetime.now(UTC).isoformat()
+    elif isinstance(fields["training_date"], date):  # YAML reads unquoted timestamps as dates
+        fields["training_date"] = fields["training_date"].isoformat()
+    if not fields.get("artifact_path"):
+        raise click.UsageError("missing --artifact PATH (or artifact_path in --from-file): where the model is stored")
+    return ModelMetadata.from_dict(fields)

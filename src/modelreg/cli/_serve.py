@@ -1,0 +1,73 @@
+"""``modelreg serve``: run the HTTP server over a registry URL."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from ._context import CliFailure, Session, pass_session
+
+__all__ = ["DEFAULT_MAX_BODY_BYTES", "DEFAULT_PORT", "serve"]
+
+DEFAULT_PORT = 8600
+DEFAULT_MAX_BODY_BYTES = 1024 * 1024
+
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=DEFAULT_PORT,
+    show_default=True,
+    help="TCP port; 0 picks a free one (the log says which).",
+)
+@click.option(
+    "--tokens-file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Bearer tokens and their roles (read, write, admin); without tokens only loopback is served.",
+)
+@click.option("--insecure", is_flag=True, help="Allow a non-loopback address without any tokens configured.")
+@click.option(
+    "--max-body-bytes",
+    type=click.IntRange(min=1),
+    default=DEFAULT_MAX_BODY_BYTES,
+    show_default=True,
+    help="Refuse request bodies larger than this, before parsing them.",
+)
+@click.option("--no-access-log", is_flag=True, help="Do not log one line per request.")
+@pass_session
+def serve(
+    session: Session,
+    host: str,
+    port: int,
+    tokens_file: Path | None,
+    insecure: bool,
+    max_body_bytes: int,
+    no_access_log: bool,
+) -> None:
+    """Serve the registry over HTTP until SIGTERM or Ctrl-C.
+
+    The JSON API is under /api/v1, its OpenAPI document at /openapi.json.
+
+    Example:
+
+    \b
+        modelreg --registry sqlite:////srv/modelreg/registry.db serve --host 0.0.0.0 --tokens-file /etc/modelreg/tokens
+    """
+    try:
+        from ..server import serve as run_server
+    except ImportError as exc:
+        raise CliFailure(
+            f"the server is not available ({exc}); install it with: pip install 'modelreg[server]'"
+        ) from exc
+    run_server(
+        session.registry_url,
+        host=host,
+        port=port,
+        tokens_file=str(tokens_file) if tokens_file is not None else None,
+        insecure=insecure,
+        max_body_bytes=max_body_bytes,
+        access_log=not no_access_log,
+    )
