@@ -17,8 +17,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from types import MappingProxyType, TracebackType
+from typing import Self
 
-from .._base import Change, SnapshotRegistry, applied
+from .._base import Change, Plan, SnapshotRegistry, applied
 from .._state import ModelState, RegistryState
 from ..errors import DuplicateVersionError
 from ..events import RegistryEvent
@@ -137,11 +138,12 @@ def state_from_rows(
 class DurableRegistry(SnapshotRegistry):
     """Shared machinery of the database-backed registries.
 
-    Subclasses provide ``_load`` (a full snapshot), ``_transact`` (a write
-    transaction that first applies others' events with ``_apply_rows``, then runs
-    the plan, writes, commits and calls ``_apply_own``), ``_rows_after``,
-    ``_wait_for_change`` (how the watcher learns that another process wrote),
-    ``history`` and ``_close_connections``.
+    Subclasses provide ``_load`` (a full snapshot, built with ``state_from_rows``),
+    ``_transact`` (a write transaction that first applies others' events with
+    ``_apply_rows``, then runs the plan, writes, commits and calls ``_apply_own``),
+    ``_rows_after``, ``_wait_for_change`` (how the watcher learns that another
+    process wrote), ``history`` and ``_close_connections``. This class adds
+    ``refresh()``, ``register_many()`` (bulk import), ``close()`` and ``closed``.
     """
 
     def __init__(self, *, poll_interval: float) -> None:
@@ -200,6 +202,13 @@ class DurableRegistry(SnapshotRegistry):
         self._record(events)
         self._hub.enqueue(events)
 
+    def _write(self, plan: Plan) -> list[RegistryEvent]:
+        try:
+            return super()._write(plan)
+        finally:
+            # A write that failed may still have applied others' events while catching up.
+            self._hub.deliver()
+
     def refresh(self) -> None:
         """Apply every change committed by other processes now, instead of waiting for the watcher."""
         with self._write_lock:
@@ -240,6 +249,7 @@ class DurableRegistry(SnapshotRegistry):
         def plan(state: RegistryState) -> list[Change]:
             stored.clear()
             seen: set[tuple[str, str]] = set()
+            changes: list[Change] = []
             for name, version, metadata in checked:
                 meta = state.check_register(name, version, metadata)
                 key = (name, parse_version(version).identity)
@@ -249,8 +259,8 @@ class DurableRegistry(SnapshotRegistry):
                     )
                 seen.add(key)
                 stored.append(meta)
-            return [Change("registered", name, meta.version, None, meta) for (name, _, _), meta in zip(
-                checked, stored, strict=True)]
+                changes.append(Change("registered", name, meta.version, None, meta))
+            return changes
 
         if checked:
             self._write(plan)
@@ -272,7 +282,7 @@ class DurableRegistry(SnapshotRegistry):
         """True once ``close()`` has been called."""
         return self._stopping.is_set()
 
-    def __enter__(self) -> DurableRegistry:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(

@@ -1,0 +1,140 @@
+"""The SQLite schema as numbered migrations, recorded in ``schema_migrations`` and applied on open."""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from ..errors import StoreError
+
+__all__ = ["MIGRATIONS", "SCHEMA_VERSION", "Migration", "migrate", "rollback", "schema_version"]
+
+_log = logging.getLogger("modelreg.stores")
+
+
+@dataclass(frozen=True, slots=True)
+class Migration:
+    """One schema step; its statements run in the same transaction as its record."""
+
+    version: int
+    description: str
+    statements: tuple[str, ...]
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(
+        1,
+        "models, versions, aliases and the events log",
+        (
+            """CREATE TABLE models (
+                id INTEGER PRIMARY KEY,
+                name TEXT NOT NULL UNIQUE
+            )""",
+            # identity = canonical version without build metadata: 1.0.0+a and 1.0.0+b
+            # collide here, so the database itself refuses a duplicate from any process.
+            """CREATE TABLE versions (
+                id INTEGER PRIMARY KEY,
+                model_id INTEGER NOT NULL REFERENCES models (id),
+                identity TEXT NOT NULL,
+                version TEXT NOT NULL,
+                metadata TEXT NOT NULL,
+                registered_at TEXT NOT NULL,
+                UNIQUE (model_id, identity)
+            )""",
+            """CREATE TABLE aliases (
+                model_id INTEGER NOT NULL REFERENCES models (id),
+                alias TEXT NOT NULL,
+                identity TEXT NOT NULL,
+                PRIMARY KEY (model_id, alias),
+                FOREIGN KEY (model_id, identity) REFERENCES versions (model_id, identity)
+            )""",
+            # INTEGER PRIMARY KEY takes max(revision) + 1; writers are serialized by
+            # BEGIN IMMEDIATE and rows are never deleted, so revisions are gap-free in commit order.
+            """CREATE TABLE events (
+                revision INTEGER PRIMARY KEY,
+                kind TEXT NOT NULL
+                    CHECK (kind IN ('registered', 'unregistered', 'alias_set', 'alias_removed')),
+                name TEXT NOT NULL,
+                version TEXT,
+                alias TEXT,
+                at TEXT NOT NULL,
+                payload TEXT
+            )""",
+        ),
+    ),
+    Migration(
+        2,
+        "who made each change, and per-model history by index",
+        (
+            "ALTER TABLE events ADD COLUMN actor TEXT",
+            "CREATE INDEX events_by_name ON events (name, revision)",
+        ),
+    ),
+)
+
+SCHEMA_VERSION = MIGRATIONS[-1].version
+
+
+def schema_version(conn: sqlite3.Connection) -> int:
+    """The highest migration recorded in the database (0 for a new file)."""
+    exists = conn.execute(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'"
+    ).fetchone()
+    if exists is None:
+        return 0
+    return int(conn.execute("SELECT coalesce(max(version), 0) FROM schema_migrations").fetchone()[0])
+
+
+def _check_not_newer(current: int, where: str) -> None:
+    if current > SCHEMA_VERSION:
+        raise StoreError(
+            f"{where} has schema version {current}, newer than the {SCHEMA_VERSION} this modelreg "
+            "knows; upgrade modelreg to open it"
+        )
+
+
+def rollback(conn: sqlite3.Connection) -> None:
+    """Roll back an open transaction, keeping the caller's error if rolling back fails too."""
+    if conn.in_transaction:
+        try:
+            conn.execute("ROLLBACK")
+        except sqlite3.Error:
+            _log.exception("ROLLBACK failed; SQLite rolls the transaction back when the connection closes")
+
+
+def migrate(conn: sqlite3.Connection, where: str) -> list[int]:
+    """Bring the schema up to date in one write transaction; return the migrations applied.
+
+    ``conn`` must be in autocommit mode (``isolation_level=None``). A database
+    newer than this code is refused with StoreError, untouched.
+    """
+    current = schema_version(conn)
+    _check_not_newer(current, where)
+    if current == SCHEMA_VERSION:
+        return []  # the common case: no write lock taken on open
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        # Re-read under the write lock: another process may have migrated meanwhile.
+        conn.execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)"
+        )
+        current = schema_version(conn)
+        _check_not_newer(current, where)
+        done = []
+        for migration in MIGRATIONS:
+            if migration.version <= current:
+                continue
+            for statement in migration.statements:
+                conn.execute(statement)
+            conn.execute(
+                "INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)",
+                (migration.version, datetime.now(UTC).isoformat()),
+            )
+            done.append(migration.version)
+        conn.execute("COMMIT")
+    except BaseException:
+        rollback(conn)
+        raise
+    return done

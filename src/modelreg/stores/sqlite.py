@@ -1,0 +1,372 @@
+"""SqliteRegistry: the embedded default backend, one SQLite file any number of processes may share."""
+
+from __future__ import annotations
+
+import math
+import os
+import sqlite3
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+from .._base import Change, Plan, current_actor
+from .._state import RegistryState
+from ..errors import DuplicateVersionError, RegistryError, StoreError
+from ..events import RegistryEvent
+from ..metadata import ModelMetadata
+from ..names import validate_name
+from ..semver import parse_version
+from ._durable import DurableRegistry, EventRow, decode_metadata, encode_metadata, state_from_rows
+from ._sqlite_schema import migrate, rollback
+
+__all__ = ["DEFAULT_POLL_INTERVAL", "DEFAULT_TIMEOUT", "SqliteRegistry", "sqlite_path_from_url"]
+
+DEFAULT_POLL_INTERVAL = 0.02
+DEFAULT_TIMEOUT = 30.0
+_URL_FORMS = "sqlite:///relative/path.db (relative to the working directory) or sqlite:////absolute/path.db"
+_EVENT_COLUMNS = "revision, kind, name, version, alias, actor, at, payload"
+# Subqueries instead of a separate lookup: every statement costs a GIL hand-off
+# when other threads are busy, so a write uses as few as it can.
+_MODEL_ID = "(SELECT id FROM models WHERE name = ?)"
+_Row = tuple[int, str, str, str | None, str | None, str | None, str, str | None]
+
+
+def sqlite_path_from_url(url: str) -> str:
+    """The file a ``sqlite:///`` URL names: what follows the third slash, so a fourth makes it absolute."""
+    if not isinstance(url, str):
+        raise TypeError(f"url must be a str, not {type(url).__name__}")
+    shown = repr(url[:80])
+    if not url.lower().startswith("sqlite:///"):
+        raise RegistryError(f"invalid SQLite URL {shown}: expected {_URL_FORMS}")
+    parts = urlsplit(url)
+    if parts.query or parts.fragment:
+        raise RegistryError(
+            f"invalid SQLite URL {shown}: query strings and fragments are not supported; "
+            "pass options such as poll_interval= or timeout= as keyword arguments"
+        )
+    path = unquote(url[len("sqlite:///") :])
+    if not path:
+        raise RegistryError(f"invalid SQLite URL {shown}: it names no file; expected {_URL_FORMS}")
+    _refuse_in_memory(path)
+    return path
+
+
+def _refuse_in_memory(path: str) -> None:
+    if path == ":memory:":
+        raise RegistryError(
+            f"SQLite database {path[:80]!r} is not supported: a SqliteRegistry lives in a file that "
+            "other processes can open and that survives restarts; name a file (sqlite:///registry.db), "
+            "or use memory:// for a registry in this process only"
+        )
+
+
+def _seconds(what: str, value: object, *, positive: bool) -> float:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not math.isfinite(value)
+        or value < 0
+        or (positive and value == 0)
+    ):
+        raise ValueError(f"{what} must be a finite number of seconds {'> 0' if positive else '>= 0'}, not {value!r}")
+    return float(value)
+
+
+class SqliteRegistry(DurableRegistry):
+    """A registry in one SQLite file (WAL mode); any number of processes may open it at once.
+
+    Reads are served from an in-memory snapshot. How stale a read may be: this
+    process's own writes are visible as soon as the call returns; a change
+    committed by another process is visible here within ``poll_interval`` plus the
+    time to apply it (a watcher thread polls ``PRAGMA data_version``), and at once
+    after ``refresh()``. Every write first catches up with the events table inside
+    its transaction, so it is always checked against the latest state.
+    ``timeout`` is how long a write waits for another process's write lock.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        poll_interval: float = DEFAULT_POLL_INTERVAL,
+        timeout: float = DEFAULT_TIMEOUT,
+    ) -> None:
+        if not isinstance(path, str | os.PathLike):
+            raise TypeError(f"path must be a str or os.PathLike, not {type(path).__name__}")
+        text = os.fspath(path)
+        if not text:
+            raise RegistryError("SQLite database path is empty; expected a file path such as 'registry.db'")
+        _refuse_in_memory(text)
+        poll_interval = _seconds("poll_interval", poll_interval, positive=True)
+        self._timeout = _seconds("timeout", timeout, positive=False)
+        self._path = os.path.abspath(text)
+        self._pid = os.getpid()
+        self._conn: sqlite3.Connection | None = None
+        self._watch_conn: sqlite3.Connection | None = None
+        try:
+            self._conn = self._connect()
+            with self._store_errors("updating the schema of"):
+                migrate(self._conn, f"SQLite database {self._path}")
+            self._watch_conn = self._connect()
+            with self._store_errors("polling"):
+                self._data_version = self._poll_data_version()
+            super().__init__(poll_interval=poll_interval)
+        except BaseException:
+            self._close_connections()
+            raise
+
+    @classmethod
+    def from_url(
+        cls, url: str, *, poll_interval: float = DEFAULT_POLL_INTERVAL, timeout: float = DEFAULT_TIMEOUT
+    ) -> SqliteRegistry:
+        """Open ``sqlite:///relative.db`` (relative to the working directory) or ``sqlite:////abs/path.db``."""
+        return cls(sqlite_path_from_url(url), poll_interval=poll_interval, timeout=timeout)
+
+    @property
+    def path(self) -> str:
+        """Absolute path of the database file."""
+        return self._path
+
+    def __repr__(self) -> str:
+        return f"<SqliteRegistry {self._path!r} revision={self._state.revision}>"
+
+    # -- connections ---------------------------------------------------------------
+
+    def _connect(self) -> sqlite3.Connection:
+        try:
+            Path(self._path).parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(f"cannot create the directory for SQLite database {self._path}: {exc}") from exc
+        with self._store_errors("opening"):
+            # isolation_level=None: we issue BEGIN/COMMIT ourselves. timeout= is SQLite's
+            # busy timeout: how long a statement waits for another connection's lock.
+            # check_same_thread=False: the watcher thread uses it too, under the write lock.
+            conn = sqlite3.connect(self._path, timeout=self._timeout, isolation_level=None, check_same_thread=False)
+        try:
+            with self._store_errors("opening"):
+                conn.execute("PRAGMA foreign_keys = ON")  # off by default, per connection
+                # FULL fsyncs the WAL at every commit. NORMAL would survive a process crash
+                # but may lose the last commits on power loss; a registration that returned
+                # must survive both.
+                conn.execute("PRAGMA synchronous = FULL")
+                # WAL: readers never block the writer and vice versa. The mode is stored in
+                # the file, so it is switched once, by whichever process opens it first.
+                if conn.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+                    self._switch_to_wal(conn)
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+
+    def _switch_to_wal(self, conn: sqlite3.Connection) -> None:
+        # Switching needs an exclusive lock, and SQLite answers "locked" at once instead
+        # of calling the busy handler when other processes open the new file at the
+        # same moment, so wait here (a single statement, not a transaction) up to timeout.
+        deadline = time.monotonic() + self._timeout
+        delay = 0.001
+        while True:
+            try:
+                mode = str(conn.execute("PRAGMA journal_mode = WAL").fetchone()[0])
+                break
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() >= deadline:
+                    raise
+            time.sleep(delay)
+            delay = min(delay * 2, 0.05)
+        if mode.lower() != "wal":
+            raise StoreError(
+                f"SQLite database {self._path} cannot use WAL mode (it stays in {mode!r} mode); "
+                "WAL needs a local file system with shared memory, not a network share"
+            )
+
+    def _connection(self) -> sqlite3.Connection:
+        if self._conn is None:
+            raise StoreError(f"{self!r} is closed; open a new registry")
+        if os.getpid() != self._pid:
+            # SQLite connections must not cross fork() (their locks belong to the parent),
+            # and the watcher thread did not come along either.
+            raise StoreError(
+                f"{self!r} was opened in process {self._pid} and cannot be used after fork(); "
+                "open a new SqliteRegistry in this process"
+            )
+        return self._conn
+
+    @contextmanager
+    def _store_errors(self, doing: str) -> Iterator[None]:
+        """Translate sqlite3 errors at the boundary: StoreError naming the file, cause chained."""
+        try:
+            yield
+        except sqlite3.Error as exc:
+            detail = str(exc)
+            if isinstance(exc, sqlite3.DatabaseError) and "not a database" in detail:
+                detail += " (the file exists but is not an SQLite database)"
+            elif isinstance(exc, sqlite3.OperationalError) and "locked" in detail:
+                detail += f" (another process kept it locked; waited up to timeout={self._timeout:g}s)"
+            raise StoreError(f"SQLite error {doing} {self._path}: {detail}") from exc
+
+    def _close_connections(self) -> None:
+        for conn in (self._watch_conn, self._conn):
+            if conn is not None:
+                conn.close()
+        self._conn = self._watch_conn = None
+
+    @contextmanager
+    def _atomic(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction: BEGIN IMMEDIATE, COMMIT; on any exception ROLLBACK and re-raise.
+
+        IMMEDIATE takes the database's write lock up front, which serializes writers
+        across processes (so revisions are gap-free in commit order) and avoids the
+        deadlock of two readers both upgrading to writers.
+        """
+        conn = self._connection()
+        with self._store_errors("starting a write transaction on"):
+            conn.execute("BEGIN IMMEDIATE")
+        try:
+            with self._store_errors("writing to"):
+                yield conn
+                conn.execute("COMMIT")
+        except BaseException:
+            rollback(conn)
+            raise
+
+    # -- DurableRegistry hooks ------------------------------------------------------
+
+    def _poll_data_version(self) -> int:
+        assert self._watch_conn is not None
+        return int(self._watch_conn.execute("PRAGMA data_version").fetchone()[0])
+
+    def _wait_for_change(self, timeout: float) -> bool:
+        # data_version changes when any other connection (ours included) commits:
+        # one cheap pragma per interval instead of a query of the events table.
+        if self._stopping.wait(timeout) or self._watch_conn is None:
+            return False
+        with self._store_errors("polling"):
+            version = self._poll_data_version()
+        if version == self._data_version:
+            return False
+        self._data_version = version
+        # Our own commits change it too; only take the write lock to catch up when
+        # the log holds revisions we have not applied.
+        with self._store_errors("polling"):
+            latest = self._watch_conn.execute("SELECT max(revision) FROM events").fetchone()[0]
+        return latest is not None and latest > self._state.revision
+
+    def _load(self) -> RegistryState:
+        conn = self._connection()
+        with self._store_errors("reading"):
+            conn.execute("BEGIN")  # one read snapshot, so rows and revision agree
+            try:
+                revision = conn.execute("SELECT coalesce(max(revision), 0) FROM events").fetchone()[0]
+                # Decoded row by row, not after fetchall(): at 100,000 versions holding all
+                # the JSON texts at once would cost ~40 MB of peak memory.
+                versions = [
+                    (name, self._decode(name, version, text))
+                    for name, version, text in conn.execute(
+                        "SELECT m.name, v.version, v.metadata FROM versions v JOIN models m ON m.id = v.model_id"
+                    )
+                ]
+                aliases = conn.execute(
+                    "SELECT m.name, a.alias, v.version FROM aliases a JOIN models m ON m.id = a.model_id "
+                    "JOIN versions v ON v.model_id = a.model_id AND v.identity = a.identity"
+                ).fetchall()
+            finally:
+                conn.execute("COMMIT")
+        return state_from_rows(versions, aliases, int(revision))
+
+    def _decode(self, name: str, version: str, text: str) -> ModelMetadata:
+        try:
+            return decode_metadata(text)
+        except ValueError as exc:  # JSON or metadata validation: the file was edited by hand or is damaged
+            raise StoreError(f"stored metadata of {name} {version} in {self._path} is unreadable: {exc}") from exc
+
+    def _rows_after(self, revision: int) -> list[EventRow]:
+        with self._store_errors("reading events from"):
+            rows = self._connection().execute(
+                f"SELECT {_EVENT_COLUMNS} FROM events WHERE revision > ? ORDER BY revision", (revision,)
+            ).fetchall()
+        return [_event_row(row) for row in rows]
+
+    def _transact(self, plan: Plan) -> list[RegistryEvent]:
+        with self._atomic() as conn:
+            # Catch up first: the plan must see every write committed before ours.
+            self._apply_rows(self._rows_after(self._state.revision))
+            changes = plan(self._state)
+            rows = [self._write_change(conn, change) for change in changes]
+        return self._apply_own(changes, rows)
+
+    def history(self, name: str) -> list[RegistryEvent]:
+        """Every change to one model, oldest first, read from the events table."""
+        validate_name(name)
+        with self._write_lock, self._store_errors("reading history from"):
+            rows = self._connection().execute(
+                f"SELECT {_EVENT_COLUMNS} FROM events WHERE name = ? ORDER BY revision", (name,)
+            ).fetchall()
+        return [_event_row(row).event() for row in rows]
+
+    # -- writing one change ---------------------------------------------------------
+
+    def _write_change(self, conn: sqlite3.Connection, change: Change) -> EventRow:
+        """Write one change and its event row; return the row with the revision it got."""
+        name, version = change.name, change.version
+        assert version is not None
+        identity = parse_version(version).identity
+        at = datetime.now(UTC)
+        payload = None
+        if change.kind == "registered":
+            assert change.metadata is not None
+            payload = encode_metadata(change.metadata)
+            conn.execute("INSERT INTO models (name) VALUES (?) ON CONFLICT (name) DO NOTHING", (name,))
+            self._insert_version(conn, name, version, identity, payload, at)
+        elif change.kind == "unregistered":
+            deleted = conn.execute(
+                f"DELETE FROM versions WHERE model_id = {_MODEL_ID} AND identity = ?", (name, identity)
+            ).rowcount
+            if deleted != 1:
+                raise StoreError(f"{self._path} has no row for {name} {version}, which the events say exists")
+            conn.execute(  # a model exists only while it has versions
+                "DELETE FROM models WHERE name = ? AND NOT EXISTS "
+                "(SELECT 1 FROM versions WHERE model_id = models.id)",
+                (name,),
+            )
+        elif change.kind == "alias_set":
+            conn.execute(
+                f"INSERT INTO aliases (model_id, alias, identity) VALUES ({_MODEL_ID}, ?, ?) "
+                "ON CONFLICT (model_id, alias) DO UPDATE SET identity = excluded.identity",
+                (name, change.alias, identity),
+            )
+        else:
+            conn.execute(f"DELETE FROM aliases WHERE model_id = {_MODEL_ID} AND alias = ?", (name, change.alias))
+        actor = current_actor.get()
+        cursor = conn.execute(
+            "INSERT INTO events (kind, name, version, alias, actor, at, payload) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (change.kind, name, version, change.alias, actor, at.isoformat(), payload),
+        )
+        assert cursor.lastrowid is not None
+        return EventRow(cursor.lastrowid, change.kind, name, version, change.alias, actor, at, payload)
+
+    @staticmethod
+    def _insert_version(
+        conn: sqlite3.Connection, name: str, version: str, identity: str, payload: str, at: datetime
+    ) -> None:
+        try:
+            conn.execute(
+                "INSERT INTO versions (model_id, identity, version, metadata, registered_at) "
+                f"VALUES ({_MODEL_ID}, ?, ?, ?, ?)",
+                (name, identity, version, payload, at.isoformat()),
+            )
+        except sqlite3.IntegrityError as exc:
+            if exc.sqlite_errorname != "SQLITE_CONSTRAINT_UNIQUE":
+                raise
+            raise DuplicateVersionError(
+                f"model {name!r} already has a version of the same precedence as {version!r}",
+                name=name,
+                version=version,
+            ) from exc
+
+
+def _event_row(row: _Row) -> EventRow:
+    revision, kind, name, version, alias, actor, at, payload = row
+    return EventRow(revision, kind, name, version, alias, actor, datetime.fromisoformat(at), payload)
