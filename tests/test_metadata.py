@@ -133,4 +133,15 @@ def test_any_json_hyperparameters_survive_a_round_trip(params: dict[str, object]
     meta = metadata(hyperparameters=params, performance_metrics={"m": metric})
     again = ModelMetadata.from_json(meta.to_json())
     assert again == meta
+    assert ModelMetadata._from_stored(json.loads(meta.to_json())) == meta  # the stores' trusted decode
     assert again.to_dict()["hyperparameters"] == json.loads(json.dumps(params))
+
+
+def test_trusted_decode_of_stored_metadata_is_read_only() -> None:
+    meta = metadata(version="1.0.0", hyperparameters={"x": [1, {"y": 2}]})
+    again = ModelMetadata._from_stored(json.loads(meta.to_json()))
+    assert again == meta
+    with pytest.raises(TypeError):
+        again.hyperparameters["x"][1]["y"] = 3  # type: ignore[index]
+    with pytest.raises(TypeError):
+        again.tags["k"] = "v"  # type: ignore[index]

@@ -92,6 +92,14 @@ def _freeze_json(value: object, where: str, depth: int) -> JSONValue:
     )
 
 
+def _freeze_trusted(value: Any) -> Any:
+    if isinstance(value, dict):
+        return MappingProxyType({key: _freeze_trusted(item) for key, item in value.items()})
+    if isinstance(value, list):
+        return tuple(_freeze_trusted(item) for item in value)
+    return value
+
+
 def _thaw_json(value: JSONValue) -> Any:
     if isinstance(value, Mapping):
         return {key: _thaw_json(item) for key, item in value.items()}
@@ -218,6 +226,25 @@ class ModelMetadata:
             raise _fail(f"training_date {date[:80]!r} is not ISO 8601, e.g. '2026-01-05T00:00:00+00:00'") from None
         kwargs = {k: v for k, v in data.items() if k != "training_date" and v is not None}
         return cls(training_date=parsed, **kwargs)
+
+    @classmethod
+    def _from_stored(cls, data: Mapping[str, Any]) -> ModelMetadata:
+        """Rebuild metadata that this package validated and stored itself, skipping re-validation.
+
+        Opening a durable registry decodes every stored version; validating each
+        again was most of the time to open 100,000 versions. Only for text that
+        ``to_json`` wrote: anything else must go through ``from_dict``.
+        """
+        copy = object.__new__(cls)
+        put = object.__setattr__
+        put(copy, "version", data["version"])
+        put(copy, "training_date", datetime.fromisoformat(data["training_date"]))
+        put(copy, "hyperparameters", _freeze_trusted(data["hyperparameters"]))
+        put(copy, "performance_metrics", MappingProxyType({k: float(v) for k, v in data["performance_metrics"].items()}))
+        put(copy, "artifact_path", data["artifact_path"])
+        put(copy, "description", data["description"])
+        put(copy, "tags", MappingProxyType(data["tags"]))
+        return copy
 
     def to_json(self) -> str:
         """Compact JSON text of ``to_dict()``."""
