@@ -1,0 +1,139 @@
+"""The PostgreSQL schema as numbered migrations, recorded in ``schema_migrations`` and applied on open."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import psycopg
+
+from ..errors import StoreError
+
+__all__ = [
+    "CHANNEL",
+    "MIGRATIONS",
+    "MIGRATION_LOCK",
+    "SCHEMA_VERSION",
+    "VERSIONS_KEY",
+    "WRITE_LOCK",
+    "Migration",
+    "migrate",
+]
+
+# Advisory lock keys: fixed, so every process and replica sharing the database
+# contends for the same ones. 0x6D6F64656C726567 is "modelreg" in ASCII.
+WRITE_LOCK = 0x6D6F64656C726567
+MIGRATION_LOCK = WRITE_LOCK + 1
+# The unique key whose violation means "duplicate version".
+VERSIONS_KEY = "versions_identity_key"
+# Writers NOTIFY this channel with their last revision; every replica LISTENs on it.
+CHANNEL = "modelreg_events"
+
+
+@dataclass(frozen=True, slots=True)
+class Migration:
+    """One schema step; its statements run in the same transaction as its record."""
+
+    version: int
+    description: str
+    statements: tuple[str, ...]
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(
+        1,
+        "models, versions, aliases and the events log",
+        (
+            """CREATE TABLE models (
+                id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+                name text NOT NULL UNIQUE
+            )""",
+            # identity = canonical version without build metadata: 1.0.0+a and 1.0.0+b
+            # collide here, so the database itself refuses a duplicate from any replica.
+            # Metadata is json (kept as the exact text), not jsonb: jsonb re-encodes
+            # numbers (1e300 comes back as 301 digits) and reorders keys.
+            """CREATE TABLE versions (
+                id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+                model_id bigint NOT NULL REFERENCES models (id),
+                identity text NOT NULL,
+                version text NOT NULL,
+                metadata json NOT NULL,
+                registered_at timestamptz NOT NULL,
+                CONSTRAINT versions_identity_key UNIQUE (model_id, identity)
+            )""",
+            """CREATE TABLE aliases (
+                model_id bigint NOT NULL REFERENCES models (id),
+                alias text NOT NULL,
+                identity text NOT NULL,
+                PRIMARY KEY (model_id, alias),
+                FOREIGN KEY (model_id, identity) REFERENCES versions (model_id, identity)
+            )""",
+            # revision is assigned by the writer holding WRITE_LOCK, not by a sequence;
+            # see PostgresRegistry._transact for why.
+            """CREATE TABLE events (
+                revision bigint PRIMARY KEY CHECK (revision > 0),
+                kind text NOT NULL
+                    CHECK (kind IN ('registered', 'unregistered', 'alias_set', 'alias_removed')),
+                name text NOT NULL,
+                version text,
+                alias text,
+                at timestamptz NOT NULL,
+                payload json
+            )""",
+        ),
+    ),
+    Migration(
+        2,
+        "who made each change, and per-model history by index",
+        (
+            "ALTER TABLE events ADD COLUMN actor text",
+            "CREATE INDEX events_by_name ON events (name, revision)",
+        ),
+    ),
+)
+
+SCHEMA_VERSION = MIGRATIONS[-1].version
+
+
+def _current(conn: psycopg.Connection[tuple[Any, ...]]) -> int:
+    exists = conn.execute("SELECT to_regclass('schema_migrations') IS NOT NULL").fetchone()
+    if not exists or not exists[0]:
+        return 0
+    row = conn.execute("SELECT coalesce(max(version), 0) FROM schema_migrations").fetchone()
+    return int(row[0]) if row else 0
+
+
+def migrate(conn: psycopg.Connection[tuple[Any, ...]], where: str, *, upto: int = SCHEMA_VERSION) -> list[int]:
+    """Bring the schema up to migration ``upto`` in one transaction; return the migrations applied.
+
+    ``conn`` must be in autocommit mode. The migration advisory lock makes replicas
+    that start at once take turns: the second finds the work done. A database
+    newer than this code is refused with StoreError, untouched. PostgreSQL DDL is
+    transactional, so a failed migration leaves the schema as it was.
+    """
+    with conn.transaction():
+        conn.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK,))
+        current = _current(conn)
+        if current > SCHEMA_VERSION:
+            raise StoreError(
+                f"{where} has schema version {current}, newer than the {SCHEMA_VERSION} this modelreg "
+                "knows; upgrade modelreg to open it"
+            )
+        if current >= upto:
+            return []
+        conn.execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations ("
+            "version integer PRIMARY KEY, description text NOT NULL, "
+            "applied_at timestamptz NOT NULL DEFAULT now())"
+        )
+        done = []
+        for migration in MIGRATIONS:
+            if current < migration.version <= upto:
+                for statement in migration.statements:
+                    conn.execute(statement)
+                conn.execute(
+                    "INSERT INTO schema_migrations (version, description) VALUES (%s, %s)",
+                    (migration.version, migration.description),
+                )
+                done.append(migration.version)
+        return done

@@ -1,0 +1,105 @@
+"""The statements of a PostgresRegistry write: events first, then the table changes, then NOTIFY."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from itertools import groupby
+from typing import Any
+
+from .._base import Change, current_actor
+from ._durable import EventRow, encode_metadata
+from ._pg_schema import CHANNEL
+
+__all__ = ["Script", "event_rows_for"]
+
+
+def event_rows_for(changes: Sequence[Change], first: int) -> list[EventRow]:
+    """The event rows a write appends: revisions from ``first``, one time and actor for all."""
+    at = datetime.now(UTC)
+    actor = current_actor.get()
+    return [
+        EventRow(
+            first + i, change.kind, change.name, change.version, change.alias, actor, at,
+            encode_metadata(change.metadata) if change.metadata is not None else None,
+        )
+        for i, change in enumerate(changes)
+    ]
+
+
+class Script:
+    """The statements of one write, to send as one query."""
+
+    def __init__(self) -> None:
+        self._statements: list[str] = []
+        self.params: list[Any] = []
+
+    @property
+    def query(self) -> str:
+        """The statements joined."""
+        return "; ".join(self._statements)
+
+    def add(self, statement: str, params: Sequence[Any]) -> None:
+        """Append a statement and its parameters."""
+        self._statements.append(statement)
+        self.params.extend(params)
+
+    def add_changes(self, rows: list[EventRow]) -> None:
+        """The events (first: their primary key detects a stale writer), the table changes, the NOTIFY.
+
+        The rows travel once, as one JSON document (cheap to quote, even for a bulk
+        import); the table changes are then derived from the events just inserted.
+        """
+        if not rows:
+            return
+        document = json.dumps(
+            [{"revision": r.revision, "kind": r.kind, "name": r.name, "version": r.version, "alias": r.alias,
+              "payload": r.payload} for r in rows],
+            separators=(",", ":"),
+        )
+        self.add(
+            "INSERT INTO events (revision, kind, name, version, alias, actor, at, payload) "
+            "SELECT x.revision, x.kind, x.name, x.version, x.alias, %s, %s, x.payload::json "
+            "FROM json_to_recordset(%s::json) "
+            "AS x(revision bigint, kind text, name text, version text, alias text, payload text)",
+            [rows[0].actor, rows[0].at, document],
+        )
+        # Runs of one kind (a bulk import) become one statement each, in order: aliases
+        # are removed before the version they point at.
+        for kind, group in groupby(rows, key=lambda row: row.kind):
+            run = list(group)
+            for statement in _STATEMENTS[kind]:
+                self.add(statement, [run[0].revision, run[-1].revision])
+        # Delivered to every listener when (and only if) we commit.
+        self.add("SELECT pg_notify(%s, %s)", [CHANNEL, str(rows[-1].revision)])
+
+
+# Each statement applies the events with revisions between its two parameters.
+# identity is the canonical version without its build metadata, as SemVer.identity:
+# '+' can only start the build part. Model ids come from scalar subqueries, so a
+# missing model row gives NULL, which NOT NULL refuses: tables changed behind our
+# back fail the write instead of silently losing it. Deleting rows already gone
+# changes nothing.
+_EVENTS = "events e WHERE e.revision BETWEEN %s AND %s"
+_IDENTITY = "split_part(e.version, '+', 1)"
+_MODEL_ID = "(SELECT id FROM models m WHERE m.name = e.name)"
+_STATEMENTS: dict[str, tuple[str, ...]] = {
+    "registered": (
+        f"INSERT INTO models (name) SELECT DISTINCT e.name FROM {_EVENTS} ON CONFLICT (name) DO NOTHING",
+        "INSERT INTO versions (model_id, identity, version, metadata, registered_at) "
+        f"SELECT {_MODEL_ID}, {_IDENTITY}, e.version, e.payload, e.at FROM {_EVENTS}",
+    ),
+    "unregistered": (
+        f"DELETE FROM versions v USING {_EVENTS} AND v.model_id = {_MODEL_ID} AND v.identity = {_IDENTITY}",
+        # a model exists only while it has versions
+        f"DELETE FROM models m USING {_EVENTS} AND m.name = e.name "
+        "AND NOT EXISTS (SELECT 1 FROM versions v WHERE v.model_id = m.id)",
+    ),
+    "alias_set": (
+        # The foreign key to versions refuses an alias to a version that is not there.
+        f"INSERT INTO aliases (model_id, alias, identity) SELECT {_MODEL_ID}, e.alias, {_IDENTITY} FROM {_EVENTS} "
+        "ON CONFLICT (model_id, alias) DO UPDATE SET identity = EXCLUDED.identity",
+    ),
+    "alias_removed": (f"DELETE FROM aliases a USING {_EVENTS} AND a.model_id = {_MODEL_ID} AND a.alias = e.alias",),
+}

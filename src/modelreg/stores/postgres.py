@@ -1,0 +1,350 @@
+"""PostgresRegistry: the centralized backend; many processes and server replicas share one database."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager, suppress
+from datetime import UTC
+from typing import Any
+from weakref import WeakKeyDictionary
+
+import psycopg
+import psycopg.errors
+from psycopg.conninfo import conninfo_to_dict
+from psycopg.pq import TransactionStatus
+from psycopg_pool import ConnectionPool
+
+from .._base import Change, Plan
+from .._state import RegistryState
+from ..errors import DuplicateVersionError, RegistryError, StoreError
+from ..events import RegistryEvent
+from ..metadata import ModelMetadata
+from ..names import validate_name
+from ._durable import DurableRegistry, EventRow, decode_metadata, state_from_rows
+from ._pg_listen import Listener
+from ._pg_schema import CHANNEL, VERSIONS_KEY, WRITE_LOCK, migrate
+from ._pg_sql import Script, event_rows_for
+
+__all__ = ["DEFAULT_CONNECT_TIMEOUT", "DEFAULT_POLL_INTERVAL", "DEFAULT_TIMEOUT", "PostgresRegistry"]
+
+DEFAULT_POLL_INTERVAL = 1.0
+DEFAULT_TIMEOUT = 30.0
+DEFAULT_CONNECT_TIMEOUT = 10
+_CHECK_IF_IDLE_FOR = 0.5  # seconds
+_Conn = psycopg.Connection[tuple[Any, ...]]
+_Written = tuple[list[Change], list[EventRow]]
+
+
+def _describe(url: str) -> str:
+    """Where the database is, for messages: never the password."""
+    try:
+        params = conninfo_to_dict(url)
+    except psycopg.ProgrammingError as exc:
+        raise StoreError(
+            f"invalid PostgreSQL URL: {_reason(exc)}; expected postgresql://user@host:port/dbname"
+        ) from exc
+    host = params.get("host") or "the default host"
+    port = f":{params['port']}" if params.get("port") else ""
+    user = f" as {params['user']}" if params.get("user") else ""
+    return f"PostgreSQL database {params.get('dbname') or '(default)'!r} at {host}{port}{user}"
+
+
+def _reason(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
+def _number(what: str, value: object, *, minimum: float, integer: bool = False) -> None:
+    """TypeError for a value of the wrong type, ValueError for one out of range."""
+    kinds = (int,) if integer else (int, float)
+    kind = "an int" if integer else "a number"
+    if isinstance(value, bool) or not isinstance(value, kinds):
+        raise TypeError(f"{what} must be {kind}, not {type(value).__name__}")
+    if not math.isfinite(value) or value < minimum:
+        raise ValueError(f"{what} must be {kind} >= {minimum:g}, not {value!r}")
+
+
+class PostgresRegistry(DurableRegistry):
+    """A registry in a PostgreSQL database that any number of processes and replicas share.
+
+    Reads are served from an in-memory snapshot. How stale a read may be: this
+    process's own writes are visible as soon as the call returns. A change
+    committed by another replica is visible here once its NOTIFY has reached our
+    LISTEN connection and we have read the events after our revision (one round
+    trip; well under a millisecond on one machine). If notifications are lost
+    (our LISTEN connection dropped), it is visible within ``poll_interval``, as
+    the watcher also polls the events table that often. ``refresh()`` catches up
+    at once. A write is always checked against the latest committed state: it
+    commits in one round trip when our snapshot is current, and otherwise
+    catches up under the write lock first.
+
+    ``timeout`` bounds the wait for a pooled connection; ``connect_timeout`` (whole
+    seconds) the wait for the server to answer a new connection.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        min_size: int = 1,
+        max_size: int = 10,
+        poll_interval: float = DEFAULT_POLL_INTERVAL,
+        timeout: float = DEFAULT_TIMEOUT,
+        connect_timeout: int = DEFAULT_CONNECT_TIMEOUT,
+    ) -> None:
+        if not isinstance(url, str):
+            raise TypeError(f"url must be a str, not {type(url).__name__}")
+        _number("min_size", min_size, minimum=0, integer=True)
+        _number("max_size", max_size, minimum=max(1, min_size), integer=True)
+        _number("poll_interval", poll_interval, minimum=0.001)
+        _number("timeout", timeout, minimum=0.001)
+        # libpq counts whole seconds and treats anything below 2 as 2.
+        _number("connect_timeout", connect_timeout, minimum=2, integer=True)
+        self._where = _describe(url)
+        self._listener: Listener | None = None
+        self._committing = 0  # the last revision of the write being committed, if any
+        self._pool: ConnectionPool[_Conn] | None = None
+        self._last_used: WeakKeyDictionary[_Conn, float] = WeakKeyDictionary()
+        try:
+            self._listener = Listener(url, channel=CHANNEL, connect_timeout=connect_timeout)
+            with self._store_errors("connecting to"):
+                migrate(self._listener.connect(), self._where)
+            self._pool = ConnectionPool(
+                url,
+                min_size=min_size,
+                max_size=max_size,
+                timeout=timeout,
+                open=False,
+                name="modelreg",
+                kwargs={
+                    "autocommit": True,
+                    "connect_timeout": connect_timeout,
+                    "fallback_application_name": "modelreg",
+                },
+                check=self._check_connection,
+            )
+            with self._store_errors("opening a connection pool to"):
+                self._pool.open(wait=True, timeout=timeout)
+            super().__init__(poll_interval=float(poll_interval))
+        except BaseException:
+            self._close_connections()
+            raise
+
+    def __repr__(self) -> str:
+        return f"<PostgresRegistry {self._where} revision={self._state.revision}>"
+
+    # -- connections and errors -------------------------------------------------------
+
+    @contextmanager
+    def _store_errors(self, doing: str) -> Iterator[None]:
+        """Translate psycopg errors (pool timeouts included) at the boundary: StoreError, cause chained."""
+        try:
+            yield
+        except psycopg.Error as exc:
+            raise StoreError(f"PostgreSQL error {doing} {self._where}: {_reason(exc)}") from exc
+
+    @contextmanager
+    def _connection(self, doing: str) -> Iterator[_Conn]:
+        pool = self._pool
+        if pool is None or self._stopping.is_set():
+            raise StoreError(f"{self!r} is closed; open a new registry")
+        with self._store_errors(doing), pool.connection() as conn:
+            try:
+                yield conn
+            finally:
+                self._last_used[conn] = time.monotonic()
+
+    def _check_connection(self, conn: _Conn) -> None:
+        """Ping a pooled connection that sat idle, so one broken by a server restart is replaced.
+
+        Like HikariCP's aliveBypassWindowMs: a connection used within the last
+        half second skips the ping, which would cost a round trip per write.
+        """
+        last = self._last_used.get(conn)
+        if last is None or time.monotonic() - last > _CHECK_IF_IDLE_FOR:
+            ConnectionPool.check_connection(conn)
+
+    def _close_connections(self) -> None:
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.close()
+        listener, self._listener = self._listener, None
+        if listener is not None:
+            listener.close()
+
+    def close(self) -> None:
+        """Stop the watcher (waking it at once) and release every connection; idempotent."""
+        if self._listener is not None:
+            self._listener.wake()
+        super().close()
+
+    # -- DurableRegistry hooks ----------------------------------------------------------
+
+    def _wait_for_change(self, timeout: float) -> bool | None:
+        listener = self._listener
+        if listener is None:
+            return False
+        return listener.wait(timeout, self._is_news)
+
+    def _is_news(self, revision: int | None) -> bool:
+        """Whether a notified revision may be one we have not applied (None: unknown, so yes).
+
+        Our own NOTIFY can arrive before our writer has applied its commit: revisions
+        up to the one we are committing are ours or already caught up on.
+        """
+        return revision is None or revision > max(self._state.revision, self._committing)
+
+    def _load(self) -> RegistryState:
+        with self._connection("loading the registry from") as conn, conn.transaction():
+            # One snapshot for all three reads, so the rows agree with the revision.
+            conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            revision = _scalar(conn, "SELECT coalesce(max(revision), 0) FROM events")
+            rows = conn.execute(
+                "SELECT m.name, v.version, v.metadata::text FROM versions v JOIN models m ON m.id = v.model_id"
+            )
+            versions = [(name, self._decode(name, version, text)) for name, version, text in rows]
+            aliases = conn.execute(
+                "SELECT m.name, a.alias, v.version FROM aliases a JOIN models m ON m.id = a.model_id "
+                "JOIN versions v ON v.model_id = a.model_id AND v.identity = a.identity"
+            ).fetchall()
+        return state_from_rows(versions, aliases, revision)
+
+    def _decode(self, name: str, version: str, text: str) -> ModelMetadata:
+        try:
+            return decode_metadata(text)
+        except ValueError as exc:  # JSON or validation: the row was edited by hand or damaged
+            raise StoreError(f"stored metadata of {name} {version} in {self._where} is unreadable: {exc}") from exc
+
+    def _rows_after(self, revision: int) -> list[EventRow]:
+        with self._connection("reading events from") as conn:
+            return _events(conn, "revision > %s", revision)
+
+    def history(self, name: str) -> list[RegistryEvent]:
+        """Every change to one model, oldest first, read from the events table."""
+        validate_name(name)
+        with self._connection("reading history from") as conn:
+            return [row.event() for row in _events(conn, "name = %s", name)]
+
+    def _write(self, plan: Plan) -> list[RegistryEvent]:
+        try:
+            return super()._write(plan)
+        finally:
+            # A write that failed after catching up still delivers the events it caught up on.
+            self._hub.deliver()
+
+    # Writes. Writers take turns on one transaction-scoped advisory lock (WRITE_LOCK),
+    # and each numbers its events after the last committed one, so revisions are
+    # gap-free in commit order. With a sequence, revision 6 could commit before 5; a
+    # replica that had read up to 6 would never look below it again and would skip 5.
+    # Client-side binding sends a write's statements as one simple-protocol query:
+    # each round trip costs latency, and a GIL hand-off when other threads are busy.
+
+    def _transact(self, plan: Plan) -> list[RegistryEvent]:
+        with self._connection("writing to") as conn:
+            cur = psycopg.ClientCursor(conn)
+            try:
+                done = self._write_if_current(cur, plan) or self._write_caught_up(cur, plan)
+            except BaseException:
+                self._rollback(conn)
+                raise
+        return self._apply_own(*done)
+
+    def _write_if_current(self, cur: psycopg.ClientCursor[Any], plan: Plan) -> _Written | None:
+        """One round trip: plan on our snapshot and commit, unless another writer got in first (None).
+
+        Our events take the revisions after our snapshot's; because revisions are
+        gap-free, the first of them already exists exactly when someone committed
+        after our snapshot, and then the primary key refuses it and nothing is kept.
+        """
+        try:
+            changes = plan(self._state)
+        except RegistryError:
+            return None  # perhaps refused on stale data: decide after catching up
+        rows = event_rows_for(changes, self._state.revision + 1)
+        try:
+            self._commit(cur, rows, locked=False)
+        except psycopg.errors.UniqueViolation as exc:
+            if exc.diag.constraint_name != "events_pkey":
+                raise self._refused(changes, exc) from exc
+            self._rollback(cur.connection)
+            return None
+        return changes, rows
+
+    def _write_caught_up(self, cur: psycopg.ClientCursor[Any], plan: Plan) -> _Written:
+        """Two round trips: lock and read the events we lack; apply them, plan, write, commit."""
+        # The catch-up read is a statement of its own, so its snapshot is taken after
+        # the lock is granted: the plan sees every write committed before ours.
+        cur.execute(
+            f"BEGIN; SELECT pg_advisory_xact_lock(%s); {_SELECT_EVENTS} WHERE revision > %s ORDER BY revision",
+            (WRITE_LOCK, self._state.revision),
+        )
+        cur.nextset()
+        cur.nextset()
+        self._apply_rows(_event_rows(cur.fetchall()))
+        changes = plan(self._state)
+        rows = event_rows_for(changes, self._state.revision + 1)
+        try:
+            self._commit(cur, rows, locked=True)
+        except psycopg.errors.UniqueViolation as exc:
+            raise self._refused(changes, exc) from exc
+        return changes, rows
+
+    def _commit(self, cur: psycopg.ClientCursor[Any], rows: list[EventRow], *, locked: bool) -> None:
+        """Send the events (first), the table changes, the NOTIFY and COMMIT as one query."""
+        script = Script()
+        if not locked:
+            script.add("BEGIN", [])
+            script.add("SELECT pg_advisory_xact_lock(%s)", [WRITE_LOCK])
+        script.add_changes(rows)
+        script.add("COMMIT", [])
+        if rows:
+            self._committing = rows[-1].revision
+        cur.execute(script.query, script.params)
+
+    def _refused(self, changes: Sequence[Change], exc: psycopg.errors.UniqueViolation) -> RegistryError:
+        """The error for a unique key the database enforced though our caught-up snapshot passed the write."""
+        if exc.diag.constraint_name != VERSIONS_KEY:  # e.g. a revision taken by a writer that skipped the lock
+            return StoreError(f"PostgreSQL refused a write to {self._where}: {_reason(exc)}")
+        registered = [change for change in changes if change.kind == "registered"]
+        if len(registered) == 1:
+            name, version = registered[0].name, registered[0].version
+            return DuplicateVersionError(
+                f"model {name!r} already has a version of the same precedence as {version!r}",
+                name=name,
+                version=version,
+            )
+        return DuplicateVersionError(
+            f"a version in the batch is already registered: {exc.diag.message_detail or _reason(exc)}"
+        )
+
+    def _rollback(self, conn: _Conn) -> None:
+        """End a failed write's transaction; keep the original error if the connection is gone too."""
+        # Before the lock is released: the revision we meant to commit will be someone else's.
+        self._committing = 0
+        if conn.info.transaction_status != TransactionStatus.IDLE:
+            with suppress(psycopg.Error):  # the pool discards a broken connection
+                conn.execute("ROLLBACK")
+
+
+# -- SQL ------------------------------------------------------------------------------
+
+_SELECT_EVENTS = "SELECT revision, kind, name, version, alias, actor, at, payload::text FROM events"
+
+
+def _scalar(conn: _Conn, query: str) -> int:
+    row = conn.execute(query).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def _event_rows(records: Sequence[Sequence[Any]]) -> list[EventRow]:
+    return [
+        EventRow(revision, kind, name, version, alias, actor, at.astimezone(UTC), payload)
+        for revision, kind, name, version, alias, actor, at, payload in records
+    ]
+
+
+def _events(conn: _Conn, condition: str, value: object) -> list[EventRow]:
+    return _event_rows(conn.execute(f"{_SELECT_EVENTS} WHERE {condition} ORDER BY revision", (value,)).fetchall())
