@@ -308,6 +308,7 @@ def test_a_write_is_checked_against_changes_made_elsewhere(tmp_path: Path) -> No
             with pytest.raises(DuplicateVersionError):
                 stale.register_model("m", "1.0.0+mine", metadata())
             stale.register_model("m", "2.0.0", metadata())
+            assert wait_until(lambda: len(seen) >= 2)
 
         assert stale.get_metadata("m", "1.0.0").artifact_path == "s3://writer"
         assert [(e.kind, e.version, e.revision) for e in seen] == [("registered", "1.0.0", 1),

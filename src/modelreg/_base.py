@@ -99,9 +99,7 @@ class SnapshotRegistry:
 
     def _write(self, plan: Plan) -> list[RegistryEvent]:
         with self._write_lock:
-            events = self._transact(plan)
-        self._hub.deliver()
-        return events
+            return self._transact(plan)
 
     def _event(self, change: Change, revision: int) -> RegistryEvent:
         return RegistryEvent(

@@ -91,34 +91,41 @@ class Subscription:
 
 
 class EventHub:
-    """Delivers events to subscribers in revision order, outside the writers' lock.
+    """Delivers events to subscribers in revision order, on one dispatcher thread.
 
     Writers ``enqueue`` while holding their own lock (so the queue is in revision
-    order) and call ``deliver`` after releasing it. Whichever thread holds the
-    delivery lock drains the queue; others return at once instead of waiting on
-    a slow subscriber, and nothing is stranded because the drainer re-checks.
+    order) and return at once: a slow subscriber never holds up a write. The
+    queue is bounded (``max_pending``); when subscribers fall that far behind,
+    writers wait for room rather than let memory grow or drop events. The
+    thread starts with the first subscription and ends with ``close()``.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, max_pending: int = 100_000) -> None:
         self._ids = itertools.count()
         self._subs: dict[int, Subscription] = {}
         self._snapshot: tuple[Subscription, ...] = ()
-        self._subs_lock = threading.Lock()
         self._queue: deque[RegistryEvent] = deque()
-        self._deliver_lock = threading.Lock()
+        self._max_pending = max_pending
+        self._cond = threading.Condition(threading.Lock())
+        self._thread: threading.Thread | None = None
+        self._closed = False
+        self._busy = False  # the dispatcher is handing out an event it took off the queue
 
     def subscribe(self, callback: Callback) -> Subscription:
         """Register ``callback`` for every event enqueued from now on."""
         if not callable(callback):
             raise TypeError(f"callback must be callable, not {type(callback).__name__}")
-        with self._subs_lock:
+        with self._cond:
             sub = Subscription(self, next(self._ids), callback)
             self._subs[sub._id] = sub
             self._snapshot = tuple(self._subs.values())
+            if self._thread is None and not self._closed:
+                self._thread = threading.Thread(target=self._run, name="modelreg-events", daemon=True)
+                self._thread.start()
         return sub
 
     def _remove(self, sub_id: int) -> None:
-        with self._subs_lock:
+        with self._cond:
             self._subs.pop(sub_id, None)
             self._snapshot = tuple(self._subs.values())
 
@@ -129,22 +136,49 @@ class EventHub:
 
     def enqueue(self, events: Iterable[RegistryEvent]) -> None:
         """Queue events for delivery; call in revision order. Dropped when nobody listens."""
-        if self._snapshot:
-            self._queue.extend(events)
+        if not self._snapshot:
+            return
+        on_dispatcher = threading.current_thread() is self._thread
+        with self._cond:
+            for event in events:
+                # A subscriber writing from its callback must not wait on itself.
+                while len(self._queue) >= self._max_pending and not on_dispatcher and not self._closed:
+                    self._cond.wait()
+                self._queue.append(event)
+            self._cond.notify_all()
 
-    def deliver(self) -> None:
-        """Hand queued events to every subscriber, oldest first."""
-        while self._queue:
-            if not self._deliver_lock.acquire(blocking=False):
-                return  # the holder drains what we queued (it re-checks after releasing)
-            try:
-                while self._queue:
-                    event = self._queue.popleft()
-                    for sub in self._snapshot:
-                        if not sub.closed:
-                            self._call(sub, event)
-            finally:
-                self._deliver_lock.release()
+    def drain(self, timeout: float = 10.0) -> bool:
+        """Wait until every queued event has been handed to subscribers; False on timeout."""
+        with self._cond:
+            return self._cond.wait_for(lambda: not self._queue and not self._busy, timeout)
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                self._busy = False
+                self._cond.notify_all()
+                self._cond.wait_for(lambda: self._queue or self._closed)
+                if not self._queue:
+                    return
+                event = self._queue.popleft()
+                self._busy = True
+                self._cond.notify_all()
+            for sub in self._snapshot:
+                if not sub.closed:
+                    self._call(sub, event)
+
+    def close(self) -> None:
+        """Deliver what is queued, then stop the dispatcher thread; later events are dropped."""
+        with self._cond:
+            self._closed = True
+            thread = self._thread
+            self._cond.notify_all()
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout=10)
+        with self._cond:
+            self._subs.clear()
+            self._snapshot = ()
+            self._queue.clear()
 
     @staticmethod
     def _call(sub: Subscription, event: RegistryEvent) -> None:

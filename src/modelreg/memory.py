@@ -42,7 +42,8 @@ class MemoryRegistry(SnapshotRegistry):
         return [event for event in list(self._events) if event.name == name]
 
     def close(self) -> None:
-        """Nothing to release; present so every backend can be closed alike."""
+        """Deliver queued events and stop the event thread; the data stays readable."""
+        self._hub.close()
 
     def __enter__(self) -> MemoryRegistry:
         return self

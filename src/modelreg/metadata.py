@@ -240,7 +240,8 @@ class ModelMetadata:
         put(copy, "version", data["version"])
         put(copy, "training_date", datetime.fromisoformat(data["training_date"]))
         put(copy, "hyperparameters", _freeze_trusted(data["hyperparameters"]))
-        put(copy, "performance_metrics", MappingProxyType({k: float(v) for k, v in data["performance_metrics"].items()}))
+        metrics = {key: float(value) for key, value in data["performance_metrics"].items()}
+        put(copy, "performance_metrics", MappingProxyType(metrics))
         put(copy, "artifact_path", data["artifact_path"])
         put(copy, "description", data["description"])
         put(copy, "tags", MappingProxyType(data["tags"]))

@@ -19,7 +19,7 @@ from datetime import datetime
 from types import MappingProxyType, TracebackType
 from typing import Self
 
-from .._base import Change, Plan, SnapshotRegistry, applied
+from .._base import Change, SnapshotRegistry, applied
 from .._state import ModelState, RegistryState
 from ..errors import DuplicateVersionError
 from ..events import RegistryEvent
@@ -202,18 +202,10 @@ class DurableRegistry(SnapshotRegistry):
         self._record(events)
         self._hub.enqueue(events)
 
-    def _write(self, plan: Plan) -> list[RegistryEvent]:
-        try:
-            return super()._write(plan)
-        finally:
-            # A write that failed may still have applied others' events while catching up.
-            self._hub.deliver()
-
     def refresh(self) -> None:
         """Apply every change committed by other processes now, instead of waiting for the watcher."""
         with self._write_lock:
             self._apply_rows(self._rows_after(self._state.revision))
-        self._hub.deliver()
 
     def _watch(self) -> None:
         while not self._stopping.is_set():
@@ -276,6 +268,7 @@ class DurableRegistry(SnapshotRegistry):
         self._watcher.join(timeout=10)
         with self._write_lock:
             self._close_connections()
+        self._hub.close()
 
     @property
     def closed(self) -> bool:

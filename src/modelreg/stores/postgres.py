@@ -227,13 +227,6 @@ class PostgresRegistry(DurableRegistry):
         with self._connection("reading history from") as conn:
             return [row.event() for row in _events(conn, "name = %s", name)]
 
-    def _write(self, plan: Plan) -> list[RegistryEvent]:
-        try:
-            return super()._write(plan)
-        finally:
-            # A write that failed after catching up still delivers the events it caught up on.
-            self._hub.deliver()
-
     # Writes. Writers take turns on one transaction-scoped advisory lock (WRITE_LOCK),
     # and each numbers its events after the last committed one, so revisions are
     # gap-free in commit order. With a sequence, revision 6 could commit before 5; a
