@@ -65,3 +65,15 @@ def test_closed_subscriptions_leave_nothing_behind() -> None:
     for sub in subs:
         sub.close()
     assert registry._hub.subscriber_count == 0
+
+
+def test_actor_is_recorded_and_validated() -> None:
+    from modelreg import InvalidNameError, acting_as
+
+    registry = MemoryRegistry()
+    with acting_as("ci-bot"):
+        registry.register_model("m", "1.0.0", metadata())
+    assert registry.history("m")[0].actor == "ci-bot"
+    for bad in ["", "x" * 257, "nul\x00", "\ud800"]:
+        with pytest.raises(InvalidNameError, match="actor"), acting_as(bad):
+            pass

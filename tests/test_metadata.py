@@ -145,3 +145,19 @@ def test_trusted_decode_of_stored_metadata_is_read_only() -> None:
         again.hyperparameters["x"][1]["y"] = 3  # type: ignore[index]
     with pytest.raises(TypeError):
         again.tags["k"] = "v"  # type: ignore[index]
+
+
+def test_null_required_field_is_a_metadata_error() -> None:
+    data = {**metadata().to_dict(), "artifact_path": None}
+    with pytest.raises(MetadataError, match="missing required field.*artifact_path"):
+        ModelMetadata.from_dict(data)
+
+
+@pytest.mark.parametrize(
+    "date",
+    [datetime(1, 1, 1, tzinfo=timezone(timedelta(hours=1))),
+     datetime(9999, 12, 31, 23, tzinfo=timezone(timedelta(hours=-1)))],
+)
+def test_training_date_outside_utc_range_is_a_metadata_error(date: datetime) -> None:
+    with pytest.raises(MetadataError, match="outside the range"):
+        metadata(training_date=date)

@@ -27,9 +27,19 @@ current_actor: ContextVar[str | None] = ContextVar("modelreg_actor", default=Non
 _RESOLVE_CACHE_LIMIT = 256
 
 
+MAX_ACTOR_CHARS = 256
+
+
 @contextmanager
 def acting_as(actor: str | None) -> Iterator[None]:
     """Record ``actor`` on the events of writes made inside the block (the server uses it)."""
+    if actor is not None:
+        if not isinstance(actor, str):
+            raise TypeError(f"actor must be a str or None, not {type(actor).__name__}")
+        if not actor or len(actor) > MAX_ACTOR_CHARS or not actor.isprintable():
+            raise InvalidNameError(
+                f"invalid actor {actor[:80]!r}: expected 1-{MAX_ACTOR_CHARS} printable characters"
+            )
     token = current_actor.set(actor)
     try:
         yield
@@ -201,13 +211,14 @@ class SnapshotRegistry:
 
     def resolve(self, name: str, spec: str) -> str:
         """Highest version matching a range, ``latest``, or an alias's target."""
-        model = self._state.models.get(name)
+        state = self._state
+        model = state.models.get(name)
         cached = self._resolve_cache.get((name, spec))
         if cached is not None and model is not None and cached[0] is model:
             return cached[1]
         validate_name(name)
         _str_arg("spec", spec)
-        found = _resolve(self._state.model(name), spec)
+        found = _resolve(state.model(name), spec)
         if found is None:
             raise VersionNotFoundError(
                 f"model {name!r} has no version matching {spec!r}", name=name, version=spec

@@ -151,7 +151,10 @@ def _training_date(value: object) -> datetime:
         raise _fail(f"training_date must be a datetime, not {type(value).__name__}")
     if value.tzinfo is None or value.utcoffset() is None:
         return value.replace(tzinfo=UTC)  # naive means UTC
-    return value.astimezone(UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise _fail(f"training_date {value.isoformat()} is outside the range of dates in UTC") from None
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -214,7 +217,7 @@ class ModelMetadata:
         unknown = sorted(set(data) - set(_FIELDS))
         if unknown:
             raise _fail(f"unknown field(s) {', '.join(map(repr, unknown))}; allowed: {', '.join(_FIELDS)}")
-        missing = [k for k in ("training_date", "artifact_path") if k not in data]
+        missing = [k for k in ("training_date", "artifact_path") if data.get(k) is None]
         if missing:
             raise _fail(f"missing required field(s) {', '.join(map(repr, missing))}")
         date = data["training_date"]

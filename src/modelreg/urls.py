@@ -44,14 +44,25 @@ def open_registry(url: str | None = None, **options: Any) -> ModelRegistry:
 
         return SqliteRegistry.from_url(url, **options)
     if scheme in ("postgresql", "postgres"):
-        from .stores.postgres import PostgresRegistry
-
+        try:
+            from .stores.postgres import PostgresRegistry
+        except ImportError as exc:
+            raise _missing_extra("postgres", exc) from exc
         return PostgresRegistry(url, **options)
     if scheme in ("http", "https"):
-        from .client import RegistryClient
-
+        try:
+            from .client import RegistryClient
+        except ImportError as exc:
+            raise _missing_extra("client", exc) from exc
         return RegistryClient(url, **options)
     raise RegistryError(
         f"unsupported registry URL {url[:80]!r}: expected memory://, sqlite:///path/to.db, "
         "postgresql://user@host/db or http(s)://host:port"
+    )
+
+
+def _missing_extra(extra: str, exc: ImportError) -> RegistryError:
+    return RegistryError(
+        f"this registry URL needs the {extra!r} extra ({exc.name or exc} is not installed): "
+        f"pip install 'modelreg[{extra}]'"
     )
