@@ -7,21 +7,19 @@ import socket
 import subprocess
 import sys
 import threading
-from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 
 import psycopg
 import pytest
 
 from factories import metadata, wait_until
+from fixtures.postgres_backend import Open, open_replica_fixture, sql_fixture  # noqa: F401
 from modelreg import DuplicateVersionError, ModelMetadata, RegistryEvent, StoreError, VersionNotFoundError, acting_as
 from modelreg.stores._durable import encode_metadata
 from modelreg.stores._pg_schema import SCHEMA_VERSION, WRITE_LOCK, migrate
 from modelreg.stores.postgres import PostgresRegistry
 
 pytestmark = pytest.mark.postgres
-
-Open = Callable[..., PostgresRegistry]
 
 # A child process: argv[1] = URL, argv[2] = model name, argv[3] = tag, argv[4] = count.
 CHILD = """
@@ -45,28 +43,6 @@ with PostgresRegistry(url) as registry:
             outcome = f"{type(exc).__module__}.{type(exc).__name__}: {exc}"
         print(json.dumps([version, outcome]), flush=True)
 """
-
-
-@pytest.fixture
-def open_replica(postgres_schema_url: str) -> Iterator[Open]:
-    """Opens registries (replicas) on one fresh database; closes them all after the test."""
-    opened: list[PostgresRegistry] = []
-
-    def open_(**options: object) -> PostgresRegistry:
-        registry = PostgresRegistry(postgres_schema_url, **options)  # type: ignore[arg-type]
-        opened.append(registry)
-        return registry
-
-    yield open_
-    for registry in opened:
-        registry.close()
-
-
-@pytest.fixture
-def sql(postgres_schema_url: str) -> Iterator[psycopg.Connection[tuple[object, ...]]]:
-    """A plain autocommit connection to the test's database, to look behind the registry's back."""
-    with psycopg.connect(postgres_schema_url, autocommit=True) as conn:
-        yield conn
 
 
 def _race_children(url: str, children: list[tuple[str, str, int]]) -> list[list[tuple[str, str]]]:
@@ -191,9 +167,9 @@ def test_a_replica_with_a_stale_snapshot_checks_its_write_against_the_latest_sta
     other = open_replica()
     stale.register_model("m", "1.0.0", metadata())
     other.refresh()
-    # Holding the stale replica's write lock keeps its watcher from catching up; this
+    # Holding the stale replica's snapshot lock keeps its watcher from catching up; this
     # thread can still write through it, as the lock is re-entrant.
-    with stale._write_lock:
+    with stale._snapshot_lock:
         other.register_model("m", "2.0.0", metadata())
         other.unregister_model("m", "1.0.0")
         assert stale.get_versions("m") == ["1.0.0"]
@@ -515,3 +491,4 @@ def test_every_kind_of_metadata_value_survives_a_replica_restart(postgres_schema
         got = registry.get_metadata("m", "1.0.0-rc.1")
     assert got.version == "1.0.0-rc.1+build.7"
     assert got.training_date == meta.training_date
+

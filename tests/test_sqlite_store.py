@@ -73,11 +73,22 @@ def test_malformed_urls_are_refused_with_the_accepted_forms(url: str, message: s
         SqliteRegistry.from_url(url)
 
 
-@pytest.mark.parametrize("options", [{"poll_interval": 0}, {"poll_interval": float("nan")}, {"timeout": -1},
-                                     {"poll_interval": True}])
-def test_invalid_options_are_refused(tmp_path: Path, options: dict[str, object]) -> None:
-    with pytest.raises(ValueError, match="finite number of seconds"):
+@pytest.mark.parametrize(
+    ("options", "error", "message"),
+    [
+        ({"poll_interval": 0}, ValueError, r"poll_interval must be a number of seconds >= 0.001, not 0"),
+        ({"poll_interval": float("nan")}, ValueError, "poll_interval must be a number of seconds >= 0.001"),
+        ({"timeout": -1}, ValueError, r"timeout must be a number of seconds >= 0, not -1"),
+        ({"poll_interval": True}, TypeError, "poll_interval must be a number of seconds, not bool"),
+        ({"timeout": "5"}, TypeError, "timeout must be a number of seconds, not str"),
+    ],
+)
+def test_invalid_options_are_refused_naming_the_option_and_the_accepted_values(
+    tmp_path: Path, options: dict[str, object], error: type[Exception], message: str
+) -> None:
+    with pytest.raises(error, match=message):
         SqliteRegistry(tmp_path / "reg.db", **options)  # type: ignore[arg-type]
+    assert not (tmp_path / "reg.db").exists()
 
 
 def test_a_file_that_is_not_a_database_is_a_store_error(tmp_path: Path) -> None:
@@ -413,3 +424,4 @@ def test_advance_gives_the_same_state_as_applying_one_change_at_a_time() -> None
         one_by_one = applied(one_by_one, change, revision)
 
     assert advance(RegistryState(), steps) == one_by_one
+

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -19,20 +20,35 @@ from datetime import datetime
 from types import MappingProxyType, TracebackType
 from typing import Self
 
-from .._base import Change, SnapshotRegistry, applied
+from .._base import Change, SnapshotRegistry, _metadata_arg, _str_arg, applied
 from .._state import ModelState, RegistryState
-from ..errors import DuplicateVersionError
-from ..events import RegistryEvent
+from ..errors import DuplicateVersionError, StoreError
+from ..events import EVENT_KINDS, RegistryEvent
 from ..metadata import ModelMetadata
 from ..names import validate_name
 from ..semver import parse_version
 
-__all__ = ["DurableRegistry", "EventRow", "advance", "decode_metadata", "encode_metadata", "state_from_rows"]
+__all__ = [
+    "ALIAS_ROWS",
+    "DurableRegistry",
+    "EventRow",
+    "advance",
+    "decode_metadata",
+    "duplicate_version",
+    "encode_metadata",
+    "number_option",
+    "state_from_rows",
+]
 
 _log = logging.getLogger("modelreg.stores")
 # Runs of registrations at least this long are merged per model in one pass
 # instead of one snapshot copy each (which is quadratic for a big import).
 _BULK_RUN = 64
+# (model name, alias, canonical version) of every alias; the same SQL in both stores.
+ALIAS_ROWS = (
+    "SELECT m.name, a.alias, v.version FROM aliases a JOIN models m ON m.id = a.model_id "
+    "JOIN versions v ON v.model_id = a.model_id AND v.identity = a.identity"
+)
 
 
 def encode_metadata(metadata: ModelMetadata) -> str:
@@ -40,9 +56,41 @@ def encode_metadata(metadata: ModelMetadata) -> str:
     return metadata.to_json()
 
 
-def decode_metadata(text: str) -> ModelMetadata:
-    """Inverse of ``encode_metadata`` (trusted: the text was validated before it was stored)."""
-    return ModelMetadata._from_stored(json.loads(text))
+def decode_metadata(text: str, *, row: str) -> ModelMetadata:
+    """Inverse of ``encode_metadata``; StoreError naming ``row`` when the text is not what we stored.
+
+    Not re-validated (opening 100,000 versions would spend most of its time there),
+    but a row edited by hand or damaged must fail clearly, never with a raw KeyError.
+    """
+    try:
+        metadata = ModelMetadata._from_stored(json.loads(text))
+        if not isinstance(metadata.version, str):
+            raise TypeError(f"its version is {metadata.version!r}, not a string")
+    # RecursionError: json and the freezing recurse, and only damage nests that deep.
+    except (ValueError, LookupError, TypeError, AttributeError, RecursionError) as exc:
+        raise StoreError(
+            f"stored metadata of {row} is unreadable ({type(exc).__name__}: {exc}); "
+            "the row was changed outside modelreg or is damaged"
+        ) from exc
+    return metadata
+
+
+def number_option(what: str, value: object, *, minimum: float, integer: bool = False, unit: str = "") -> float:
+    """``value`` as a float; TypeError for a value of the wrong type, ValueError for one below ``minimum``."""
+    kinds = (int,) if integer else (int, float)
+    kind = ("an int" if integer else "a number") + unit
+    if isinstance(value, bool) or not isinstance(value, kinds):
+        raise TypeError(f"{what} must be {kind}, not {type(value).__name__}")
+    if not math.isfinite(value) or value < minimum:
+        raise ValueError(f"{what} must be {kind} >= {minimum:g}, not {value!r}")
+    return float(value)
+
+
+def duplicate_version(name: str, version: str | None) -> DuplicateVersionError:
+    """The error for a version the database already holds one of the same precedence as."""
+    return DuplicateVersionError(
+        f"model {name!r} already has a version of the same precedence as {version!r}", name=name, version=version
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,9 +118,18 @@ class EventRow:
             actor=self.actor,
         )
 
-    def change(self) -> Change:
-        """The change this row records, ready to apply to a snapshot."""
-        metadata = decode_metadata(self.payload) if self.payload is not None else None
+    def change(self, where: str) -> Change:
+        """The change this row records, ready to apply; StoreError naming the row if it is malformed."""
+        row = f"event {self.revision} ({self.kind} {self.name} {self.version}) in {where}"
+        missing = (
+            self.kind not in EVENT_KINDS
+            or self.version is None
+            or (self.kind == "registered") != (self.payload is not None)
+            or (self.kind.startswith("alias_") and self.alias is None)
+        )
+        if missing:
+            raise StoreError(f"{row} is malformed: its kind, version, alias or payload is missing or out of place")
+        metadata = decode_metadata(self.payload, row=row) if self.payload is not None else None
         return Change(self.kind, self.name, self.version, self.alias, metadata)  # type: ignore[arg-type]
 
 
@@ -125,10 +182,18 @@ def advance(state: RegistryState, steps: Sequence[tuple[Change, int]]) -> Regist
 
 
 def state_from_rows(
-    versions: Iterable[tuple[str, ModelMetadata]], aliases: Iterable[tuple[str, str, str]], revision: int
+    versions: Iterable[tuple[str, str, str]], aliases: Iterable[tuple[str, str, str]], revision: int, where: str
 ) -> RegistryState:
-    """A snapshot built from table rows: (model name, metadata) and (model name, alias, canonical version)."""
-    steps = [(Change("registered", name, meta.version, None, meta), revision) for name, meta in versions]
+    """A snapshot built from table rows: (model name, version, metadata JSON) and (model name, alias, version).
+
+    ``versions`` may be a cursor: each row is decoded as it comes (at 100,000
+    versions, holding all the JSON texts at once would cost ~40 MB).
+    """
+    steps = [
+        (Change("registered", name, meta.version, None, meta), revision)
+        for name, version, text in versions
+        for meta in (decode_metadata(text, row=f"{name} {version} in {where}"),)
+    ]
     state = _register_run(RegistryState(), steps) if steps else RegistryState(revision=revision)
     for name, alias, version in aliases:
         state = applied(state, Change("alias_set", name, version, alias), revision)
@@ -138,18 +203,30 @@ def state_from_rows(
 class DurableRegistry(SnapshotRegistry):
     """Shared machinery of the database-backed registries.
 
-    Subclasses provide ``_load`` (a full snapshot, built with ``state_from_rows``),
-    ``_transact`` (a write transaction that first applies others' events with
-    ``_apply_rows``, then runs the plan, writes, commits and calls ``_apply_own``),
-    ``_rows_after``, ``_wait_for_change`` (how the watcher learns that another
-    process wrote), ``history`` and ``_close_connections``. This class adds
-    ``refresh()``, ``register_many()`` (bulk import), ``close()`` and ``closed``.
+    Subclasses set ``_where`` (the database, for messages) and provide ``_load``
+    (a full snapshot, built with ``state_from_rows``), ``_transact`` (a write
+    transaction that first applies others' events with ``_apply_rows``, then runs
+    the plan, writes, commits and calls ``_apply_own``), ``_rows_after`` and
+    ``_rows_named`` (reads that never wait for the write lock), ``_wait_for_change``
+    (how the watcher learns that another process wrote) and ``_close_connections``.
+    This class adds ``refresh()``, ``history()``, ``register_many()`` (bulk
+    import), ``close()`` and ``closed``.
+
+    Two locks: ``_write_lock`` serializes this process's writers, and a writer
+    holds it while it waits (up to its timeout) for the database's write lock;
+    ``_snapshot_lock`` is held only while the snapshot moves. Catching up needs
+    only the second, so reads stay within their staleness bound while a local
+    writer waits for another process.
     """
+
+    _where: str
 
     def __init__(self, *, poll_interval: float) -> None:
         super().__init__()
         self._poll_interval = poll_interval
         self._stopping = threading.Event()
+        # Re-entrant so a test can hold it to keep the snapshot still and still write.
+        self._snapshot_lock = threading.RLock()
         self._state = self._load()
         self._watcher = threading.Thread(target=self._watch, name=f"{type(self).__name__}-watcher", daemon=True)
         self._watcher.start()
@@ -161,7 +238,11 @@ class DurableRegistry(SnapshotRegistry):
         raise NotImplementedError
 
     def _rows_after(self, revision: int) -> list[EventRow]:
-        """Events committed after ``revision``, oldest first (called with the write lock held)."""
+        """Events committed after ``revision``, oldest first (without the write lock)."""
+        raise NotImplementedError
+
+    def _rows_named(self, name: str) -> list[EventRow]:
+        """Every event of model ``name``, oldest first (without the write lock)."""
         raise NotImplementedError
 
     def _wait_for_change(self, timeout: float) -> bool | None:
@@ -172,40 +253,57 @@ class DurableRegistry(SnapshotRegistry):
         """
         raise NotImplementedError
 
+    def _caught_up(self) -> None:
+        """Called after a watcher pass succeeded (its catch-up included); nothing by default."""
+
     def _close_connections(self) -> None:
         """Release database connections."""
         raise NotImplementedError
 
-    # -- catching up ---------------------------------------------------------------
-
-    def _apply_rows(self, rows: Iterable[EventRow]) -> None:
-        """Apply events committed elsewhere (write lock held); skips ones already applied."""
-        state = self._state
-        steps: list[tuple[Change, int]] = []
-        events: list[RegistryEvent] = []
-        for row in rows:
-            if row.revision <= state.revision or (events and row.revision <= events[-1].revision):
-                continue
-            steps.append((row.change(), row.revision))
-            events.append(row.event())
-        if events:
-            self._state = advance(state, steps)
-            self._hub.enqueue(events)
+    # -- moving the snapshot ---------------------------------------------------------
 
     def _apply(self, changes: list[Change], events: list[RegistryEvent]) -> None:
-        """Like the base, but a bulk write moves the snapshot in one pass per model."""
-        if len(changes) < _BULK_RUN:
-            super()._apply(changes, events)
-            return
-        steps = [(change, event.revision) for change, event in zip(changes, events, strict=True)]
-        self._state = advance(self._state, steps)
-        self._record(events)
-        self._hub.enqueue(events)
+        """Move the snapshot past ``events`` and queue them, skipping any already applied.
+
+        Our own committed events may reach the watcher before our writer applies
+        them; whichever comes second finds them applied and drops them, so each
+        event moves the snapshot and reaches subscribers once.
+        """
+        with self._snapshot_lock:
+            revision = self._state.revision
+            steps: list[tuple[Change, int]] = []
+            fresh: list[RegistryEvent] = []
+            for change, event in zip(changes, events, strict=True):
+                if event.revision > revision:
+                    steps.append((change, event.revision))
+                    fresh.append(event)
+                    revision = event.revision
+            if fresh:
+                self._state = advance(self._state, steps)
+                self._hub.enqueue(fresh)
+
+    def _apply_rows(self, rows: Iterable[EventRow]) -> None:
+        """Apply events read from the table (oldest first); ones already applied are skipped."""
+        # Decoded outside the snapshot lock; _apply checks the revision again under it.
+        revision = self._state.revision
+        fresh = [row for row in rows if row.revision > revision]
+        if fresh:
+            self._apply([row.change(self._where) for row in fresh], [row.event() for row in fresh])
+
+    def _apply_own(self, plan_changes: list[Change], rows: list[EventRow]) -> list[RegistryEvent]:
+        """After our commit: apply our changes with the revisions the database gave them."""
+        events = [row.event() for row in rows]
+        self._apply(plan_changes, events)
+        return events
 
     def refresh(self) -> None:
         """Apply every change committed by other processes now, instead of waiting for the watcher."""
-        with self._write_lock:
-            self._apply_rows(self._rows_after(self._state.revision))
+        self._apply_rows(self._rows_after(self._state.revision))
+
+    def history(self, name: str) -> list[RegistryEvent]:
+        """Every change to one model, oldest first, read from the events table."""
+        validate_name(name)
+        return [row.event() for row in self._rows_named(name)]
 
     def _watch(self) -> None:
         while not self._stopping.is_set():
@@ -215,6 +313,7 @@ class DurableRegistry(SnapshotRegistry):
                     return
                 if changed is not False:
                     self.refresh()
+                self._caught_up()
             except Exception:  # keep watching: a database hiccup must not end change delivery
                 if self._stopping.is_set():
                     return
@@ -232,10 +331,8 @@ class DurableRegistry(SnapshotRegistry):
         checked: list[tuple[str, str, ModelMetadata]] = []
         for name, version, metadata in entries:
             validate_name(name)
-            parse_version(version)
-            if not isinstance(metadata, ModelMetadata):
-                raise TypeError(f"metadata must be a ModelMetadata, not {type(metadata).__name__}")
-            checked.append((name, version, metadata))
+            parse_version(_str_arg("version", version))
+            checked.append((name, version, _metadata_arg(metadata)))
         stored: list[ModelMetadata] = []
 
         def plan(state: RegistryState) -> list[Change]:
@@ -282,9 +379,3 @@ class DurableRegistry(SnapshotRegistry):
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.close()
-
-    def _apply_own(self, plan_changes: list[Change], rows: list[EventRow]) -> list[RegistryEvent]:
-        """After our commit: apply our changes with the revisions the database gave them."""
-        events = [row.event() for row in rows]
-        self._apply(plan_changes, events)
-        return events

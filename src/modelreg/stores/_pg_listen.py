@@ -58,8 +58,8 @@ class Listener:
         self._conn = conn
         return conn
 
-    def wait(self, timeout: float, is_news: Callable[[int | None], bool]) -> bool | None:
-        """Wait up to ``timeout`` seconds for a notification that ``is_news``.
+    def wait(self, timeout: float, is_news: Callable[[int | None, int], bool]) -> bool | None:
+        """Wait up to ``timeout`` seconds for a notification that ``is_news`` (given its revision and sender pid).
 
         True: such a notification came, or the connection was re-made (so some may
         have been lost); None: the time passed (the caller polls, in case
@@ -77,7 +77,7 @@ class Listener:
                 _log.warning("the LISTEN connection to PostgreSQL was lost (%s); reconnecting", exc)
                 self._drop()
                 return True
-            if any(is_news(_revision(note.payload)) for note in notes):
+            if any(is_news(_revision(note.payload), note.pid) for note in notes):
                 return True  # no query for notifications of our own writes
             remaining = deadline - time.monotonic()
             if remaining <= 0:

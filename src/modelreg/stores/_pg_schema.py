@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 import psycopg
 
-from ..errors import StoreError
+from ._migrations import Migration, refuse_newer
 
 __all__ = [
     "CHANNEL",
@@ -16,7 +15,6 @@ __all__ = [
     "SCHEMA_VERSION",
     "VERSIONS_KEY",
     "WRITE_LOCK",
-    "Migration",
     "migrate",
 ]
 
@@ -28,15 +26,6 @@ MIGRATION_LOCK = WRITE_LOCK + 1
 VERSIONS_KEY = "versions_identity_key"
 # Writers NOTIFY this channel with their last revision; every replica LISTENs on it.
 CHANNEL = "modelreg_events"
-
-
-@dataclass(frozen=True, slots=True)
-class Migration:
-    """One schema step; its statements run in the same transaction as its record."""
-
-    version: int
-    description: str
-    statements: tuple[str, ...]
 
 
 MIGRATIONS: tuple[Migration, ...] = (
@@ -114,11 +103,7 @@ def migrate(conn: psycopg.Connection[tuple[Any, ...]], where: str, *, upto: int 
     with conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK,))
         current = _current(conn)
-        if current > SCHEMA_VERSION:
-            raise StoreError(
-                f"{where} has schema version {current}, newer than the {SCHEMA_VERSION} this modelreg "
-                "knows; upgrade modelreg to open it"
-            )
+        refuse_newer(current, SCHEMA_VERSION, where)
         if current >= upto:
             return []
         conn.execute(

@@ -4,23 +4,13 @@ from __future__ import annotations
 
 import logging
 import sqlite3
-from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from ..errors import StoreError
+from ._migrations import Migration, refuse_newer
 
-__all__ = ["MIGRATIONS", "SCHEMA_VERSION", "Migration", "migrate", "rollback", "schema_version"]
+__all__ = ["MIGRATIONS", "SCHEMA_VERSION", "migrate", "rollback", "schema_version"]
 
 _log = logging.getLogger("modelreg.stores")
-
-
-@dataclass(frozen=True, slots=True)
-class Migration:
-    """One schema step; its statements run in the same transaction as its record."""
-
-    version: int
-    description: str
-    statements: tuple[str, ...]
 
 
 MIGRATIONS: tuple[Migration, ...] = (
@@ -87,14 +77,6 @@ def schema_version(conn: sqlite3.Connection) -> int:
     return int(conn.execute("SELECT coalesce(max(version), 0) FROM schema_migrations").fetchone()[0])
 
 
-def _check_not_newer(current: int, where: str) -> None:
-    if current > SCHEMA_VERSION:
-        raise StoreError(
-            f"{where} has schema version {current}, newer than the {SCHEMA_VERSION} this modelreg "
-            "knows; upgrade modelreg to open it"
-        )
-
-
 def rollback(conn: sqlite3.Connection) -> None:
     """Roll back an open transaction, keeping the caller's error if rolling back fails too."""
     if conn.in_transaction:
@@ -111,7 +93,7 @@ def migrate(conn: sqlite3.Connection, where: str) -> list[int]:
     newer than this code is refused with StoreError, untouched.
     """
     current = schema_version(conn)
-    _check_not_newer(current, where)
+    refuse_newer(current, SCHEMA_VERSION, where)
     if current == SCHEMA_VERSION:
         return []  # the common case: no write lock taken on open
     conn.execute("BEGIN IMMEDIATE")
@@ -121,7 +103,7 @@ def migrate(conn: sqlite3.Connection, where: str) -> list[int]:
             "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)"
         )
         current = schema_version(conn)
-        _check_not_newer(current, where)
+        refuse_newer(current, SCHEMA_VERSION, where)
         done = []
         for migration in MIGRATIONS:
             if migration.version <= current:

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import math
+import logging
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from datetime import UTC
-from typing import Any
+from typing import Any, TypeVar
 from weakref import WeakKeyDictionary
 
 import psycopg
@@ -20,9 +20,7 @@ from .._base import Change, Plan
 from .._state import RegistryState
 from ..errors import DuplicateVersionError, RegistryError, StoreError
 from ..events import RegistryEvent
-from ..metadata import ModelMetadata
-from ..names import validate_name
-from ._durable import DurableRegistry, EventRow, decode_metadata, state_from_rows
+from ._durable import ALIAS_ROWS, DurableRegistry, EventRow, duplicate_version, number_option, state_from_rows
 from ._pg_listen import Listener
 from ._pg_schema import CHANNEL, VERSIONS_KEY, WRITE_LOCK, migrate
 from ._pg_sql import Script, event_rows_for
@@ -35,6 +33,8 @@ DEFAULT_CONNECT_TIMEOUT = 10
 _CHECK_IF_IDLE_FOR = 0.5  # seconds
 _Conn = psycopg.Connection[tuple[Any, ...]]
 _Written = tuple[list[Change], list[EventRow]]
+_T = TypeVar("_T")
+_log = logging.getLogger("modelreg.stores")
 
 
 def _describe(url: str) -> str:
@@ -56,16 +56,6 @@ def _reason(exc: BaseException) -> str:
     return text[0] if text else type(exc).__name__
 
 
-def _number(what: str, value: object, *, minimum: float, integer: bool = False) -> None:
-    """TypeError for a value of the wrong type, ValueError for one out of range."""
-    kinds = (int,) if integer else (int, float)
-    kind = "an int" if integer else "a number"
-    if isinstance(value, bool) or not isinstance(value, kinds):
-        raise TypeError(f"{what} must be {kind}, not {type(value).__name__}")
-    if not math.isfinite(value) or value < minimum:
-        raise ValueError(f"{what} must be {kind} >= {minimum:g}, not {value!r}")
-
-
 class PostgresRegistry(DurableRegistry):
     """A registry in a PostgreSQL database that any number of processes and replicas share.
 
@@ -76,9 +66,12 @@ class PostgresRegistry(DurableRegistry):
     trip; well under a millisecond on one machine). If notifications are lost
     (our LISTEN connection dropped), it is visible within ``poll_interval``, as
     the watcher also polls the events table that often. ``refresh()`` catches up
-    at once. A write is always checked against the latest committed state: it
-    commits in one round trip when our snapshot is current, and otherwise
-    catches up under the write lock first.
+    at once. All of this holds while one of our writers waits for another
+    replica's write lock too. A write is always checked against the latest
+    committed state: it commits in one round trip when our snapshot is current,
+    and otherwise catches up under the write lock first. A read whose pooled
+    connection turns out broken (the server restarted) is retried once on a
+    fresh one; a write never is, as it may have committed.
 
     ``timeout`` bounds the wait for a pooled connection; ``connect_timeout`` (whole
     seconds) the wait for the server to answer a new connection.
@@ -96,15 +89,16 @@ class PostgresRegistry(DurableRegistry):
     ) -> None:
         if not isinstance(url, str):
             raise TypeError(f"url must be a str, not {type(url).__name__}")
-        _number("min_size", min_size, minimum=0, integer=True)
-        _number("max_size", max_size, minimum=max(1, min_size), integer=True)
-        _number("poll_interval", poll_interval, minimum=0.001)
-        _number("timeout", timeout, minimum=0.001)
+        number_option("min_size", min_size, minimum=0, integer=True)
+        number_option("max_size", max_size, minimum=max(1, min_size), integer=True)
+        number_option("poll_interval", poll_interval, minimum=0.001, unit=" of seconds")
+        number_option("timeout", timeout, minimum=0.001, unit=" of seconds")
         # libpq counts whole seconds and treats anything below 2 as 2.
-        _number("connect_timeout", connect_timeout, minimum=2, integer=True)
+        number_option("connect_timeout", connect_timeout, minimum=2, integer=True)
         self._where = _describe(url)
         self._listener: Listener | None = None
-        self._committing = 0  # the last revision of the write being committed, if any
+        # (backend pid, last revision) of the write being committed, if any
+        self._committing = (0, 0)
         self._pool: ConnectionPool[_Conn] | None = None
         self._last_used: WeakKeyDictionary[_Conn, float] = WeakKeyDictionary()
         try:
@@ -150,11 +144,34 @@ class PostgresRegistry(DurableRegistry):
         pool = self._pool
         if pool is None or self._stopping.is_set():
             raise StoreError(f"{self!r} is closed; open a new registry")
-        with self._store_errors(doing), pool.connection() as conn:
-            try:
-                yield conn
-            finally:
-                self._last_used[conn] = time.monotonic()
+        broken = False
+        try:
+            with self._store_errors(doing), pool.connection() as conn:
+                try:
+                    yield conn
+                finally:
+                    broken = conn.broken
+                    self._last_used[conn] = time.monotonic()
+        finally:
+            if broken:
+                # Its idle siblings most likely died with it (a server restart), and the
+                # ones used in the last half second would not be pinged: ping them all.
+                with suppress(psycopg.Error):
+                    pool.check()
+
+    def _read(self, doing: str, query: Callable[[_Conn], _T]) -> _T:
+        """Run a read; if its connection turns out broken, once more on a fresh one."""
+        used: list[_Conn] = []
+        try:
+            with self._connection(doing) as conn:
+                used.append(conn)
+                return query(conn)
+        except StoreError as exc:
+            if not used or not used[0].broken:
+                raise
+            _log.warning("a pooled connection to %s was broken (%s); retrying the read", self._where, exc)
+        with self._connection(doing) as conn:
+            return query(conn)
 
     def _check_connection(self, conn: _Conn) -> None:
         """Ping a pooled connection that sat idle, so one broken by a server restart is replaced.
@@ -188,44 +205,37 @@ class PostgresRegistry(DurableRegistry):
             return False
         return listener.wait(timeout, self._is_news)
 
-    def _is_news(self, revision: int | None) -> bool:
+    def _is_news(self, revision: int | None, pid: int) -> bool:
         """Whether a notified revision may be one we have not applied (None: unknown, so yes).
 
-        Our own NOTIFY can arrive before our writer has applied its commit: revisions
-        up to the one we are committing are ours or already caught up on.
+        Our own NOTIFY can arrive before our writer has applied its commit; it comes
+        from the connection we commit on. The sender matters: while our write waits
+        for the lock, another replica may commit the very revisions it claims.
         """
-        return revision is None or revision > max(self._state.revision, self._committing)
+        if revision is None:
+            return True
+        ours, committing = self._committing
+        return revision > self._state.revision and not (pid == ours and revision <= committing)
 
     def _load(self) -> RegistryState:
-        with self._connection("loading the registry from") as conn, conn.transaction():
+        return self._read("loading the registry from", self._load_on)
+
+    def _load_on(self, conn: _Conn) -> RegistryState:
+        with conn.transaction():
             # One snapshot for all three reads, so the rows agree with the revision.
             conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
             revision = _scalar(conn, "SELECT coalesce(max(revision), 0) FROM events")
-            rows = conn.execute(
+            aliases = conn.execute(ALIAS_ROWS).fetchall()
+            versions = conn.execute(
                 "SELECT m.name, v.version, v.metadata::text FROM versions v JOIN models m ON m.id = v.model_id"
             )
-            versions = [(name, self._decode(name, version, text)) for name, version, text in rows]
-            aliases = conn.execute(
-                "SELECT m.name, a.alias, v.version FROM aliases a JOIN models m ON m.id = a.model_id "
-                "JOIN versions v ON v.model_id = a.model_id AND v.identity = a.identity"
-            ).fetchall()
-        return state_from_rows(versions, aliases, revision)
-
-    def _decode(self, name: str, version: str, text: str) -> ModelMetadata:
-        try:
-            return decode_metadata(text)
-        except ValueError as exc:  # JSON or validation: the row was edited by hand or damaged
-            raise StoreError(f"stored metadata of {name} {version} in {self._where} is unreadable: {exc}") from exc
+            return state_from_rows(versions, aliases, revision, self._where)
 
     def _rows_after(self, revision: int) -> list[EventRow]:
-        with self._connection("reading events from") as conn:
-            return _events(conn, "revision > %s", revision)
+        return self._read("reading events from", lambda conn: _events(conn, "revision > %s", revision))
 
-    def history(self, name: str) -> list[RegistryEvent]:
-        """Every change to one model, oldest first, read from the events table."""
-        validate_name(name)
-        with self._connection("reading history from") as conn:
-            return [row.event() for row in _events(conn, "name = %s", name)]
+    def _rows_named(self, name: str) -> list[EventRow]:
+        return self._read("reading history from", lambda conn: _events(conn, "name = %s", name))
 
     # Writes. Writers take turns on one transaction-scoped advisory lock (WRITE_LOCK),
     # and each numbers its events after the last committed one, so revisions are
@@ -251,11 +261,12 @@ class PostgresRegistry(DurableRegistry):
         gap-free, the first of them already exists exactly when someone committed
         after our snapshot, and then the primary key refuses it and nothing is kept.
         """
+        state = self._state  # once: the watcher may move it meanwhile
         try:
-            changes = plan(self._state)
+            changes = plan(state)
         except RegistryError:
             return None  # perhaps refused on stale data: decide after catching up
-        rows = event_rows_for(changes, self._state.revision + 1)
+        rows = event_rows_for(changes, state.revision + 1)
         try:
             self._commit(cur, rows, locked=False)
         except psycopg.errors.UniqueViolation as exc:
@@ -276,8 +287,11 @@ class PostgresRegistry(DurableRegistry):
         cur.nextset()
         cur.nextset()
         self._apply_rows(_event_rows(cur.fetchall()))
-        changes = plan(self._state)
-        rows = event_rows_for(changes, self._state.revision + 1)
+        # Nobody else commits while we hold the lock, so the watcher can only move the
+        # snapshot through revisions we have just applied: it stays where it is.
+        state = self._state
+        changes = plan(state)
+        rows = event_rows_for(changes, state.revision + 1)
         try:
             self._commit(cur, rows, locked=True)
         except psycopg.errors.UniqueViolation as exc:
@@ -293,7 +307,7 @@ class PostgresRegistry(DurableRegistry):
         script.add_changes(rows)
         script.add("COMMIT", [])
         if rows:
-            self._committing = rows[-1].revision
+            self._committing = (cur.connection.info.backend_pid, rows[-1].revision)
         cur.execute(script.query, script.params)
 
     def _refused(self, changes: Sequence[Change], exc: psycopg.errors.UniqueViolation) -> RegistryError:
@@ -302,12 +316,7 @@ class PostgresRegistry(DurableRegistry):
             return StoreError(f"PostgreSQL refused a write to {self._where}: {_reason(exc)}")
         registered = [change for change in changes if change.kind == "registered"]
         if len(registered) == 1:
-            name, version = registered[0].name, registered[0].version
-            return DuplicateVersionError(
-                f"model {name!r} already has a version of the same precedence as {version!r}",
-                name=name,
-                version=version,
-            )
+            return duplicate_version(registered[0].name, registered[0].version)
         return DuplicateVersionError(
             f"a version in the batch is already registered: {exc.diag.message_detail or _reason(exc)}"
         )
@@ -315,7 +324,7 @@ class PostgresRegistry(DurableRegistry):
     def _rollback(self, conn: _Conn) -> None:
         """End a failed write's transaction; keep the original error if the connection is gone too."""
         # Before the lock is released: the revision we meant to commit will be someone else's.
-        self._committing = 0
+        self._committing = (0, 0)
         if conn.info.transaction_status != TransactionStatus.IDLE:
             with suppress(psycopg.Error):  # the pool discards a broken connection
                 conn.execute("ROLLBACK")

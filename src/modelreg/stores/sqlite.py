@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import math
 import os
 import sqlite3
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -14,12 +14,18 @@ from urllib.parse import unquote, urlsplit
 
 from .._base import Change, Plan, current_actor
 from .._state import RegistryState
-from ..errors import DuplicateVersionError, RegistryError, StoreError
+from ..errors import RegistryError, StoreError
 from ..events import RegistryEvent
-from ..metadata import ModelMetadata
-from ..names import validate_name
 from ..semver import parse_version
-from ._durable import DurableRegistry, EventRow, decode_metadata, encode_metadata, state_from_rows
+from ._durable import (
+    ALIAS_ROWS,
+    DurableRegistry,
+    EventRow,
+    duplicate_version,
+    encode_metadata,
+    number_option,
+    state_from_rows,
+)
 from ._sqlite_schema import migrate, rollback
 
 __all__ = ["DEFAULT_POLL_INTERVAL", "DEFAULT_TIMEOUT", "SqliteRegistry", "sqlite_path_from_url"]
@@ -63,18 +69,6 @@ def _refuse_in_memory(path: str) -> None:
         )
 
 
-def _seconds(what: str, value: object, *, positive: bool) -> float:
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, int | float)
-        or not math.isfinite(value)
-        or value < 0
-        or (positive and value == 0)
-    ):
-        raise ValueError(f"{what} must be a finite number of seconds {'> 0' if positive else '>= 0'}, not {value!r}")
-    return float(value)
-
-
 class SqliteRegistry(DurableRegistry):
     """A registry in one SQLite file (WAL mode); any number of processes may open it at once.
 
@@ -82,8 +76,9 @@ class SqliteRegistry(DurableRegistry):
     process's own writes are visible as soon as the call returns; a change
     committed by another process is visible here within ``poll_interval`` plus the
     time to apply it (a watcher thread polls ``PRAGMA data_version``), and at once
-    after ``refresh()``. Every write first catches up with the events table inside
-    its transaction, so it is always checked against the latest state.
+    after ``refresh()``; this holds while one of our writers waits for another
+    process's write lock too. Every write first catches up with the events table
+    inside its transaction, so it is always checked against the latest state.
     ``timeout`` is how long a write waits for another process's write lock.
     """
 
@@ -100,19 +95,24 @@ class SqliteRegistry(DurableRegistry):
         if not text:
             raise RegistryError("SQLite database path is empty; expected a file path such as 'registry.db'")
         _refuse_in_memory(text)
-        poll_interval = _seconds("poll_interval", poll_interval, positive=True)
-        self._timeout = _seconds("timeout", timeout, positive=False)
+        poll_interval = number_option("poll_interval", poll_interval, minimum=0.001, unit=" of seconds")
+        self._timeout = number_option("timeout", timeout, minimum=0, unit=" of seconds")
         self._path = os.path.abspath(text)
+        self._where = f"SQLite database {self._path}"
         self._pid = os.getpid()
+        # _conn is the writers' (under the write lock); _watch_conn serves the watcher,
+        # refresh() and history() (under _read_lock), so they never wait for a writer.
         self._conn: sqlite3.Connection | None = None
         self._watch_conn: sqlite3.Connection | None = None
+        self._read_lock = threading.Lock()
         try:
             self._conn = self._connect()
             with self._store_errors("updating the schema of"):
-                migrate(self._conn, f"SQLite database {self._path}")
+                migrate(self._conn, self._where)
             self._watch_conn = self._connect()
-            with self._store_errors("polling"):
-                self._data_version = self._poll_data_version()
+            with self._store_errors("polling"), self._reader() as conn:
+                self._data_version: int = _data_version(conn)
+            self._seen_version = self._data_version
             super().__init__(poll_interval=poll_interval)
         except BaseException:
             self._close_connections()
@@ -143,7 +143,7 @@ class SqliteRegistry(DurableRegistry):
         with self._store_errors("opening"):
             # isolation_level=None: we issue BEGIN/COMMIT ourselves. timeout= is SQLite's
             # busy timeout: how long a statement waits for another connection's lock.
-            # check_same_thread=False: the watcher thread uses it too, under the write lock.
+            # check_same_thread=False: several threads use each connection, one at a time (under a lock).
             conn = sqlite3.connect(self._path, timeout=self._timeout, isolation_level=None, check_same_thread=False)
         try:
             with self._store_errors("opening"):
@@ -183,7 +183,17 @@ class SqliteRegistry(DurableRegistry):
             )
 
     def _connection(self) -> sqlite3.Connection:
-        if self._conn is None:
+        """The writers' connection (hold the write lock)."""
+        return self._usable(self._conn)
+
+    @contextmanager
+    def _reader(self) -> Iterator[sqlite3.Connection]:
+        """The reading connection, ours alone for the block; it never waits for our writers."""
+        with self._read_lock:
+            yield self._usable(self._watch_conn)
+
+    def _usable(self, conn: sqlite3.Connection | None) -> sqlite3.Connection:
+        if conn is None:
             raise StoreError(f"{self!r} is closed; open a new registry")
         if os.getpid() != self._pid:
             # SQLite connections must not cross fork() (their locks belong to the parent),
@@ -192,7 +202,7 @@ class SqliteRegistry(DurableRegistry):
                 f"{self!r} was opened in process {self._pid} and cannot be used after fork(); "
                 "open a new SqliteRegistry in this process"
             )
-        return self._conn
+        return conn
 
     @contextmanager
     def _store_errors(self, doing: str) -> Iterator[None]:
@@ -208,10 +218,11 @@ class SqliteRegistry(DurableRegistry):
             raise StoreError(f"SQLite error {doing} {self._path}: {detail}") from exc
 
     def _close_connections(self) -> None:
-        for conn in (self._watch_conn, self._conn):
-            if conn is not None:
-                conn.close()
-        self._conn = self._watch_conn = None
+        with self._read_lock:
+            for conn in (self._watch_conn, self._conn):
+                if conn is not None:
+                    conn.close()
+            self._conn = self._watch_conn = None
 
     @contextmanager
     def _atomic(self) -> Iterator[sqlite3.Connection]:
@@ -234,25 +245,25 @@ class SqliteRegistry(DurableRegistry):
 
     # -- DurableRegistry hooks ------------------------------------------------------
 
-    def _poll_data_version(self) -> int:
-        assert self._watch_conn is not None
-        return int(self._watch_conn.execute("PRAGMA data_version").fetchone()[0])
-
     def _wait_for_change(self, timeout: float) -> bool:
         # data_version changes when any other connection (ours included) commits:
         # one cheap pragma per interval instead of a query of the events table.
         if self._stopping.wait(timeout) or self._watch_conn is None:
             return False
-        with self._store_errors("polling"):
-            version = self._poll_data_version()
-        if version == self._data_version:
-            return False
-        self._data_version = version
-        # Our own commits change it too; only take the write lock to catch up when
-        # the log holds revisions we have not applied.
-        with self._store_errors("polling"):
-            latest = self._watch_conn.execute("SELECT max(revision) FROM events").fetchone()[0]
+        with self._store_errors("polling"), self._reader() as conn:
+            version = _data_version(conn)
+            if version == self._data_version:
+                return False
+            # Kept as seen only once the catch-up succeeds (_caught_up): were it kept
+            # now, one failed read would hide this change until the next commit.
+            self._seen_version = version
+            # Our own commits change it too; only catch up when the log holds
+            # revisions we have not applied.
+            latest = conn.execute("SELECT max(revision) FROM events").fetchone()[0]
         return latest is not None and latest > self._state.revision
+
+    def _caught_up(self) -> None:
+        self._data_version = self._seen_version
 
     def _load(self) -> RegistryState:
         conn = self._connection()
@@ -260,51 +271,42 @@ class SqliteRegistry(DurableRegistry):
             conn.execute("BEGIN")  # one read snapshot, so rows and revision agree
             try:
                 revision = conn.execute("SELECT coalesce(max(revision), 0) FROM events").fetchone()[0]
-                # Decoded row by row, not after fetchall(): at 100,000 versions holding all
-                # the JSON texts at once would cost ~40 MB of peak memory.
-                versions = [
-                    (name, self._decode(name, version, text))
-                    for name, version, text in conn.execute(
-                        "SELECT m.name, v.version, v.metadata FROM versions v JOIN models m ON m.id = v.model_id"
-                    )
-                ]
-                aliases = conn.execute(
-                    "SELECT m.name, a.alias, v.version FROM aliases a JOIN models m ON m.id = a.model_id "
-                    "JOIN versions v ON v.model_id = a.model_id AND v.identity = a.identity"
-                ).fetchall()
+                aliases = conn.execute(ALIAS_ROWS).fetchall()
+                versions = conn.execute(
+                    "SELECT m.name, v.version, v.metadata FROM versions v JOIN models m ON m.id = v.model_id"
+                )
+                return state_from_rows(versions, aliases, int(revision), self._where)
             finally:
                 conn.execute("COMMIT")
-        return state_from_rows(versions, aliases, int(revision))
-
-    def _decode(self, name: str, version: str, text: str) -> ModelMetadata:
-        try:
-            return decode_metadata(text)
-        except ValueError as exc:  # JSON or metadata validation: the file was edited by hand or is damaged
-            raise StoreError(f"stored metadata of {name} {version} in {self._path} is unreadable: {exc}") from exc
 
     def _rows_after(self, revision: int) -> list[EventRow]:
-        with self._store_errors("reading events from"):
-            rows = self._connection().execute(
-                f"SELECT {_EVENT_COLUMNS} FROM events WHERE revision > ? ORDER BY revision", (revision,)
-            ).fetchall()
-        return [_event_row(row) for row in rows]
+        with self._store_errors("reading events from"), self._reader() as conn:
+            return self._events(conn, "revision > ?", revision)
+
+    def _rows_named(self, name: str) -> list[EventRow]:
+        with self._store_errors("reading history from"), self._reader() as conn:
+            return self._events(conn, "name = ?", name)
+
+    def _events(self, conn: sqlite3.Connection, condition: str, value: object) -> list[EventRow]:
+        rows = conn.execute(f"SELECT {_EVENT_COLUMNS} FROM events WHERE {condition} ORDER BY revision", (value,))
+        return [self._event_row(row) for row in rows.fetchall()]
+
+    def _event_row(self, row: _Row) -> EventRow:
+        revision, kind, name, version, alias, actor, at, payload = row
+        try:
+            when = datetime.fromisoformat(at)
+        except (TypeError, ValueError) as exc:
+            raise StoreError(f"event {revision} in {self._where} has an unreadable time {at!r}") from exc
+        return EventRow(revision, kind, name, version, alias, actor, when, payload)
 
     def _transact(self, plan: Plan) -> list[RegistryEvent]:
         with self._atomic() as conn:
-            # Catch up first: the plan must see every write committed before ours.
-            self._apply_rows(self._rows_after(self._state.revision))
+            # Catch up first, on the write transaction: the plan must see every write
+            # committed before ours (and none can commit until we do).
+            self._apply_rows(self._events(conn, "revision > ?", self._state.revision))
             changes = plan(self._state)
             rows = [self._write_change(conn, change) for change in changes]
         return self._apply_own(changes, rows)
-
-    def history(self, name: str) -> list[RegistryEvent]:
-        """Every change to one model, oldest first, read from the events table."""
-        validate_name(name)
-        with self._write_lock, self._store_errors("reading history from"):
-            rows = self._connection().execute(
-                f"SELECT {_EVENT_COLUMNS} FROM events WHERE name = ? ORDER BY revision", (name,)
-            ).fetchall()
-        return [_event_row(row).event() for row in rows]
 
     # -- writing one change ---------------------------------------------------------
 
@@ -360,13 +362,9 @@ class SqliteRegistry(DurableRegistry):
         except sqlite3.IntegrityError as exc:
             if exc.sqlite_errorname != "SQLITE_CONSTRAINT_UNIQUE":
                 raise
-            raise DuplicateVersionError(
-                f"model {name!r} already has a version of the same precedence as {version!r}",
-                name=name,
-                version=version,
-            ) from exc
+            raise duplicate_version(name, version) from exc
 
 
-def _event_row(row: _Row) -> EventRow:
-    revision, kind, name, version, alias, actor, at, payload = row
-    return EventRow(revision, kind, name, version, alias, actor, datetime.fromisoformat(at), payload)
+
+def _data_version(conn: sqlite3.Connection) -> int:
+    return int(conn.execute("PRAGMA data_version").fetchone()[0])
