@@ -1,0 +1,289 @@
+"""RegistryClient: the ModelRegistry interface over HTTP, against a ``modelreg serve`` server.
+
+Needs the ``modelreg[client]`` extra (httpx). Inputs are checked locally with the
+core's own validators (same errors, no round trip); the server stays the authority.
+Problem responses become the same exception classes the server raised.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from contextlib import AbstractContextManager
+from types import TracebackType
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+import httpx
+
+from .. import __version__
+from .._base import _metadata_arg, _str_arg
+from ..errors import ERROR_CLASSES, RegistryError, StoreError
+from ..events import Callback, RegistryEvent, Subscription
+from ..metadata import ModelMetadata
+from ..names import validate_alias, validate_name
+from ..semver import parse_version
+from ._events import EventStream
+
+__all__ = ["RegistryClient"]
+
+_log = logging.getLogger("modelreg.client")
+_CLASSES: dict[str, type[RegistryError]] = {cls.code: cls for cls in ERROR_CLASSES}
+_IDEMPOTENT = frozenset({"GET", "HEAD"})
+
+
+def _seg(text: str) -> str:
+    return quote(text, safe="")
+
+
+def _text(value: object) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _reason(exc: httpx.HTTPError) -> str:
+    text = str(exc) or type(exc).__name__
+    return text if len(text) <= 200 else text[:197] + "..."
+
+
+class RegistryClient:
+    """A ModelRegistry whose registry lives on a modelreg server; reuses connections, thread-safe.
+
+    ``url`` is the server's base URL (a path prefix is allowed, e.g. behind a proxy);
+    ``token`` a bearer token when the server needs one. Idempotent reads are retried
+    ``retries`` times on connection errors; an unreachable server raises StoreError.
+    """
+
+    def __init__(self, url: str, *, token: str | None = None, timeout: float = 10.0, retries: int = 2) -> None:
+        if not isinstance(url, str):
+            raise TypeError(f"url must be a str, not {type(url).__name__}")
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
+            raise ValueError(f"invalid server URL {url[:80]!r}: expected http(s)://host:port[/prefix]")
+        if token is not None and (not isinstance(token, str) or not token or not token.isprintable()):
+            raise ValueError("token must be a non-empty printable string")
+        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0:
+            raise ValueError(f"timeout must be a positive number of seconds, not {timeout!r}")
+        if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
+            raise ValueError(f"retries must be a non-negative int, not {retries!r}")
+        self.url = url.rstrip("/")
+        self.timeout = float(timeout)
+        self._retries = retries
+        headers = {"User-Agent": f"modelreg/{__version__}", "Accept": "application/json"}
+        if token is not None:
+            headers["Authorization"] = f"Bearer {token}"
+        self._http = httpx.Client(base_url=self.url, headers=headers, timeout=self.timeout)
+        self._streams: set[EventStream] = set()
+        self._lock = threading.Lock()
+        self._closed = False
+
+    # -- plumbing ------------------------------------------------------------------
+
+    def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        """Send one request (retrying idempotent ones on connection errors); StoreError when unreachable."""
+        if self._closed:
+            raise StoreError(f"this RegistryClient for {self.url} is closed")
+        delay = 0.05
+        attempt = 0
+        while True:
+            try:
+                return self._http.request(method, path, **kwargs)
+            except httpx.TransportError as exc:
+                # A refused connection sent nothing, so even a write may be retried; a read may always be.
+                retry = isinstance(exc, httpx.ConnectError) or (
+                    method in _IDEMPOTENT and isinstance(exc, (httpx.NetworkError, httpx.RemoteProtocolError))
+                )
+                if not retry or attempt >= self._retries:
+                    raise StoreError(f"cannot reach the registry server at {self.url}: {_reason(exc)}") from exc
+            attempt += 1
+            time.sleep(delay)
+            delay *= 4
+
+    def error_for(self, response: httpx.Response) -> RegistryError:
+        """The exception a problem response stands for (the server's class, by its ``code``)."""
+        try:
+            problem = response.json()
+        except ValueError:
+            problem = None
+        if not isinstance(problem, dict):
+            problem = {}
+        code = problem.get("code")
+        detail = problem.get("detail")
+        if not isinstance(detail, str) or not detail:
+            detail = f"HTTP {response.status_code} {response.reason_phrase} from {self.url}"
+        fields = {key: _text(problem.get(key)) for key in ("name", "version", "alias")}
+        cls = _CLASSES.get(code) if isinstance(code, str) else None
+        if cls is None and not code and response.status_code == 404:
+            return StoreError(f"{self.url} answered 404 without a problem body: is it a modelreg server?")
+        if cls is None:
+            cls = StoreError if response.status_code >= 500 else RegistryError
+            error = cls(detail, **fields)
+            if isinstance(code, str) and code:
+                error.code = code  # an HTTP-layer code (unauthorized, payload_too_large, ...)
+            return error
+        return cls(detail, **fields)
+
+    def stream_events(self, headers: dict[str, str], timeout: httpx.Timeout) -> AbstractContextManager[httpx.Response]:
+        """Open the server's event stream (subscriptions read it in their own thread)."""
+        return self._http.stream("GET", "/api/v1/events", headers=headers, timeout=timeout)
+
+    def _call(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        response = self.request(method, path, **kwargs)
+        if response.status_code >= 400:
+            raise self.error_for(response)
+        return response
+
+    def _json(self, method: str, path: str, **kwargs: Any) -> Any:
+        response = self._call(method, path, **kwargs)
+        try:
+            return response.json()
+        except ValueError:
+            raise StoreError(f"the server at {self.url} answered {method} {path} with non-JSON content") from None
+
+    def _member(self, data: Any, key: str, kind: type) -> Any:
+        """``data[key]`` of the expected JSON type, or StoreError: the server is not speaking our API."""
+        value = data.get(key) if isinstance(data, dict) else None
+        if not isinstance(value, kind):
+            raise StoreError(f"the server at {self.url} sent an answer without {kind.__name__} {key!r}")
+        return value
+
+    def _metadata(self, data: Any) -> ModelMetadata:
+        try:
+            return ModelMetadata.from_dict(data)
+        except RegistryError as exc:
+            raise StoreError(f"the server at {self.url} sent metadata this client cannot read: {exc}") from exc
+
+    @staticmethod
+    def _version_path(name: str, version: str) -> str:
+        return f"/api/v1/models/{_seg(name)}/versions/{_seg(version)}"
+
+    # -- writes --------------------------------------------------------------------
+
+    def register_model(self, name: str, version: str, metadata: ModelMetadata) -> ModelMetadata:
+        """Store a new version; return the stored metadata (canonical version filled in)."""
+        validate_name(name)
+        parse_version(_str_arg("version", version))
+        body = _metadata_arg(metadata).to_json()
+        data = self._json("PUT", self._version_path(name, version), content=body,
+                          headers={"Content-Type": "application/json"})
+        return self._metadata(data)
+
+    def unregister_model(self, name: str, version: str, force: bool = False) -> None:
+        """Remove a version; ``force`` also removes aliases pointing at it."""
+        validate_name(name)
+        parse_version(_str_arg("version", version))
+        params = {"force": "true"} if force else None
+        self._call("DELETE", self._version_path(name, version), params=params)
+
+    def set_alias(self, name: str, alias: str, version: str) -> None:
+        """Point ``alias`` at a version, moving it if it exists."""
+        validate_name(name)
+        validate_alias(alias)
+        parse_version(_str_arg("version", version))
+        self._call("PUT", f"/api/v1/models/{_seg(name)}/aliases/{_seg(alias)}",
+                   content=json.dumps({"version": version}), headers={"Content-Type": "application/json"})
+
+    def remove_alias(self, name: str, alias: str) -> None:
+        """Delete an alias (AliasNotFoundError if it does not exist)."""
+        validate_name(name)
+        validate_alias(alias)
+        self._call("DELETE", f"/api/v1/models/{_seg(name)}/aliases/{_seg(alias)}")
+
+    # -- reads ---------------------------------------------------------------------
+
+    def has_version(self, name: str, version: str) -> bool:
+        """Whether the model has a version of that precedence."""
+        validate_name(name)
+        parse_version(_str_arg("version", version))
+        path = self._version_path(name, version)
+        response = self.request("HEAD", path)
+        if response.status_code == 200:
+            return True
+        if response.status_code != 404:
+            # A HEAD answer has no body to name the error: ask again with GET to read the problem.
+            response = self.request("GET", path)
+            if response.status_code == 200:
+                return True
+            if response.status_code != 404:
+                raise self.error_for(response)
+        if not response.headers.get("content-type", "").startswith("application/problem+json"):
+            raise self.error_for(response)  # not our 404: the URL does not point at a modelreg server
+        return False
+
+    def get_versions(self, name: str) -> list[str]:
+        """Canonical versions in ascending precedence; ``[]`` for an unknown model."""
+        validate_name(name)
+        return list(self._member(self._json("GET", f"/api/v1/models/{_seg(name)}/versions"), "versions", list))
+
+    def get_metadata(self, name: str, version: str) -> ModelMetadata:
+        """The stored metadata of a version."""
+        validate_name(name)
+        parse_version(_str_arg("version", version))
+        return self._metadata(self._json("GET", self._version_path(name, version)))
+
+    def get_all_model_names(self) -> list[str]:
+        """Names of models with at least one version, sorted."""
+        models = self._member(self._json("GET", "/api/v1/models"), "models", list)
+        return [self._member(model, "name", str) for model in models]
+
+    def resolve(self, name: str, spec: str) -> str:
+        """Highest version matching a range, ``latest``, or an alias's target."""
+        validate_name(name)
+        _str_arg("spec", spec)
+        data = self._json("GET", f"/api/v1/models/{_seg(name)}/resolve", params={"spec": spec})
+        return str(self._metadata(data).version)
+
+    def get_aliases(self, name: str) -> dict[str, str]:
+        """Alias name to canonical version."""
+        validate_name(name)
+        return dict(self._member(self._json("GET", f"/api/v1/models/{_seg(name)}/aliases"), "aliases", dict))
+
+    def history(self, name: str) -> list[RegistryEvent]:
+        """The changes to one model, oldest first."""
+        validate_name(name)
+        events = self._member(self._json("GET", f"/api/v1/models/{_seg(name)}/history"), "events", list)
+        try:
+            return [RegistryEvent.from_dict(event) for event in events]
+        except (KeyError, TypeError, ValueError) as exc:
+            raise StoreError(f"the server at {self.url} sent an event this client cannot read: {exc}") from exc
+
+    def subscribe(self, callback: Callback) -> Subscription:
+        """Call ``callback`` (in a background thread) with each change after now, once each, in order."""
+        if not callable(callback):
+            raise TypeError(f"callback must be callable, not {type(callback).__name__}")
+        stream = EventStream(self, callback, on_stop=self._forget)
+        with self._lock:
+            self._streams.add(stream)
+        try:
+            stream.start()
+        except BaseException:
+            self._forget(stream)
+            raise
+        return stream.subscription
+
+    def _forget(self, stream: EventStream) -> None:
+        with self._lock:
+            self._streams.discard(stream)
+
+    # -- lifecycle -----------------------------------------------------------------
+
+    def close(self) -> None:
+        """End subscriptions and close connections; idempotent."""
+        with self._lock:
+            streams = list(self._streams)
+        for stream in streams:
+            stream.subscription.close()
+        self._closed = True
+        self._http.close()
+
+    def __enter__(self) -> RegistryClient:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<RegistryClient {self.url}>"

@@ -1,0 +1,192 @@
+"""The client end of the event stream: one thread per subscription reading Server-Sent Events.
+
+The thread reconnects with ``Last-Event-ID`` after a broken connection, so each change
+is delivered once and in revision order across reconnects.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import socket
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from typing import TYPE_CHECKING
+
+import httpx
+
+from ..errors import StoreError
+from ..events import Callback, EventHub, RegistryEvent, Subscription
+
+if TYPE_CHECKING:
+    from . import RegistryClient
+
+__all__ = ["EventStream", "RemoteSubscription", "parse_sse"]
+
+_log = logging.getLogger("modelreg.client")
+_READ_TIMEOUT = 60.0  # the server sends a heartbeat every 15 s; silence this long means a dead link
+_MAX_DELAY = 5.0
+
+
+def parse_sse(lines: Iterable[str]) -> Iterator[tuple[str, str | None, str]]:
+    """(event type, id, data) for each event in Server-Sent Events text lines."""
+    kind: str = "message"
+    ident: str | None = None
+    data: list[str] = []
+    for line in lines:
+        if not line:
+            if data:
+                yield kind, ident, "\n".join(data)
+            kind, data = "message", []
+            continue
+        if line.startswith(":"):
+            continue  # a comment (the server's heartbeat)
+        field, _, value = line.partition(":")
+        value = value[1:] if value.startswith(" ") else value
+        if field == "event":
+            kind = value
+        elif field == "data":
+            data.append(value)
+        elif field == "id":
+            ident = value
+
+
+class RemoteSubscription(Subscription):
+    """A subscription whose ``close()`` also ends its stream and waits out a delivery in progress."""
+
+    __slots__ = ("_stream",)
+
+    def __init__(self, stream: EventStream, callback: Callback) -> None:
+        super().__init__(EventHub(), 0, callback)
+        self._stream = stream
+
+    def close(self) -> None:
+        """Stop delivery and the background thread; idempotent."""
+        super().close()
+        self._stream.stop()
+
+
+class EventStream:
+    """Follows ``/api/v1/events`` in a daemon thread and hands each event to one callback."""
+
+    def __init__(self, client: RegistryClient, callback: Callback, on_stop: Callable[[EventStream], None]) -> None:
+        self._client = client
+        self._on_stop = on_stop
+        self.subscription = RemoteSubscription(self, callback)
+        self._stopping = threading.Event()
+        self._ready = threading.Event()
+        self._deliver_lock = threading.RLock()  # re-entrant: a callback may close its own subscription
+        self._failure: BaseException | None = None
+        self._last: int | None = None
+        self._response: httpx.Response | None = None
+        self._thread = threading.Thread(target=self._run, name="modelreg-events", daemon=True)
+
+    def start(self) -> None:
+        """Connect and wait for the server's ``ready`` event: changes after it will be delivered."""
+        self._thread.start()
+        if not self._ready.wait(self._client.timeout + 1.0):
+            self.subscription.close()
+            raise StoreError(f"no event stream from {self._client.url} within {self._client.timeout:g} s")
+        if self._failure is not None:
+            self.subscription.close()
+            raise self._failure
+
+    def stop(self) -> None:
+        """End the stream: unblock the reader, then wait for it unless we are that thread."""
+        if self._stopping.is_set():
+            return
+        self._stopping.set()
+        response = self._response
+        stream = response.extensions.get("network_stream") if response is not None else None
+        sock = stream.get_extra_info("socket") if stream is not None else None
+        if isinstance(sock, socket.socket):
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)  # wakes the blocked read; close() alone would not
+        if threading.current_thread() is not self._thread:
+            if self._thread.is_alive():
+                self._thread.join(timeout=self._client.timeout)
+            with self._deliver_lock:
+                pass  # a delivery that began before close() finishes before close() returns
+        self._on_stop(self)
+
+    def _run(self) -> None:
+        delay = 0.1
+        while not self._stopping.is_set():
+            try:
+                self._follow()
+                delay = 0.1  # a clean end (the server shutting down): come back soon
+            except Exception as exc:  # any failure to follow: report it at start, else reconnect
+                if not self._ready.is_set():
+                    self._fail(exc)
+                    return
+                if self._stopping.is_set():
+                    return
+                _log.warning("event stream from %s broke (%s); reconnecting in %.1f s", self._client.url, exc, delay)
+            if self._stopping.wait(delay):
+                return
+            delay = min(delay * 2, _MAX_DELAY)
+
+    def _fail(self, exc: BaseException) -> None:
+        if isinstance(exc, httpx.HTTPError):
+            exc = StoreError(f"cannot follow events from {self._client.url}: {exc}")
+        self._failure = exc
+        self._ready.set()
+
+    def _follow(self) -> None:
+        headers = {"Accept": "text/event-stream"}
+        if self._last is not None:
+            headers["Last-Event-ID"] = str(self._last)
+        timeout = httpx.Timeout(self._client.timeout, read=_READ_TIMEOUT)
+        with self._client.stream_events(headers, timeout) as response:
+            self._response = response
+            try:
+                if self._stopping.is_set():
+                    return
+                if response.status_code != 200:
+                    response.read()
+                    if response.status_code == 410 and self._ready.is_set():
+                        self._skip_gone(response)
+                        return
+                    raise self._client.error_for(response)
+                for kind, ident, data in parse_sse(response.iter_lines()):
+                    if self._stopping.is_set():
+                        return
+                    self._handle(kind, ident, data)
+            finally:
+                self._response = None
+
+    def _skip_gone(self, response: httpx.Response) -> None:
+        """The server no longer keeps the events we need: say so loudly, and resume where it can."""
+        try:
+            floor = response.json().get("available_after")
+        except (ValueError, AttributeError):
+            floor = None
+        _log.error(
+            "events after revision %s up to %s are no longer kept by %s: those changes were missed",
+            self._last, floor if isinstance(floor, int) else "now", self._client.url,
+        )
+        self._last = floor if isinstance(floor, int) else None
+
+    def _handle(self, kind: str, ident: str | None, data: str) -> None:
+        if kind == "ready":
+            if self._last is None and ident is not None and ident.isdigit():
+                self._last = int(ident)
+            self._ready.set()
+            return
+        try:
+            event = RegistryEvent.from_dict(json.loads(data))
+        except (ValueError, KeyError, TypeError) as exc:
+            _log.warning("skipping an unreadable event from %s: %s", self._client.url, exc)
+            return
+        if self._last is not None and event.revision <= self._last:
+            return  # already delivered before a reconnect
+        self._last = event.revision
+        with self._deliver_lock:
+            if self.subscription.closed:
+                return
+            try:
+                self.subscription.callback(event)
+            except Exception:
+                _log.exception("subscriber %r raised on %s event r%d", self.subscription.callback, event.kind,
+                               event.revision)

@@ -1,0 +1,427 @@
+"""create_app: the registry's HTTP API as an ASGI application.
+
+Requests are dispatched by a small segment table rather than Starlette's regex
+router: on the read path every microsecond shows against the server's own cost
+(docs/server.md has the measurements). Starlette supplies the streaming response
+used for Server-Sent Events.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import json
+import logging
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qsl, unquote
+
+import anyio
+import anyio.to_thread
+from starlette.responses import Response
+from starlette.types import Message, Receive, Scope, Send
+
+from .._base import acting_as
+from ..errors import RegistryError
+from ..registry import ModelRegistry
+from .auth import Auth, Role
+from .metrics import Metrics
+from .problems import HTTP_CODES, HTTPProblem, problem_body, problem_for_error
+from .sse import EventFeed
+
+__all__ = ["Call", "ModelregApp", "Reply", "create_app"]
+
+_log = logging.getLogger("modelreg.server")
+_access = logging.getLogger("modelreg.access")
+JSON = b"application/json"
+PROBLEM = b"application/problem+json"
+_NO_QUERY: Mapping[str, str] = {}
+_MAX_QUERY_FIELDS = 16
+
+
+@dataclass(slots=True)
+class Reply:
+    """A complete response: status, body bytes and content type (plus any extra headers)."""
+
+    status: int
+    body: bytes = b""
+    content_type: bytes = JSON
+    headers: list[tuple[bytes, bytes]] | None = None
+
+
+Handler = Callable[..., Awaitable[Reply | Response] | Reply]
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoint:
+    """One method of a route: its handler, the role it needs (None: public) and its query parameters.
+
+    Handlers that only read the in-memory snapshot are plain functions, called without a coroutine.
+    """
+
+    handler: Handler
+    role: Role | None
+    query: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """A path template such as ``/api/v1/models/{name}/versions`` and its methods."""
+
+    template: str
+    methods: Mapping[str, Endpoint]
+    segments: tuple[str | None, ...] = ()  # literal segments, None where the template has a parameter
+
+    def __post_init__(self) -> None:
+        segments = tuple(None if s.startswith("{") else s for s in self.template.split("/"))
+        object.__setattr__(self, "segments", segments)
+
+
+class Call:
+    """What a handler gets: the app, the request scope, parsed query, and who is calling."""
+
+    __slots__ = ("actor", "app", "query", "receive", "role", "scope")
+
+    def __init__(self, app: ModelregApp, scope: Scope, receive: Receive, query: Mapping[str, str]) -> None:
+        self.app = app
+        self.scope = scope
+        self.receive = receive
+        self.query = query
+        self.actor = "anonymous"
+        self.role = Role.ADMIN
+
+    @property
+    def registry(self) -> ModelRegistry:
+        """The registry this app serves."""
+        return self.app.registry
+
+    def header(self, name: bytes) -> str | None:
+        """A request header's value (``name`` lower-case), or None."""
+        for key, value in self.scope["headers"]:
+            if key == name:
+                return str(value.decode("latin-1"))
+        return None
+
+    def require(self, role: Role, what: str) -> None:
+        """Raise 403 unless the caller's role is at least ``role``."""
+        if self.role < role:
+            raise HTTPProblem(
+                "forbidden",
+                f"{what} needs the {role.name.lower()} role; token {self.actor!r} has {self.role.name.lower()}",
+            )
+
+    async def body(self) -> bytes:
+        """The request body, refused with 413 as soon as it passes the app's limit."""
+        limit = self.app.max_body_bytes
+        chunks: list[bytes] = []
+        size = 0
+        more = True
+        while more:
+            message = await self.receive()
+            if message["type"] == "http.disconnect":
+                raise HTTPProblem("invalid_json", "the client disconnected before sending the whole body")
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > limit:
+                raise _too_large(limit)
+            chunks.append(chunk)
+            more = message.get("more_body", False)
+        return b"".join(chunks)
+
+    async def run(self, func: Callable[..., Any], *args: Any) -> Any:
+        """Run a blocking registry call in a worker thread (history, readiness)."""
+        return await anyio.to_thread.run_sync(functools.partial(func, *args))
+
+    async def write(self, func: Callable[..., Any], *args: Any) -> Any:
+        """Run a registry write in a worker thread, one at a time, recording the caller as the actor.
+
+        The registry serializes writes under its lock anyway; queueing them here, rather
+        than in many threads contending for that lock, keeps the event loop responsive.
+        """
+        limiter = self.app.write_limiter
+        if limiter is None:
+            limiter = self.app.write_limiter = anyio.CapacityLimiter(1)
+        return await anyio.to_thread.run_sync(functools.partial(_acting, self.actor, func, *args), limiter=limiter)
+
+
+def _acting(actor: str, func: Callable[..., Any], *args: Any) -> Any:
+    with acting_as(actor):
+        return func(*args)
+
+
+def _too_large(limit: int) -> HTTPProblem:
+    return HTTPProblem(
+        "payload_too_large",
+        f"the request body is larger than this server's limit of {limit} bytes",
+        headers={"Connection": "close"},
+    )
+
+
+def _segments(scope: Scope) -> list[str]:
+    """Path segments, each percent-decoded on its own so an encoded '/' stays inside its segment."""
+    raw: bytes | None = scope.get("raw_path")
+    root: str = scope.get("root_path", "")
+    if raw is None:
+        path: str = scope["path"]
+        if root and path.startswith(root):
+            path = path[len(root) :]
+        return path.split("/")
+    try:
+        text = raw.decode("ascii")
+    except UnicodeDecodeError:  # not valid on the wire, but say what arrived rather than fail
+        text = raw.decode("utf-8", "replace")
+    parts = text.split("/")
+    if not root and "%" not in text:
+        return parts
+    if root:
+        depth = root.rstrip("/").count("/")
+        if unquote("/".join(parts[: depth + 1])) == root.rstrip("/"):
+            parts = ["", *parts[depth + 1 :]]
+    return [unquote(p) if "%" in p else p for p in parts]
+
+
+def _parse_query(query_string: bytes, allowed: frozenset[str]) -> dict[str, str]:
+    try:
+        pairs = parse_qsl(
+            query_string.decode("latin-1"), keep_blank_values=True, errors="replace", max_num_fields=_MAX_QUERY_FIELDS
+        )
+    except ValueError:
+        raise HTTPProblem("invalid_parameter", f"more than {_MAX_QUERY_FIELDS} query parameters") from None
+    query: dict[str, str] = {}
+    for key, value in pairs:
+        if key not in allowed:
+            known = f"; this route accepts {', '.join(sorted(allowed))}" if allowed else "; this route takes none"
+            raise HTTPProblem("invalid_parameter", f"unknown query parameter {key[:64]!r}{known}")
+        if key in query:
+            raise HTTPProblem("invalid_parameter", f"query parameter {key!r} given more than once")
+        query[key] = value
+    return query
+
+
+class _ClfClock:
+    """Common Log Format timestamps, formatted at most once a second."""
+
+    def __init__(self) -> None:
+        self._second = -1
+        self._text = ""
+
+    def now(self) -> str:
+        second = int(time.time())
+        if second != self._second:
+            self._second = second
+            self._text = time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(second))
+        return self._text
+
+
+def _log_access(line: str) -> None:
+    if _access.isEnabledFor(logging.INFO):
+        _access.info(line)
+
+
+class _Router:
+    """Finds a route by a dict lookup: paths of one length put their parameters at the same places."""
+
+    def __init__(self, routes: tuple[Route, ...]) -> None:
+        self._params: dict[int, tuple[int, ...]] = {}
+        self._table: dict[tuple[str, ...], Route] = {}
+        for route in routes:
+            params = tuple(i for i, s in enumerate(route.segments) if s is None)
+            if self._params.setdefault(len(route.segments), params) != params:
+                raise ValueError(f"{route.template}: parameters must sit where other routes of its length have them")
+            self._table[self._key([s or "" for s in route.segments], params)] = route
+
+    @staticmethod
+    def _key(segments: list[str], params: tuple[int, ...]) -> tuple[str, ...]:
+        key = segments.copy()
+        for i in params:
+            key[i] = ""
+        return tuple(key)
+
+    def match(self, segments: list[str]) -> tuple[Route, list[str]] | None:
+        """The route for these path segments and its parameter values, or None."""
+        params = self._params.get(len(segments))
+        if params is None:
+            return None
+        route = self._table.get(self._key(segments, params))
+        if route is None:
+            return None
+        return route, [segments[i] for i in params]
+
+
+class ModelregApp:
+    """The ASGI application ``create_app`` returns; attributes are for ``serve`` and tests."""
+
+    def __init__(self, registry: ModelRegistry, *, auth: Auth | None, max_body_bytes: int) -> None:
+        from .routes import ROUTES  # routes import this module for Reply and Call
+
+        self.registry = registry
+        self.auth = auth
+        self.max_body_bytes = max_body_bytes
+        self.metrics = Metrics()
+        self.events = EventFeed(registry)
+        self.metrics.gauges["modelreg_event_streams"] = ("Open event streams.", lambda: self.events.clients)
+        self.access_log: Callable[[str], None] | None = _log_access
+        self.shutting_down = False
+        self.write_limiter: anyio.CapacityLimiter | None = None  # made on first write, inside the loop
+        self._clock = _ClfClock()
+        self._incidents = 0
+        self._router = _Router(ROUTES)
+
+    async def _other(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+        elif scope["type"] == "websocket":
+            await send({"type": "websocket.close", "code": 1008, "reason": "no websocket routes"})
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                self.shutting_down = True
+                self.events.close()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Answer one request (or the lifespan protocol)."""
+        if scope["type"] != "http":
+            await self._other(scope, receive, send)
+            return
+        started = time.perf_counter()
+        method: str = scope["method"]
+        template = "(unmatched)"
+        call: Call | None = None
+        status, size = 500, 0
+        try:
+            found = self._router.match(_segments(scope))
+            if found is None:
+                raise self._not_found(scope)
+            route, params = found
+            template = route.template
+            endpoint = route.methods.get(method)
+            if endpoint is None:
+                if method != "HEAD" or "GET" not in route.methods:
+                    allow = ", ".join(sorted({*route.methods, "HEAD"} if "GET" in route.methods else route.methods))
+                    raise HTTPProblem(
+                        "method_not_allowed", f"{method} is not allowed on {route.template}; allowed: {allow}",
+                        headers={"Allow": allow},
+                    )
+                endpoint = route.methods["GET"]
+            query_string: bytes = scope["query_string"]
+            query = _parse_query(query_string, endpoint.query) if query_string else _NO_QUERY
+            call = Call(self, scope, receive, query)
+            if method == "PUT":  # the only method whose body we read: refuse an oversized one unread
+                self._check_length(scope)
+            if endpoint.role is not None and self.auth is not None:
+                token = self.auth.identify(call.header(b"authorization"))
+                call.actor, call.role = token.name, token.role
+                call.require(endpoint.role, f"{method} {route.template}")
+            result = endpoint.handler(call, *params)
+            reply = result if isinstance(result, Reply) else await result
+            if isinstance(reply, Reply):
+                body = reply.body
+                status, size = reply.status, len(body)
+                headers = [(b"content-type", reply.content_type), (b"content-length", b"%d" % size)]
+                if reply.headers:
+                    headers += reply.headers
+                await send({"type": "http.response.start", "status": status, "headers": headers})
+                await send({"type": "http.response.body", "body": b"" if method == "HEAD" else body})
+            else:
+                status, size = await self._stream(scope, receive, send, reply)
+        except RegistryError as exc:
+            status, body = problem_for_error(exc)
+            status, size = await self._send(send, Reply(status, body, PROBLEM), method)
+        except HTTPProblem as exc:
+            body = problem_body(exc.status, exc.code, exc.title, exc.detail, **exc.extra)
+            headers = [(k.lower().encode(), v.encode()) for k, v in exc.headers.items()]
+            status, size = await self._send(send, Reply(exc.status, body, PROBLEM, headers), method)
+        except Exception:
+            self._incidents += 1
+            _log.exception("unexpected error #%d answering %s %s", self._incidents, method, scope.get("path"))
+            detail = f"unexpected server error; the server logged it as incident #{self._incidents}"
+            body = problem_body(500, "internal_error", HTTP_CODES["internal_error"][1], detail)
+            try:
+                status, size = await self._send(send, Reply(500, body, PROBLEM), method)
+            except Exception:  # the response had already started, or the client is gone
+                status = 500
+        finally:
+            elapsed = time.perf_counter() - started
+            self.metrics.observe(method, template, status, elapsed)
+            if self.access_log is not None:
+                self.access_log(self._access_line(scope, call, status, size, elapsed))
+
+    def _not_found(self, scope: Scope) -> HTTPProblem:
+        raw: bytes = scope.get("raw_path") or b""
+        if b"%2f" in raw.lower():
+            return HTTPProblem(
+                "invalid_parameter",
+                "the path has an encoded '/' (%2F): no model name, version or alias can contain '/'",
+            )
+        return HTTPProblem("not_found", f"no route matches {scope['path'][:200]!r}; see /docs for the API")
+
+    def _check_length(self, scope: Scope) -> None:
+        """Refuse a declared body over the limit before reading any of it."""
+        for key, value in scope["headers"]:
+            if key == b"content-length":
+                if not value.isdigit():
+                    shown = value[:40].decode("latin-1")
+                    raise HTTPProblem("invalid_parameter", f"Content-Length {shown!r} is not a whole number")
+                if int(value) > self.max_body_bytes:
+                    raise _too_large(self.max_body_bytes)
+
+    async def _send(self, send: Send, reply: Reply, method: str) -> tuple[int, int]:
+        body = reply.body
+        headers = [(b"content-type", reply.content_type), (b"content-length", b"%d" % len(body))]
+        if reply.headers:
+            headers += reply.headers
+        await send({"type": "http.response.start", "status": reply.status, "headers": headers})
+        await send({"type": "http.response.body", "body": b"" if method == "HEAD" else body})
+        return reply.status, len(body)
+
+    async def _stream(self, scope: Scope, receive: Receive, send: Send, response: Response) -> tuple[int, int]:
+        seen = [response.status_code, 0]
+
+        async def counting(message: Message) -> None:
+            if message["type"] == "http.response.body":
+                seen[1] += len(message.get("body", b""))
+            await send(message)
+
+        with contextlib.suppress(OSError):  # the client went away mid-stream
+            await response(scope, receive, counting)
+        return seen[0], seen[1]
+
+    def _access_line(self, scope: Scope, call: Call | None, status: int, size: int, elapsed: float) -> str:
+        client = scope.get("client")
+        host = client[0] if client else "-"
+        actor = call.actor if call is not None and call.actor != "anonymous" else "-"
+        raw: bytes | None = scope.get("raw_path")
+        target = scope["path"] if raw is None else raw.decode("latin-1")
+        query: bytes = scope["query_string"]
+        if query:
+            target = f"{target}?{query.decode('latin-1')}"
+        if '"' in target or not target.isprintable():
+            target = target.encode("unicode_escape").decode("ascii").replace('"', '\\"')
+        return (
+            f'{host} - {actor} [{self._clock.now()}] "{scope["method"]} {target} HTTP/{scope["http_version"]}" '
+            f"{status} {size} {elapsed * 1000:.3f}ms"
+        )
+
+
+def create_app(registry: ModelRegistry, *, auth: Auth | None = None, max_body_bytes: int = 1_048_576) -> ModelregApp:
+    """The HTTP API over ``registry`` as an ASGI app; ``auth=None`` serves everyone as 'anonymous'."""
+    if not isinstance(registry, ModelRegistry):
+        raise TypeError(f"registry must implement ModelRegistry, not {type(registry).__name__}")
+    if auth is not None and not isinstance(auth, Auth):
+        raise TypeError(f"auth must be an Auth or None, not {type(auth).__name__}")
+    if isinstance(max_body_bytes, bool) or not isinstance(max_body_bytes, int) or max_body_bytes < 1:
+        raise ValueError(f"max_body_bytes must be a positive int, not {max_body_bytes!r}")
+    return ModelregApp(registry, auth=auth, max_body_bytes=max_body_bytes)
+
+
+def dumps(value: object) -> bytes:
+    """Compact JSON bytes (non-finite floats refused)."""
+    return json.dumps(value, ensure_ascii=True, separators=(",", ":"), allow_nan=False).encode()

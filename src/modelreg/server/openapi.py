@@ -1,0 +1,303 @@
+"""The OpenAPI 3.1 document of the API and a self-contained docs page rendered from it.
+
+The page needs no CDN: its HTML, CSS and a few lines of script are all inline, so
+``/docs`` works on an air-gapped network.
+"""
+
+from __future__ import annotations
+
+import functools
+import html
+import json
+from typing import Any
+
+from .. import __version__
+from ..metadata import LIMITS
+from ..names import MAX_NAME_LENGTH
+from ..semver import MAX_RANGE_LENGTH, MAX_VERSION_LENGTH
+from .problems import HTTP_CODES
+
+__all__ = ["docs_html", "document", "document_json"]
+
+_REF = "#/components/schemas/"
+_NAME_PATTERN = f"^[A-Za-z0-9][A-Za-z0-9._-]{{0,{MAX_NAME_LENGTH - 1}}}$"
+_ALIAS_PATTERN = f"^[A-Za-z][A-Za-z0-9._-]{{0,{MAX_NAME_LENGTH - 1}}}$"
+_NULLABLE_STR = {"type": ["string", "null"]}
+# semver.org's own regex, with our optional leading 'v'.
+_ID = r"(?:0|[1-9][0-9]*|[0-9]*[a-zA-Z-][0-9a-zA-Z-]*)"
+_VERSION_PATTERN = (
+    rf"^v?(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)(?:-{_ID}(?:\.{_ID})*)?(?:\+[0-9a-zA-Z-]+(?:\.[0-9a-zA-Z-]+)*)?$"
+)
+_SSE_EVENT = {"type": "object", "properties": {
+    "event": {"enum": ["ready", "registered", "unregistered", "alias_set", "alias_removed"]},
+    "data": {"type": "string"}, "id": {"type": "string", "pattern": "^[0-9]+$"}, "retry": {"type": "integer"}}}
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": _REF + name}
+
+
+def _schemas() -> dict[str, Any]:
+    metadata_props: dict[str, Any] = {
+        "version": {"type": ["string", "null"], "maxLength": MAX_VERSION_LENGTH,
+                    "description": "Optional; must have the path version's precedence."},
+        "training_date": {"type": "string", "format": "date-time", "examples": ["2026-01-05T12:30:00+00:00"]},
+        "hyperparameters": {"type": ["object", "null"], "description": "Any JSON object (finite numbers only)."},
+        "performance_metrics": {"type": ["object", "null"], "additionalProperties": {"type": "number"},
+                                "maxProperties": LIMITS["metrics"]},
+        "artifact_path": {"type": "string", "minLength": 1, "maxLength": LIMITS["artifact_path_chars"],
+                          "examples": ["s3://models/resnet50/1.0.0"]},
+        "description": {"type": ["string", "null"], "maxLength": LIMITS["description_chars"]},
+        "tags": {"type": ["object", "null"], "maxProperties": LIMITS["tags"],
+                 "additionalProperties": {"type": "string", "maxLength": LIMITS["tag_value_chars"]}},
+    }
+    stored_props = {
+        **metadata_props,
+        "version": {"type": "string"},
+        "hyperparameters": {"type": "object"},
+        "performance_metrics": {"type": "object", "additionalProperties": {"type": "number"}},
+        "description": {"type": "string"},
+        "tags": {"type": "object", "additionalProperties": {"type": "string"}},
+    }
+    event_kinds = ["registered", "unregistered", "alias_set", "alias_removed"]
+    return {
+        "Metadata": {"type": "object", "additionalProperties": False,
+                     "required": ["training_date", "artifact_path"], "properties": metadata_props},
+        "StoredMetadata": {"type": "object", "additionalProperties": False,
+                           "required": list(stored_props), "properties": stored_props},
+        "ModelList": {"type": "object", "required": ["models"], "properties": {"models": {
+            "type": "array", "items": {"type": "object", "required": ["name", "versions"], "properties": {
+                "name": {"type": "string"}, "versions": {"type": "integer", "minimum": 1}}}}}},
+        "VersionList": {"type": "object", "required": ["name", "versions"], "properties": {
+            "name": {"type": "string"}, "versions": {"type": "array", "items": {"type": "string"}}}},
+        "Aliases": {"type": "object", "required": ["name", "aliases"], "properties": {
+            "name": {"type": "string"}, "aliases": {"type": "object", "additionalProperties": {"type": "string"}}}},
+        "AliasTarget": {"type": "object", "additionalProperties": False, "required": ["version"],
+                        "properties": {"version": {"type": "string", "pattern": _VERSION_PATTERN,
+                                                   "examples": ["1.2.0"]}}},
+        "Event": {"type": "object", "required": ["kind", "name", "version", "alias", "revision", "at", "actor"],
+                  "properties": {"kind": {"enum": event_kinds}, "name": {"type": "string"},
+                                 "version": _NULLABLE_STR, "alias": _NULLABLE_STR,
+                                 "revision": {"type": "integer"}, "at": {"type": "string", "format": "date-time"},
+                                 "actor": _NULLABLE_STR}},
+        "History": {"type": "object", "required": ["name", "events"], "properties": {
+            "name": {"type": "string"}, "events": {"type": "array", "items": _ref("Event")}}},
+        "Status": {"type": "object", "required": ["status"], "properties": {"status": {"type": "string"}}},
+        "Problem": {"type": "object", "required": ["type", "title", "status", "detail", "code"], "properties": {
+            "type": {"type": "string"}, "title": {"type": "string"}, "status": {"type": "integer"},
+            "detail": {"type": "string"}, "code": {"type": "string"}, "name": {"type": "string"},
+            "version": {"type": "string"}, "alias": {"type": "string"}}},
+    }
+
+
+_ERRORS = {
+    "400": "Malformed request: bad JSON, unknown or invalid query parameter (code invalid_json, invalid_parameter).",
+    "401": "No valid bearer token (code unauthorized).",
+    "403": "The token's role is too low (code forbidden).",
+    "404": "No such model version or alias (code version_not_found, alias_not_found).",
+    "409": "Duplicate version, or an alias points at the version (code duplicate_version, version_in_use).",
+    "410": "Events before the requested revision are no longer kept (code events_unavailable).",
+    "413": "The body is over the server's limit (code payload_too_large).",
+    "415": "The body is not JSON (code unsupported_media_type).",
+    "422": "Invalid name, version, range or metadata (code invalid_name, invalid_version, invalid_metadata, "
+    "invalid_body).",
+    "503": "The store is unavailable (code store_unavailable).",
+}
+
+
+def _problem(status: str) -> dict[str, Any]:
+    return {"description": _ERRORS[status], "content": {"application/problem+json": {"schema": _ref("Problem")}}}
+
+
+def _ok(description: str, schema: str | None = None, media: str = "application/json") -> dict[str, Any]:
+    if schema is None:
+        return {"description": description}
+    return {"description": description, "content": {media: {"schema": _ref(schema)}}}
+
+
+def _param(name: str, where: str, schema: dict[str, Any], description: str, required: bool = True) -> dict[str, Any]:
+    return {"name": name, "in": where, "required": required, "schema": schema, "description": description}
+
+
+_P_NAME = _param("name", "path", {"type": "string", "pattern": _NAME_PATTERN}, "Model name, e.g. resnet50.")
+_P_VERSION = _param("version", "path", {"type": "string", "maxLength": MAX_VERSION_LENGTH, "pattern": _VERSION_PATTERN},
+                    "SemVer 2.0.0 version (a leading v is accepted), e.g. 1.4.2.")
+# Aliases must not read as a version or range: not 'latest', 'x', nor 'v1', 'v1.x', ...
+_ALIAS_SCHEMA = {"type": "string", "pattern": _ALIAS_PATTERN, "not": {"anyOf": [
+    {"enum": ["latest", "x", "X"]}, {"pattern": "^[vV][0-9xX*][0-9A-Za-z.*+-]*$"}]}}
+_P_ALIAS = _param("alias", "path", _ALIAS_SCHEMA, "Alias name, e.g. production.")
+_API_ERRORS = ("400", "401", "403", "413", "422")
+
+
+def _op(summary: str, params: list[dict[str, Any]], responses: dict[str, Any], errors: tuple[str, ...],
+        body: str | None = None, public: bool = False) -> dict[str, Any]:
+    op: dict[str, Any] = {"summary": summary, "parameters": params,
+                          "responses": {**responses, **{code: _problem(code) for code in errors}}}
+    if body is not None:
+        op["requestBody"] = {"required": True, "content": {"application/json": {"schema": _ref(body)}}}
+    if public:
+        op["security"] = []
+    return op
+
+
+def _paths() -> dict[str, Any]:
+    version_errors = (*_API_ERRORS, "404")
+    write_errors = (*_API_ERRORS, "404", "409", "503")
+    return {
+        "/api/v1/models": {"get": _op("Model names with their version counts, sorted", [],
+                                      {"200": _ok("The models", "ModelList")}, _API_ERRORS)},
+        "/api/v1/models/{name}/versions": {"get": _op(
+            "Versions of a model in ascending precedence ([] for an unknown model)", [_P_NAME],
+            {"200": _ok("The versions", "VersionList")}, _API_ERRORS)},
+        "/api/v1/models/{name}/versions/{version}": {
+            "get": _op("A version's metadata", [_P_NAME, _P_VERSION],
+                       {"200": _ok("The stored metadata", "StoredMetadata")}, version_errors),
+            "head": _op("Whether the version exists (200) or not (404)", [_P_NAME, _P_VERSION],
+                        {"200": _ok("It exists")}, version_errors),
+            "put": _op("Register a version (write role)", [_P_NAME, _P_VERSION],
+                       {"201": _ok("Registered; the stored metadata", "StoredMetadata")},
+                       (*write_errors, "415"), body="Metadata"),
+            "delete": _op("Unregister a version (write role; force=true needs admin and removes its aliases)",
+                          [_P_NAME, _P_VERSION, _param("force", "query", {"type": "string", "enum": ["true", "false"]},
+                                                       "Also remove aliases pointing at it.", required=False)],
+                          {"204": _ok("Unregistered")}, write_errors),
+        },
+        "/api/v1/models/{name}/resolve": {"get": _op(
+            "Metadata of the highest version matching a range, 'latest' or an alias",
+            [_P_NAME, _param("spec", "query", {"type": "string", "maxLength": MAX_RANGE_LENGTH},
+                             "e.g. ^1.2, ~1.2.3, >=1.0.0 <2.0.0, 1.x, latest, production")],
+            {"200": _ok("The matching version's metadata", "StoredMetadata")}, version_errors)},
+        "/api/v1/models/{name}/aliases": {"get": _op("A model's aliases", [_P_NAME],
+                                                     {"200": _ok("Alias to version", "Aliases")}, _API_ERRORS)},
+        "/api/v1/models/{name}/aliases/{alias}": {
+            "put": _op("Point an alias at a version, moving it if it exists (admin role)", [_P_NAME, _P_ALIAS],
+                       {"204": _ok("Set")}, (*write_errors, "415"), body="AliasTarget"),
+            "delete": _op("Remove an alias (admin role)", [_P_NAME, _P_ALIAS], {"204": _ok("Removed")},
+                          write_errors),
+        },
+        "/api/v1/models/{name}/history": {"get": _op("A model's changes, oldest first", [_P_NAME],
+                                                     {"200": _ok("The events", "History")}, (*_API_ERRORS, "503"))},
+        "/api/v1/events": {"get": _op(
+            "Changes as Server-Sent Events: a 'ready' event, then one event per change (id = revision)",
+            [_param("since", "query", {"type": "string", "pattern": "^[0-9]{1,18}$"},
+                    "Replay changes after this revision (the Last-Event-ID header wins).", required=False)],
+            {"200": {"description": "An endless text/event-stream; each event's data is an Event as JSON",
+                     "content": {"text/event-stream": {"schema": _SSE_EVENT}}}},
+            ("400", "401", "403", "410", "413"))},
+        "/healthz": {"get": _op("The process is up", [], {"200": _ok("Up", "Status")}, ("400", "413"), public=True)},
+        "/readyz": {"get": _op("The store answers and the server is not shutting down", [],
+                               {"200": _ok("Ready", "Status")}, ("400", "413", "503"), public=True)},
+        "/metrics": {"get": _op("Prometheus metrics", [], {"200": {
+            "description": "Prometheus text format", "content": {"text/plain": {"schema": {"type": "string"}}}}},
+            ("400", "401", "403", "413"))},
+        "/openapi.json": {"get": _op("This document", [], {"200": {"description": "OpenAPI 3.1",
+                                     "content": {"application/json": {"schema": {"type": "object"}}}}},
+                                     ("400", "413"), public=True)},
+        "/docs": {"get": _op("Interactive documentation", [], {"200": {
+            "description": "HTML", "content": {"text/html": {"schema": {"type": "string"}}}}},
+            ("400", "413"), public=True)},
+    }
+
+
+@functools.cache
+def document() -> dict[str, Any]:
+    """The OpenAPI 3.1 document (built once)."""
+    codes = "; ".join(f"{code} ({status})" for code, (status, _) in HTTP_CODES.items())
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "modelreg",
+            "version": __version__,
+            "description": "A registry of model versions with strict SemVer, aliases and change events. "
+            "Errors are RFC 9457 application/problem+json bodies with a stable 'code': the registry's "
+            "(invalid_version, invalid_name, invalid_metadata, duplicate_version, version_not_found, "
+            f"alias_not_found, version_in_use, store_unavailable) and the HTTP layer's: {codes}.",
+        },
+        "paths": _paths(),
+        "components": {
+            "schemas": _schemas(),
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer",
+                                           "description": "Roles: read < write < admin."}},
+        },
+        "security": [{"bearer": []}, {}],
+    }
+
+
+@functools.cache
+def document_json() -> bytes:
+    """The document as JSON bytes."""
+    return json.dumps(document(), separators=(",", ":")).encode()
+
+
+_SCRIPT = """
+function send(form){
+  const op=JSON.parse(form.dataset.op);let path=op.path;const q=new URLSearchParams();
+  for(const p of op.params){const v=form.elements[p.name].value;if(p.in==='path'){path=path.replace('{'+p.name+'}',
+  encodeURIComponent(v));}else if(v!==''){q.append(p.name,v);}}
+  const headers={};const tok=document.getElementById('token').value;if(tok){headers['Authorization']='Bearer '+tok;}
+  const init={method:op.method.toUpperCase(),headers};
+  if(form.elements.body){headers['Content-Type']='application/json';init.body=form.elements.body.value;}
+  const out=form.querySelector('pre');const qs=q.toString();const url=path.slice(1)+(qs?'?'+qs:'');
+  if(op.path==='/api/v1/events'){out.textContent='Open '+url+' with an EventSource or curl -N.';return false;}
+  out.textContent='...';
+  fetch(url,init).then(async r=>{const t=await r.text();let shown=t;
+    try{shown=JSON.stringify(JSON.parse(t),null,2);}catch(e){}
+    out.textContent=r.status+' '+r.statusText+'\\n'+shown;}).catch(e=>{out.textContent=String(e);});
+  return false;}
+"""
+
+_STYLE = """
+body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;color:#222}
+details{border:1px solid #ccc;border-radius:6px;margin:.5rem 0;padding:.4rem .8rem}
+summary{cursor:pointer}code,pre,textarea{font-family:ui-monospace,monospace}
+.m{display:inline-block;min-width:4.5rem;font-weight:bold}pre{background:#f6f6f6;padding:.5rem;overflow:auto}
+textarea{width:100%;height:8rem}label{display:block;margin:.2rem 0}table{border-collapse:collapse}
+td{padding:.1rem .6rem;vertical-align:top;border-bottom:1px solid #eee}
+"""
+
+
+def _example_body(schema_name: str) -> str:
+    if schema_name == "AliasTarget":
+        return '{"version": "1.0.0"}'
+    return json.dumps({"training_date": "2026-01-05T12:30:00+00:00", "artifact_path": "s3://models/m/1.0.0",
+                       "hyperparameters": {"lr": 0.01}, "performance_metrics": {"top1": 0.76},
+                       "description": "", "tags": {"team": "vision"}}, indent=2)
+
+
+def _operation_html(path: str, method: str, op: dict[str, Any]) -> str:
+    esc = html.escape
+    params = [{"name": p["name"], "in": p["in"]} for p in op["parameters"]]
+    data = esc(json.dumps({"path": path, "method": method, "params": params}), quote=True)
+    fields = "".join(
+        f'<label>{esc(p["name"])} ({esc(p["in"])}{", required" if p["required"] else ""}): '
+        f'<input name="{esc(p["name"])}"> <small>{esc(p["description"])}</small></label>'
+        for p in op["parameters"]
+    )
+    body = op.get("requestBody")
+    if body is not None:
+        schema = body["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[1]
+        example = esc(_example_body(schema))
+        fields += f'<label>JSON body ({esc(schema)}):<textarea name="body">{example}</textarea></label>'
+    rows = "".join(f"<tr><td>{code}</td><td>{esc(r['description'])}</td></tr>" for code, r in op["responses"].items())
+    return (
+        f'<details><summary><span class="m">{method.upper()}</span> <code>{esc(path)}</code> — {esc(op["summary"])}'
+        f'</summary><form data-op="{data}" onsubmit="return send(this)">{fields}<button>Send</button><pre></pre>'
+        f"</form><table>{rows}</table></details>"
+    )
+
+
+@functools.cache
+def docs_html() -> bytes:
+    """The docs page (built once)."""
+    doc = document()
+    ops = "".join(_operation_html(p, m, op) for p, item in doc["paths"].items() for m, op in item.items())
+    page = (
+        "<!doctype html><html lang=en><head><meta charset=utf-8><title>modelreg API</title>"
+        f"<style>{_STYLE}</style><script>{_SCRIPT}</script></head><body>"
+        f"<h1>modelreg API <small>{html.escape(__version__)}</small></h1>"
+        f"<p>{html.escape(doc['info']['description'])}</p>"
+        '<p>Machine-readable: <a href="openapi.json">openapi.json</a>. '
+        'Bearer token (if the server needs one): <input id="token" type="password" size="40"></p>'
+        f"{ops}</body></html>"
+    )
+    return page.encode()

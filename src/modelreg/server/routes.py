@@ -1,0 +1,310 @@
+"""The route table and its handlers: each turns a request into one registry call."""
+
+from __future__ import annotations
+
+import functools
+import json
+import math
+from collections.abc import Mapping
+from typing import Any, NoReturn
+from urllib.parse import quote
+
+import anyio
+from starlette.responses import StreamingResponse
+
+from ..errors import InvalidVersionError, MetadataError, RegistryError, StoreError, VersionNotFoundError
+from ..metadata import ModelMetadata
+from . import openapi
+from .app import PROBLEM, Call, Endpoint, Reply, Route, dumps
+from .auth import Role
+from .problems import HTTPProblem, problem_for_error
+
+__all__ = ["ROUTES"]
+
+_READY_TIMEOUT = 5.0
+_CACHE_LIMIT = 4096
+_json_cache: dict[int, tuple[ModelMetadata, bytes]] = {}
+
+
+def metadata_json(meta: ModelMetadata) -> bytes:
+    """``meta`` as JSON bytes; cached by identity, since stored metadata is immutable."""
+    hit = _json_cache.get(id(meta))
+    if hit is not None and hit[0] is meta:
+        return hit[1]
+    body = meta.to_json().encode()
+    if len(_json_cache) >= _CACHE_LIMIT:
+        _json_cache.clear()  # bounded; the identity check keeps a reused id() from matching
+    _json_cache[id(meta)] = (meta, body)
+    return body
+
+
+# -- request bodies -----------------------------------------------------------------
+
+
+def _reject_constant(name: str) -> NoReturn:
+    raise ValueError(f"{name} is not a JSON number (only finite numbers can be stored)")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"the number {text[:40]} is too large for a 64-bit float")
+    return value
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    obj = dict(pairs)
+    if len(obj) != len(pairs):  # silently keeping the last value would lose data
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise ValueError(f"the key {key[:64]!r} appears twice in one object")
+            seen.add(key)
+    return obj
+
+
+def loads_strict(body: bytes) -> Any:
+    """Parse JSON refusing NaN, Infinity, out-of-range numbers and duplicate keys (HTTPProblem 400)."""
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise HTTPProblem("invalid_json", f"the body is not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    try:
+        return json.loads(
+            text, parse_float=_finite_float, parse_constant=_reject_constant, object_pairs_hook=_unique_keys
+        )
+    except RecursionError:
+        raise HTTPProblem("invalid_json", "the body nests too deeply to parse") from None
+    except ValueError as exc:
+        raise HTTPProblem("invalid_json", f"the body is not valid JSON: {exc}") from None
+
+
+async def _json_object(call: Call) -> dict[str, Any]:
+    ctype = call.header(b"content-type")
+    if ctype is not None:
+        media = ctype.split(";", 1)[0].strip().lower()
+        if media != "application/json" and not (media.startswith("application/") and media.endswith("+json")):
+            raise HTTPProblem("unsupported_media_type", f"send the body as application/json, not {media[:80]!r}")
+    data = loads_strict(await call.body())
+    if not isinstance(data, dict):
+        raise HTTPProblem("invalid_body", f"the body must be a JSON object, not {_json_type(data)}")
+    return data
+
+
+def _json_type(value: object) -> str:
+    names = {list: "an array", str: "a string", bool: "a boolean", int: "a number", float: "a number"}
+    return names.get(type(value), "null")
+
+
+def _metadata(data: Mapping[str, Any]) -> ModelMetadata:
+    try:
+        return ModelMetadata.from_dict(data)
+    except RegistryError:
+        raise
+    except (ValueError, TypeError, OverflowError) as exc:  # whatever else the parser lets slip is still bad input
+        raise MetadataError(f"invalid metadata: {exc}") from None
+
+
+# -- API handlers ---------------------------------------------------------------------
+
+
+def list_models(call: Call) -> Reply:
+    """GET /api/v1/models"""
+    registry = call.registry
+    models = [{"name": n, "versions": len(registry.get_versions(n))} for n in registry.get_all_model_names()]
+    return Reply(200, dumps({"models": models}))
+
+
+def list_versions(call: Call, name: str) -> Reply:
+    """GET /api/v1/models/{name}/versions"""
+    return Reply(200, dumps({"name": name, "versions": call.registry.get_versions(name)}))
+
+
+def get_version(call: Call, name: str, version: str) -> Reply:
+    """GET /api/v1/models/{name}/versions/{version}"""
+    return Reply(200, metadata_json(call.registry.get_metadata(name, version)))
+
+
+def has_version(call: Call, name: str, version: str) -> Reply:
+    """HEAD /api/v1/models/{name}/versions/{version}"""
+    if call.registry.has_version(name, version):
+        return Reply(200)
+    missing = VersionNotFoundError(f"model {name!r} has no version {version!r}", name=name, version=version)
+    return Reply(*problem_for_error(missing), PROBLEM)
+
+
+async def register(call: Call, name: str, version: str) -> Reply:
+    """PUT /api/v1/models/{name}/versions/{version}"""
+    metadata = _metadata(await _json_object(call))
+    stored: ModelMetadata = await call.write(call.registry.register_model, name, version, metadata)
+    location = f"{call.scope.get('root_path', '')}/api/v1/models/{quote(name, safe='')}/versions/"
+    location += quote(stored.version or version, safe="")
+    return Reply(201, metadata_json(stored), headers=[(b"location", location.encode())])
+
+
+async def unregister(call: Call, name: str, version: str) -> Reply:
+    """DELETE /api/v1/models/{name}/versions/{version}[?force=true]"""
+    force = _flag(call.query, "force")
+    if force:
+        call.require(Role.ADMIN, "unregistering with force=true")
+    await call.write(call.registry.unregister_model, name, version, force)
+    return Reply(204)
+
+
+def resolve(call: Call, name: str) -> Reply:
+    """GET /api/v1/models/{name}/resolve?spec=SPEC"""
+    spec = call.query.get("spec")
+    if spec is None:
+        raise HTTPProblem("invalid_parameter", "missing query parameter 'spec' (e.g. ?spec=^1.2 or ?spec=production)")
+    if not _ascii_text(spec):
+        # Ranges, 'latest' and alias names are ASCII; other whitespace-like characters (U+0085,
+        # U+001C, ...) also trip a parser crash in the core (reported), so they stop here.
+        raise InvalidVersionError(
+            f"invalid spec {spec[:80]!r}: expected ASCII text such as '^1.2', '>=1.0.0 <2.0.0', 'latest' "
+            "or an alias name", version=spec,
+        )
+    version = call.registry.resolve(name, spec)
+    return Reply(200, metadata_json(call.registry.get_metadata(name, version)))
+
+
+def get_aliases(call: Call, name: str) -> Reply:
+    """GET /api/v1/models/{name}/aliases"""
+    return Reply(200, dumps({"name": name, "aliases": call.registry.get_aliases(name)}))
+
+
+async def set_alias(call: Call, name: str, alias: str) -> Reply:
+    """PUT /api/v1/models/{name}/aliases/{alias} with body {"version": "1.2.0"}"""
+    data = await _json_object(call)
+    unknown = sorted(set(data) - {"version"})
+    if unknown:
+        raise HTTPProblem("invalid_body", f"unknown field(s) {', '.join(map(repr, unknown))}; allowed: 'version'")
+    version = data.get("version")
+    if not isinstance(version, str):
+        raise HTTPProblem("invalid_body", 'the body must be {"version": "<version>"} with a string version')
+    await call.write(call.registry.set_alias, name, alias, version)
+    return Reply(204)
+
+
+async def remove_alias(call: Call, name: str, alias: str) -> Reply:
+    """DELETE /api/v1/models/{name}/aliases/{alias}"""
+    await call.write(call.registry.remove_alias, name, alias)
+    return Reply(204)
+
+
+async def history(call: Call, name: str) -> Reply:
+    """GET /api/v1/models/{name}/history"""
+    events = await call.run(call.registry.history, name)
+    return Reply(200, dumps({"name": name, "events": [event.to_dict() for event in events]}))
+
+
+async def events(call: Call) -> Reply | StreamingResponse:
+    """GET /api/v1/events[?since=REVISION] as Server-Sent Events (Last-Event-ID wins over since)."""
+    last_id = call.header(b"last-event-id")
+    if last_id:
+        since: int | None = _revision(last_id, "Last-Event-ID header")
+    elif "since" in call.query:
+        since = _revision(call.query["since"], "query parameter 'since'")
+    else:
+        since = None
+    start = call.app.events.start(since)
+    if call.scope["method"] == "HEAD":
+        return Reply(200, b"", b"text/event-stream")
+    headers = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
+    return StreamingResponse(call.app.events.stream(start), media_type="text/event-stream", headers=headers)
+
+
+# -- operations -----------------------------------------------------------------------
+
+
+def healthz(call: Call) -> Reply:
+    """GET /healthz: the process is up."""
+    return Reply(200, b'{"status":"ok"}')
+
+
+async def readyz(call: Call) -> Reply:
+    """GET /readyz: the store answers a query and the server is not shutting down.
+
+    Uses the registry's ``ping()`` when it has one; otherwise ``history()``, the one
+    interface call that durable stores answer from the database rather than memory.
+    """
+    if call.app.shutting_down:
+        raise StoreError("the server is shutting down")
+    ping = getattr(call.registry, "ping", None)
+    probe = ping if callable(ping) else functools.partial(call.registry.history, "readyz")
+    try:
+        with anyio.fail_after(_READY_TIMEOUT):
+            await anyio.to_thread.run_sync(probe, abandon_on_cancel=True)
+    except RegistryError:
+        raise
+    except TimeoutError:
+        raise StoreError(f"the store did not answer within {_READY_TIMEOUT:g} s") from None
+    except Exception as exc:
+        raise StoreError(f"the store is not reachable: {type(exc).__name__}: {exc}") from exc
+    return Reply(200, b'{"status":"ready"}')
+
+
+def metrics(call: Call) -> Reply:
+    """GET /metrics in the Prometheus text format."""
+    text = call.app.metrics.render(call.registry)
+    return Reply(200, text.encode(), b"text/plain; version=0.0.4; charset=utf-8")
+
+
+def openapi_json(call: Call) -> Reply:
+    """GET /openapi.json"""
+    return Reply(200, openapi.document_json())
+
+
+def docs(call: Call) -> Reply:
+    """GET /docs: a self-contained page describing every route, with a form to try each."""
+    return Reply(200, openapi.docs_html(), b"text/html; charset=utf-8")
+
+
+def _ascii_text(text: str) -> bool:
+    return text.isascii() and all(c.isprintable() or c in "\t\n\r\f\v" for c in text)
+
+
+def _flag(query: Mapping[str, str], key: str) -> bool:
+    value = query.get(key)
+    if value is None or value == "false":
+        return False
+    if value == "true":
+        return True
+    raise HTTPProblem("invalid_parameter", f"query parameter {key!r} must be 'true' or 'false', not {value[:40]!r}")
+
+
+def _revision(text: str, where: str) -> int:
+    if not text.isascii() or not text.isdigit() or len(text) > 18:
+        raise HTTPProblem("invalid_parameter", f"{where} must be a revision number (0 or more), not {text[:40]!r}")
+    return int(text)
+
+
+def _route(template: str, **methods: Endpoint) -> Route:
+    return Route(template, methods)
+
+
+ROUTES: tuple[Route, ...] = (
+    _route("/api/v1/models", GET=Endpoint(list_models, Role.READ)),
+    _route("/api/v1/models/{name}/versions", GET=Endpoint(list_versions, Role.READ)),
+    _route(
+        "/api/v1/models/{name}/versions/{version}",
+        GET=Endpoint(get_version, Role.READ),
+        HEAD=Endpoint(has_version, Role.READ),
+        PUT=Endpoint(register, Role.WRITE),
+        DELETE=Endpoint(unregister, Role.WRITE, frozenset({"force"})),
+    ),
+    _route("/api/v1/models/{name}/resolve", GET=Endpoint(resolve, Role.READ, frozenset({"spec"}))),
+    _route("/api/v1/models/{name}/aliases", GET=Endpoint(get_aliases, Role.READ)),
+    _route(
+        "/api/v1/models/{name}/aliases/{alias}",
+        PUT=Endpoint(set_alias, Role.ADMIN),
+        DELETE=Endpoint(remove_alias, Role.ADMIN),
+    ),
+    _route("/api/v1/models/{name}/history", GET=Endpoint(history, Role.READ)),
+    _route("/api/v1/events", GET=Endpoint(events, Role.READ, frozenset({"since"}))),
+    _route("/healthz", GET=Endpoint(healthz, None)),
+    _route("/readyz", GET=Endpoint(readyz, None)),
+    _route("/metrics", GET=Endpoint(metrics, Role.READ)),
+    _route("/openapi.json", GET=Endpoint(openapi_json, None)),
+    _route("/docs", GET=Endpoint(docs, None)),
+)
+"""Every route the API serves; ``openapi.py`` documents the same table."""

@@ -1,0 +1,220 @@
+"""Bearer tokens and roles: every route x no token / read / write / admin, against a real server."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from serverkit import TOKENS, Running, bearer, registry_url
+
+from factories import metadata
+from fixtures.http_backend import ServerProcess, serve_command
+from modelreg import RegistryError
+from modelreg.client import RegistryClient
+from modelreg.server import serve
+from modelreg.server.auth import TOKENS_ENV, Auth, Role, hash_token, load_auth
+from modelreg.server.run import is_loopback
+
+ROLES = [None, "reader", "writer", "boss"]  # no token, read, write, admin
+RANK = {None: 0, "reader": Role.READ, "writer": Role.WRITE, "boss": Role.ADMIN}
+BODY = metadata().to_json()
+
+
+@pytest.fixture(scope="module")
+def auth_server(tmp_path_factory: pytest.TempPathFactory, tokens_file: Path) -> Iterator[Running]:
+    directory = tmp_path_factory.mktemp("auth-server")
+    url = registry_url(directory)
+    process = ServerProcess(serve_command(url, tokens_file=str(tokens_file)), directory / "server.log")
+    try:
+        yield Running(process, process.wait_listening(), url)
+    finally:
+        process.stop()
+
+
+@pytest.fixture(scope="module")
+def admin(auth_server: Running) -> Iterator[RegistryClient]:
+    with RegistryClient(auth_server.url, token=TOKENS["boss"][1]) as client:
+        yield client
+
+
+# (method, path template, role needed (None: public), body); {m} is a model name unique to the request.
+ROUTES = [
+    ("GET", "/api/v1/models", Role.READ, None),
+    ("GET", "/api/v1/models/{m}/versions", Role.READ, None),
+    ("GET", "/api/v1/models/{m}/versions/1.0.0", Role.READ, None),
+    ("HEAD", "/api/v1/models/{m}/versions/1.0.0", Role.READ, None),
+    ("PUT", "/api/v1/models/{m}/versions/2.0.0", Role.WRITE, BODY),
+    ("DELETE", "/api/v1/models/{m}/versions/1.0.0", Role.WRITE, None),
+    ("DELETE", "/api/v1/models/{m}/versions/1.0.0?force=true", Role.ADMIN, None),
+    ("GET", "/api/v1/models/{m}/resolve?spec=latest", Role.READ, None),
+    ("GET", "/api/v1/models/{m}/aliases", Role.READ, None),
+    ("PUT", "/api/v1/models/{m}/aliases/staging", Role.ADMIN, '{"version": "1.0.0"}'),
+    ("DELETE", "/api/v1/models/{m}/aliases/production", Role.ADMIN, None),
+    ("GET", "/api/v1/models/{m}/history", Role.READ, None),
+    ("GET", "/api/v1/events?since=0", Role.READ, None),
+    ("GET", "/metrics", Role.READ, None),
+    ("GET", "/healthz", None, None),
+    ("GET", "/readyz", None, None),
+    ("GET", "/openapi.json", None, None),
+    ("GET", "/docs", None, None),
+]
+
+
+def _model(admin: RegistryClient, case: int, who: str | None) -> str:
+    """A model with versions 1.0.0 and 1.1.0 (alias production), fresh for this (route, caller) pair."""
+    name = f"auth-{case}-{who or 'nobody'}"
+    admin.register_model(name, "1.0.0", metadata())
+    admin.register_model(name, "1.1.0", metadata())
+    admin.set_alias(name, "production", "1.1.0")
+    return name
+
+
+@pytest.mark.parametrize("who", ROLES, ids=lambda w: w or "no-token")
+@pytest.mark.parametrize("case", range(len(ROUTES)), ids=[f"{m} {p}" for m, p, _, _ in ROUTES])
+def test_each_route_needs_its_role(auth_server: Running, admin: RegistryClient, case: int, who: str | None) -> None:
+    method, template, needed, body = ROUTES[case]
+    name = _model(admin, case, who)
+    before = (admin.get_versions(name), admin.get_aliases(name), len(admin.history(name)))
+    headers = {"Content-Type": "application/json", **(bearer(who) if who else {})}
+    with httpx.Client(base_url=auth_server.url, timeout=10) as http:
+        if "events" in template:
+            with http.stream(method, template.format(m=name), headers=headers) as response:
+                status = response.status_code
+                text = next(response.iter_text()) if status == 200 else response.read().decode()
+        else:
+            response = http.request(method, template.format(m=name), content=body, headers=headers)
+            status, text = response.status_code, response.text
+
+    if needed is None or RANK[who] >= needed:
+        assert status not in (401, 403), text
+        assert status < 400, text
+        return
+    if who is None:
+        assert status == 401
+        assert response.headers["www-authenticate"].startswith("Bearer")
+    else:
+        assert status == 403
+        detail = json.loads(text)["detail"]
+        assert "role" in detail and repr(who) in detail
+    assert (admin.get_versions(name), admin.get_aliases(name), len(admin.history(name))) == before
+
+
+@pytest.mark.parametrize("header", ["Bearer not-a-token", "Bearer", "Basic dXNlcjpwYXNz", TOKENS["boss"][1],
+                                    "Bearer " + hash_token(TOKENS["boss"][1])])
+def test_invalid_credentials_get_401(auth_server: Running, header: str) -> None:
+    response = httpx.get(f"{auth_server.url}/api/v1/models", headers={"Authorization": header})
+    assert response.status_code == 401
+    assert response.json()["code"] == "unauthorized"
+
+
+def test_writes_record_the_token_name_as_actor(auth_server: Running, admin: RegistryClient) -> None:
+    with RegistryClient(auth_server.url, token=TOKENS["writer"][1]) as writer:
+        writer.register_model("auth-actor", "1.0.0", metadata())
+    admin.set_alias("auth-actor", "production", "1.0.0")
+
+    assert [(e.kind, e.actor) for e in admin.history("auth-actor")] == [("registered", "writer"),
+                                                                         ("alias_set", "boss")]
+
+
+def test_client_gets_the_servers_auth_errors(auth_server: Running) -> None:
+    reader_token = TOKENS["reader"][1]
+    with RegistryClient(auth_server.url) as anonymous, RegistryClient(auth_server.url, token=reader_token) as reader:
+        with pytest.raises(RegistryError) as missing:
+            anonymous.get_all_model_names()
+        with pytest.raises(RegistryError) as low:
+            reader.register_model("auth-client", "1.0.0", metadata())
+
+    assert missing.value.code == "unauthorized" and "bearer token" in str(missing.value)
+    assert low.value.code == "forbidden" and "write role" in str(low.value)
+
+
+def test_tokens_come_from_a_file_and_the_environment(tmp_path: Path) -> None:
+    path = tmp_path / "tokens.json"
+    path.write_text(json.dumps({"tokens": [{"name": "ci", "role": "write", "sha256": hash_token("a")}]}))
+    env = {TOKENS_ENV: f"ops:admin:{hash_token('b')}, viewer:read:{hash_token('c').upper()}"}
+
+    auth = load_auth(path, env)
+
+    assert auth is not None
+    assert [(t.name, t.role) for t in auth.tokens] == [("ci", Role.WRITE), ("ops", Role.ADMIN), ("viewer", Role.READ)]
+    assert auth.identify("Bearer c").name == "viewer"
+    assert auth.identify("bearer   b").name == "ops"
+    assert load_auth(None, {}) is None
+    assert load_auth(None, {TOKENS_ENV: json.dumps([{"name": "j", "role": "read", "sha256": hash_token("j")}])})
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ('{"tokens": [{"name": "x", "role": "root", "sha256": "' + "0" * 64 + '"}]}', "unknown role 'root'"),
+    ('{"tokens": [{"name": "x", "role": "read", "sha256": "abc"}]}', "64 hex digits"),
+    ('{"tokens": [{"name": "x", "role": "read", "sha256": "' + "0" * 64 + '", "secret": "s"}]}', "secret"),
+    ('{"tokens": [{"name": "has space", "role": "read", "sha256": "' + "0" * 64 + '"}]}', "name"),
+    ('{"tokens": {"x": 1}}', "expected"),
+    ('{"tokens": [], "extra": 1}', "top-level"),
+    ("{not json", "not valid JSON"),
+    ("x:read", "name:role:sha256"),
+])
+def test_bad_token_configuration_is_refused_with_a_clear_message(tmp_path: Path, text: str, message: str) -> None:
+    path = tmp_path / "tokens.json"
+    path.write_text(text)
+    with pytest.raises(ValueError, match="tokens file") as caught:
+        load_auth(path, {})
+    assert message in str(caught.value)
+
+
+def test_duplicate_token_names_and_secrets_are_refused(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="configured twice: a"):
+        load_auth(None, {TOKENS_ENV: f"a:read:{hash_token('x')},a:admin:{hash_token('y')}"})
+    with pytest.raises(ValueError, match="same hash"):
+        load_auth(None, {TOKENS_ENV: f"a:read:{hash_token('x')},b:admin:{hash_token('x')}"})
+    with pytest.raises(ValueError, match="cannot read tokens file"):
+        load_auth(tmp_path / "missing.json", {})
+
+
+def test_hash_command_prints_the_stored_form_of_a_token() -> None:
+    out = subprocess.run([sys.executable, "-m", "modelreg.server.auth", "hash", "s3cret"],
+                         capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == hash_token("s3cret") == hashlib.sha256(b"s3cret").hexdigest()
+    assert out.stderr == ""
+
+
+def test_new_command_prints_a_token_and_an_entry_that_accepts_it() -> None:
+    out = subprocess.run([sys.executable, "-m", "modelreg.server.auth", "new", "deployer", "admin"],
+                         capture_output=True, text=True, check=True).stdout.splitlines()
+    token = out[0].rsplit(" ", 1)[1]
+    entry = json.loads(out[1])
+
+    auth = Auth(load_auth(None, {TOKENS_ENV: json.dumps([entry])}).tokens)  # type: ignore[union-attr]
+    assert auth.identify(f"Bearer {token}").role is Role.ADMIN
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "::", "192.168.1.10", "example.com"])
+def test_serve_refuses_a_non_loopback_address_without_tokens(host: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(TOKENS_ENV, raising=False)
+    with pytest.raises(ValueError, match=f"refusing to serve on {host} without tokens.*--insecure"):
+        serve("memory://", host=host, port=0)
+
+
+def test_loopback_addresses_are_recognised() -> None:
+    assert all(is_loopback(h) for h in ["127.0.0.1", "127.8.9.10", "::1", "[::1]", "localhost", "LOCALHOST"])
+    assert not any(is_loopback(h) for h in ["0.0.0.0", "::", "10.0.0.1", "example.com", "localhost.evil"])
+
+
+@pytest.mark.parametrize(("options", "message"), [
+    ({"port": 70000}, "port must be"), ({"port": -1}, "port must be"), ({"max_body_bytes": 0}, "max_body_bytes"),
+    ({"tokens_file": "/nonexistent/tokens.json"}, "cannot read tokens file"), ({"host": ""}, "host"),
+])
+def test_serve_refuses_bad_configuration_before_starting(options: dict[str, object], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        serve("memory://", **options)  # type: ignore[arg-type]
+
+
+def test_serve_reports_a_port_in_use(module_server: Running) -> None:
+    port = int(module_server.url.rsplit(":", 1)[1])
+    with pytest.raises(ValueError, match=f"cannot listen on 127.0.0.1:{port}"):
+        serve("memory://", port=port)

@@ -1,0 +1,169 @@
+"""The event stream: Server-Sent Events in revision order, resumable with Last-Event-ID."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from serverkit import HAS_SQLITE, Running, StartServer, registry_url
+
+from factories import metadata, wait_until
+from modelreg import RegistryEvent, open_registry
+from modelreg.client import RegistryClient
+from modelreg.client._events import parse_sse
+
+needs_sqlite = pytest.mark.skipif(not HAS_SQLITE, reason="needs modelreg.stores.sqlite (a durable registry)")
+
+
+@pytest.fixture
+def client(module_server: Running) -> Iterator[RegistryClient]:
+    with RegistryClient(module_server.url) as registry:
+        yield registry
+
+
+class Feed:
+    """Reads events off one open stream, a few at a time."""
+
+    def __init__(self, response: httpx.Response) -> None:
+        self._events = parse_sse(response.iter_lines())
+
+    def take(self, count: int) -> list[tuple[str, int, dict[str, object]]]:
+        return [(kind, int(ident or -1), json.loads(data))
+                for kind, ident, data in itertools.islice(self._events, count)]
+
+
+def _stream(url: str, **kwargs: object) -> httpx.Client:
+    return httpx.Client(base_url=url, timeout=httpx.Timeout(10.0), **kwargs)  # type: ignore[arg-type]
+
+
+def test_stream_starts_ready_then_sends_each_change(module_server: Running, client: RegistryClient) -> None:
+    with _stream(module_server.url) as http, http.stream("GET", "/api/v1/events") as response:
+        assert response.headers["content-type"].startswith("text/event-stream")
+        feed = Feed(response)
+        [(kind, start, data)] = feed.take(1)
+        assert (kind, data) == ("ready", {"revision": start})
+
+        client.register_model("ev-a", "1.0.0", metadata())
+        client.set_alias("ev-a", "production", "1.0.0")
+        got = feed.take(2)
+
+    assert [(kind, ident) for kind, ident, _ in got] == [("registered", start + 1), ("alias_set", start + 2)]
+    event = RegistryEvent.from_dict(got[1][2])
+    assert (event.name, event.version, event.alias, event.actor) == ("ev-a", "1.0.0", "production", "anonymous")
+
+
+@pytest.mark.parametrize("how", ["Last-Event-ID", "since"])
+def test_reconnecting_replays_exactly_what_was_missed(module_server: Running, client: RegistryClient,
+                                                      how: str) -> None:
+    with _stream(module_server.url) as http:
+        with http.stream("GET", "/api/v1/events") as response:
+            feed = Feed(response)
+            [(_, start, _)] = feed.take(1)
+            for version in ["1.0.0", "1.1.0", "1.2.0"]:
+                client.register_model(f"ev-resume-{how}", version, metadata())
+            [(_, first, _)] = feed.take(1)
+        assert first == start + 1
+
+        resume = {"headers": {"Last-Event-ID": str(first)}} if how == "Last-Event-ID" else {
+            "params": {"since": str(first)}}
+        with http.stream("GET", "/api/v1/events", **resume) as response:  # type: ignore[arg-type]
+            got = Feed(response).take(3)
+
+    assert [(kind, ident) for kind, ident, _ in got] == [("ready", first), ("registered", start + 2),
+                                                         ("registered", start + 3)]
+    assert [data["version"] for _, _, data in got[1:]] == ["1.1.0", "1.2.0"]
+
+
+def test_last_event_id_wins_over_since(module_server: Running, client: RegistryClient) -> None:
+    client.register_model("ev-wins", "1.0.0", metadata())
+    revision = client.history("ev-wins")[-1].revision
+    with _stream(module_server.url) as http, http.stream(
+        "GET", "/api/v1/events", params={"since": "0"}, headers={"Last-Event-ID": str(revision)}
+    ) as response:
+        assert Feed(response).take(1)[0][:2] == ("ready", revision)
+
+
+@needs_sqlite
+def test_events_older_than_the_server_keeps_are_refused_not_skipped(tmp_path: Path, start_server: StartServer) -> None:
+    url = registry_url(tmp_path, "old")
+    registry = open_registry(url)
+    registry.register_model("ev-old", "1.0.0", metadata())
+    registry.register_model("ev-old", "2.0.0", metadata())
+    registry.close()  # type: ignore[attr-defined]
+    server = start_server(url)
+
+    gone = httpx.get(f"{server.url}/api/v1/events", params={"since": "1"})
+    assert gone.status_code == 410
+    assert gone.json()["code"] == "events_unavailable" and "after revision 2" in gone.json()["detail"]
+    assert gone.json()["available_after"] == 2
+    with _stream(server.url) as http, http.stream("GET", "/api/v1/events", params={"since": "2"}) as response:
+        assert Feed(response).take(1)[0][:2] == ("ready", 2)
+
+
+def test_subscribe_delivers_each_later_change_once_in_order(client: RegistryClient) -> None:
+    client.register_model("ev-sub", "0.1.0", metadata())  # before subscribing: not delivered
+    seen: list[RegistryEvent] = []
+    with client.subscribe(seen.append):
+        client.register_model("ev-sub", "1.0.0", metadata())
+        client.set_alias("ev-sub", "production", "1.0.0")
+        client.unregister_model("ev-sub", "1.0.0", force=True)
+        assert wait_until(lambda: len(seen) >= 4)
+    client.register_model("ev-sub", "2.0.0", metadata())  # after closing: not delivered
+
+    assert [(e.kind, e.version) for e in seen] == [("registered", "1.0.0"), ("alias_set", "1.0.0"),
+                                                   ("alias_removed", "1.0.0"), ("unregistered", "1.0.0")]
+    assert [e.revision for e in seen] == sorted({e.revision for e in seen})
+
+
+def test_subscribing_to_an_unreachable_server_fails_at_once() -> None:
+    from modelreg import StoreError
+
+    with RegistryClient("http://127.0.0.1:9", timeout=2) as offline, pytest.raises(StoreError):
+        offline.subscribe(lambda event: None)
+
+
+@needs_sqlite
+def test_subscription_resumes_after_a_server_restart(tmp_path: Path, start_server: StartServer) -> None:
+    url = registry_url(tmp_path, "restart")
+    first = start_server(url)
+    port = int(first.url.rsplit(":", 1)[1])
+    seen: list[RegistryEvent] = []
+    with RegistryClient(first.url) as client, client.subscribe(seen.append):
+        client.register_model("ev-restart", "1.0.0", metadata())
+        assert wait_until(lambda: len(seen) == 1)
+        assert first.process.stop() == 0
+
+        start_server(url, port=port)
+        client.register_model("ev-restart", "2.0.0", metadata())
+        assert wait_until(lambda: len(seen) == 2, timeout=30)
+
+    assert [(e.kind, e.version) for e in seen] == [("registered", "1.0.0"), ("registered", "2.0.0")]
+
+
+@needs_sqlite
+def test_subscriber_is_told_when_changes_were_missed(tmp_path: Path, start_server: StartServer,
+                                                     caplog: pytest.LogCaptureFixture) -> None:
+    url = registry_url(tmp_path, "missed")
+    first = start_server(url)
+    port = int(first.url.rsplit(":", 1)[1])
+    seen: list[RegistryEvent] = []
+    with RegistryClient(first.url) as client, client.subscribe(seen.append):
+        client.register_model("ev-missed", "1.0.0", metadata())
+        assert wait_until(lambda: len(seen) == 1)
+        first.process.stop()
+        offline = open_registry(url)  # a change the restarted server will not have in its buffer
+        offline.register_model("ev-missed", "1.5.0", metadata())
+        offline.close()  # type: ignore[attr-defined]
+
+        with caplog.at_level(logging.ERROR, logger="modelreg.client"):
+            start_server(url, port=port)
+            client.register_model("ev-missed", "2.0.0", metadata())  # right away: must not fall in a gap
+            assert wait_until(lambda: len(seen) == 2, timeout=30)
+
+    assert [e.version for e in seen] == ["1.0.0", "2.0.0"]
+    assert "events after revision 1 up to 2 are no longer kept" in caplog.text
