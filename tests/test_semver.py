@@ -717,3 +717,9 @@ def test_max_satisfying_is_the_max_of_the_matches(text: str, candidates: list[Se
     version_range = VersionRange(text)
     expected = max((v for v in candidates if v in version_range), default=None)
     assert version_range.max_satisfying(candidates) is expected
+
+
+@pytest.mark.parametrize("text", ["\x85", "\x1c", "1.2.3 \x1f", "^1 \x85x"])
+def test_unicode_separators_in_a_range_are_an_invalid_range(text: str) -> None:
+    with pytest.raises(InvalidVersionError, match="invalid version range"):
+        parse_range(text)

@@ -385,7 +385,7 @@ def _desugar_set(text: str, part: str, inc_pre: bool) -> list[_Cmp]:
             token = _TOKEN_RE.match(part, pos)
             if token is None:
                 raise InvalidVersionError(
-                    f"invalid version range {_quote(text)} at {_quote(part[pos:].split()[0], 40)}: "
+                    f"invalid version range {_quote(text)} at {_quote(part[pos:].split(' ', 1)[0], 40)}: "
                     + _RANGE_HINT,
                     version=text,
                 )
