@@ -492,3 +492,13 @@ def test_every_kind_of_metadata_value_survives_a_replica_restart(postgres_schema
     assert got.version == "1.0.0-rc.1+build.7"
     assert got.training_date == meta.training_date
 
+
+
+def test_events_after_reads_the_log_in_pages(postgres_schema_url: str) -> None:
+    with PostgresRegistry(postgres_schema_url) as registry:
+        for i in range(5):
+            registry.register_model("m", f"1.{i}.0", metadata())
+
+        assert [e.revision for e in registry.events_after(0, limit=2)] == [1, 2]
+        assert [e.version for e in registry.events_after(3)] == ["1.3.0", "1.4.0"]
+        assert registry.events_after(5) == []

@@ -425,3 +425,15 @@ def test_advance_gives_the_same_state_as_applying_one_change_at_a_time() -> None
 
     assert advance(RegistryState(), steps) == one_by_one
 
+
+
+def test_events_after_reads_the_log_in_pages(tmp_path: Path) -> None:
+    with SqliteRegistry(tmp_path / "reg.db") as registry:
+        for i in range(5):
+            registry.register_model("m", f"1.{i}.0", metadata())
+
+        assert [e.revision for e in registry.events_after(0, limit=2)] == [1, 2]
+        assert [e.version for e in registry.events_after(3)] == ["1.3.0", "1.4.0"]
+        assert registry.events_after(5) == []
+        with pytest.raises(TypeError):
+            registry.events_after(-1)

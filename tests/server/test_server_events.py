@@ -89,7 +89,9 @@ def test_last_event_id_wins_over_since(module_server: Running, client: RegistryC
 
 
 @needs_sqlite
-def test_events_older_than_the_server_keeps_are_refused_not_skipped(tmp_path: Path, start_server: StartServer) -> None:
+def test_events_from_before_the_server_started_are_replayed_from_the_store(
+    tmp_path: Path, start_server: StartServer
+) -> None:
     url = registry_url(tmp_path, "old")
     registry = open_registry(url)
     registry.register_model("ev-old", "1.0.0", metadata())
@@ -97,12 +99,29 @@ def test_events_older_than_the_server_keeps_are_refused_not_skipped(tmp_path: Pa
     registry.close()  # type: ignore[attr-defined]
     server = start_server(url)
 
-    gone = httpx.get(f"{server.url}/api/v1/events", params={"since": "1"})
-    assert gone.status_code == 410
-    assert gone.json()["code"] == "events_unavailable" and "after revision 2" in gone.json()["detail"]
-    assert gone.json()["available_after"] == 2
-    with _stream(server.url) as http, http.stream("GET", "/api/v1/events", params={"since": "2"}) as response:
-        assert Feed(response).take(1)[0][:2] == ("ready", 2)
+    with _stream(server.url) as http, http.stream("GET", "/api/v1/events", params={"since": "0"}) as response:
+        got = Feed(response).take(3)
+
+    assert [(kind, ident) for kind, ident, _ in got] == [("ready", 0), ("registered", 1), ("registered", 2)]
+    assert [data["version"] for _, _, data in got[1:]] == ["1.0.0", "2.0.0"]
+
+
+def test_events_older_than_the_buffer_of_a_registry_without_a_log_are_refused_not_skipped() -> None:
+    from modelreg import MemoryRegistry
+    from modelreg.server.problems import HTTPProblem
+    from modelreg.server.sse import EventFeed
+
+    registry = MemoryRegistry()
+    registry.register_model("ev-old", "1.0.0", metadata())
+    registry.register_model("ev-old", "2.0.0", metadata())
+    feed = EventFeed(registry, limit=10)
+    try:
+        with pytest.raises(HTTPProblem) as gone:
+            feed.start(1)
+        assert "after revision 2" in str(gone.value.detail)
+        assert feed.start(2) == 2
+    finally:
+        feed.close()
 
 
 def test_subscribe_delivers_each_later_change_once_in_order(client: RegistryClient) -> None:
@@ -146,8 +165,8 @@ def test_subscription_resumes_after_a_server_restart(tmp_path: Path, start_serve
 
 
 @needs_sqlite
-def test_subscriber_is_told_when_changes_were_missed(tmp_path: Path, start_server: StartServer,
-                                                     caplog: pytest.LogCaptureFixture) -> None:
+def test_subscriber_gets_changes_made_while_the_server_was_down(tmp_path: Path, start_server: StartServer,
+                                                                caplog: pytest.LogCaptureFixture) -> None:
     url = registry_url(tmp_path, "missed")
     first = start_server(url)
     port = int(first.url.rsplit(":", 1)[1])
@@ -156,14 +175,15 @@ def test_subscriber_is_told_when_changes_were_missed(tmp_path: Path, start_serve
         client.register_model("ev-missed", "1.0.0", metadata())
         assert wait_until(lambda: len(seen) == 1)
         first.process.stop()
-        offline = open_registry(url)  # a change the restarted server will not have in its buffer
+        offline = open_registry(url)  # not in the restarted server's buffer: replayed from the events table
         offline.register_model("ev-missed", "1.5.0", metadata())
         offline.close()  # type: ignore[attr-defined]
 
         with caplog.at_level(logging.ERROR, logger="modelreg.client"):
             start_server(url, port=port)
             client.register_model("ev-missed", "2.0.0", metadata())  # right away: must not fall in a gap
-            assert wait_until(lambda: len(seen) == 2, timeout=30)
+            assert wait_until(lambda: len(seen) == 3, timeout=30)
 
-    assert [e.version for e in seen] == ["1.0.0", "2.0.0"]
-    assert "events after revision 1 up to 2 are no longer kept" in caplog.text
+    assert [e.version for e in seen] == ["1.0.0", "1.5.0", "2.0.0"]
+    assert [e.revision for e in seen] == [1, 2, 3]
+    assert "no longer kept" not in caplog.text

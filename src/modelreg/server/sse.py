@@ -2,8 +2,9 @@
 
 The server subscribes to the registry once and keeps the most recent events in a
 bounded buffer; each stream replays the buffer past the client's last revision and
-then follows it. A client that asks for events older than the buffer gets 410, so
-it never silently misses a change.
+then follows it. Older events come from the store's events table when it has one
+(``events_after`` on the durable stores); otherwise a client that asks for events
+older than the buffer gets 410, so it never silently misses a change.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import contextlib
 import json
 import threading
 from collections import deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 from ..events import RegistryEvent
 from ..registry import ModelRegistry
@@ -24,6 +25,7 @@ __all__ = ["DEFAULT_BUFFER", "DEFAULT_HEARTBEAT", "EventFeed"]
 DEFAULT_BUFFER = 10_000
 DEFAULT_HEARTBEAT = 15.0
 _RETRY_MS = 1000
+_REPLAY_BATCH = 1000
 _Waiter = tuple[asyncio.AbstractEventLoop, asyncio.Event]
 
 
@@ -45,6 +47,8 @@ class EventFeed:
         # Subscribe before reading the revision: every event after the floor is then buffered.
         self._subscription = registry.subscribe(self._on_event)
         self._floor = self.current()
+        replay = getattr(registry, "events_after", None)
+        self._replay: Callable[[int, int], list[RegistryEvent]] | None = replay if callable(replay) else None
 
     @property
     def clients(self) -> int:
@@ -87,7 +91,7 @@ class EventFeed:
             return self.current()
         with self._lock:
             floor = self._floor
-        if since < floor:
+        if since < floor and self._replay is None:
             raise HTTPProblem(
                 "events_unavailable",
                 f"events after revision {since} are no longer available here (this server keeps events "
@@ -109,6 +113,8 @@ class EventFeed:
             while not self._closing:
                 wake.clear()  # before reading, so a wake-up during the read is not lost
                 batch = self._after(last)
+                if batch is None and self._replay is not None:  # older than the buffer: read the store
+                    batch = await asyncio.to_thread(self._replay, last, _REPLAY_BATCH)
                 if batch is None:
                     yield ": this stream fell too far behind; reconnect to resume\n\n"
                     return

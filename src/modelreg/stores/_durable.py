@@ -237,8 +237,8 @@ class DurableRegistry(SnapshotRegistry):
         """Read the whole registry into a snapshot (at open); ``state_from_rows`` builds it."""
         raise NotImplementedError
 
-    def _rows_after(self, revision: int) -> list[EventRow]:
-        """Events committed after ``revision``, oldest first (without the write lock)."""
+    def _rows_after(self, revision: int, limit: int | None = None) -> list[EventRow]:
+        """Events committed after ``revision``, oldest first, at most ``limit`` (without the write lock)."""
         raise NotImplementedError
 
     def _rows_named(self, name: str) -> list[EventRow]:
@@ -299,6 +299,18 @@ class DurableRegistry(SnapshotRegistry):
     def refresh(self) -> None:
         """Apply every change committed by other processes now, instead of waiting for the watcher."""
         self._apply_rows(self._rows_after(self._state.revision))
+
+    def events_after(self, revision: int, limit: int = 1000) -> list[RegistryEvent]:
+        """Up to ``limit`` committed changes after ``revision``, oldest first, from the events table.
+
+        Lets the server's event stream resume from any revision, even one older
+        than its in-memory buffer or its own start.
+        """
+        if isinstance(revision, bool) or not isinstance(revision, int) or revision < 0:
+            raise TypeError(f"revision must be a non-negative int, not {revision!r}")
+        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+            raise TypeError(f"limit must be a positive int, not {limit!r}")
+        return [row.event() for row in self._rows_after(revision, limit)]
 
     def history(self, name: str) -> list[RegistryEvent]:
         """Every change to one model, oldest first, read from the events table."""

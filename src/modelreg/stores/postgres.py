@@ -231,8 +231,8 @@ class PostgresRegistry(DurableRegistry):
             )
             return state_from_rows(versions, aliases, revision, self._where)
 
-    def _rows_after(self, revision: int) -> list[EventRow]:
-        return self._read("reading events from", lambda conn: _events(conn, "revision > %s", revision))
+    def _rows_after(self, revision: int, limit: int | None = None) -> list[EventRow]:
+        return self._read("reading events from", lambda conn: _events(conn, "revision > %s", revision, limit))
 
     def _rows_named(self, name: str) -> list[EventRow]:
         return self._read("reading history from", lambda conn: _events(conn, "name = %s", name))
@@ -348,5 +348,6 @@ def _event_rows(records: Sequence[Sequence[Any]]) -> list[EventRow]:
     ]
 
 
-def _events(conn: _Conn, condition: str, value: object) -> list[EventRow]:
-    return _event_rows(conn.execute(f"{_SELECT_EVENTS} WHERE {condition} ORDER BY revision", (value,)).fetchall())
+def _events(conn: _Conn, condition: str, value: object, limit: int | None = None) -> list[EventRow]:
+    query = f"{_SELECT_EVENTS} WHERE {condition} ORDER BY revision LIMIT %s"  # LIMIT NULL means none
+    return _event_rows(conn.execute(query, (value, limit)).fetchall())

@@ -279,16 +279,21 @@ class SqliteRegistry(DurableRegistry):
             finally:
                 conn.execute("COMMIT")
 
-    def _rows_after(self, revision: int) -> list[EventRow]:
+    def _rows_after(self, revision: int, limit: int | None = None) -> list[EventRow]:
         with self._store_errors("reading events from"), self._reader() as conn:
-            return self._events(conn, "revision > ?", revision)
+            return self._events(conn, "revision > ?", revision, limit)
 
     def _rows_named(self, name: str) -> list[EventRow]:
         with self._store_errors("reading history from"), self._reader() as conn:
             return self._events(conn, "name = ?", name)
 
-    def _events(self, conn: sqlite3.Connection, condition: str, value: object) -> list[EventRow]:
-        rows = conn.execute(f"SELECT {_EVENT_COLUMNS} FROM events WHERE {condition} ORDER BY revision", (value,))
+    def _events(
+        self, conn: sqlite3.Connection, condition: str, value: object, limit: int | None = None
+    ) -> list[EventRow]:
+        rows = conn.execute(
+            f"SELECT {_EVENT_COLUMNS} FROM events WHERE {condition} ORDER BY revision LIMIT ?",
+            (value, -1 if limit is None else limit),  # SQLite: a negative LIMIT means none
+        )
         return [self._event_row(row) for row in rows.fetchall()]
 
     def _event_row(self, row: _Row) -> EventRow:
