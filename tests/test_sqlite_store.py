@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import threading
 from contextlib import closing
 from pathlib import Path
 
@@ -437,3 +438,41 @@ def test_events_after_reads_the_log_in_pages(tmp_path: Path) -> None:
         assert registry.events_after(5) == []
         with pytest.raises(TypeError):
             registry.events_after(-1)
+
+
+def test_writers_queued_behind_a_commit_share_one_transaction_with_their_own_outcomes(tmp_path: Path) -> None:
+    from modelreg import VersionNotFoundError
+
+    with SqliteRegistry(tmp_path / "reg.db") as registry:
+        registry.register_model("m", "0.1.0", metadata())
+        outcomes: dict[str, str] = {}
+        calls = {
+            "a": lambda: registry.register_model("m", "1.0.0", metadata(artifact_path="s3://a")),
+            "b": lambda: registry.register_model("m", "1.0.0+other", metadata(artifact_path="s3://b")),
+            "c": lambda: registry.set_alias("m", "production", "9.9.9"),
+            "d": lambda: registry.register_model("m", "2.0.0", metadata()),
+            "e": lambda: registry.set_alias("m", "production", "2.0.0"),
+        }
+
+        def run(key: str) -> None:
+            try:
+                calls[key]()
+                outcomes[key] = "ok"
+            except (DuplicateVersionError, VersionNotFoundError) as exc:
+                outcomes[key] = type(exc).__name__
+
+        with registry._write_lock:  # hold the commit so every writer queues for the next batch
+            threads = []
+            for key in calls:  # start them one by one so the queue order is known
+                threads.append(threading.Thread(target=run, args=(key,)))
+                threads[-1].start()
+                assert wait_until(lambda: len(registry._pending) == len(threads), timeout=5)
+        for thread in threads:
+            thread.join(timeout=10)
+
+        assert outcomes == {"a": "ok", "b": "DuplicateVersionError", "c": "VersionNotFoundError", "d": "ok", "e": "ok"}
+        assert registry.get_versions("m") == ["0.1.0", "1.0.0", "2.0.0"]
+        assert registry.get_metadata("m", "1.0.0").artifact_path == "s3://a"
+        assert registry.get_aliases("m") == {"production": "2.0.0"}
+        assert [e.revision for e in registry.events_after(0)] == [1, 2, 3, 4]
+    replay_and_check(tmp_path / "reg.db")

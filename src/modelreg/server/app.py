@@ -135,15 +135,19 @@ class Call:
         return await anyio.to_thread.run_sync(functools.partial(func, *args))
 
     async def write(self, func: Callable[..., Any], *args: Any) -> Any:
-        """Run a registry write in a worker thread, one at a time, recording the caller as the actor.
+        """Run a registry write in a worker thread, recording the caller as the actor.
 
-        The registry serializes writes under its lock anyway; queueing them here, rather
-        than in many threads contending for that lock, keeps the event loop responsive.
+        Up to ``WRITE_THREADS`` writes run at once: the store serializes them, and
+        SQLite commits the ones that queue behind a commit together (group commit),
+        so concurrent writers share an fsync instead of waiting for one each.
         """
         limiter = self.app.write_limiter
         if limiter is None:
-            limiter = self.app.write_limiter = anyio.CapacityLimiter(1)
+            limiter = self.app.write_limiter = anyio.CapacityLimiter(WRITE_THREADS)
         return await anyio.to_thread.run_sync(functools.partial(_acting, self.actor, func, *args), limiter=limiter)
+
+
+WRITE_THREADS = 16
 
 
 def _acting(actor: str, func: Callable[..., Any], *args: Any) -> Any:
