@@ -161,3 +161,45 @@ def test_null_required_field_is_a_metadata_error() -> None:
 def test_training_date_outside_utc_range_is_a_metadata_error(date: datetime) -> None:
     with pytest.raises(MetadataError, match="outside the range"):
         metadata(training_date=date)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('{"n": 1.5e-400}', "too small"),
+        ('{"n": 1e400}', "too large"),
+        ('{"n": NaN}', "not a JSON number"),
+        ('{"n": 1, "n": 2}', "appears twice"),
+        ("[" * 100_000, "nests too deeply"),
+    ],
+)
+def test_strict_json_refuses_what_would_not_come_back_exactly(text: str, message: str) -> None:
+    from modelreg._json import loads_strict
+
+    with pytest.raises(ValueError, match=message):
+        loads_strict(text)
+
+
+def test_strict_json_keeps_exact_numbers() -> None:
+    from modelreg._json import loads_strict
+
+    assert loads_strict('{"a": 0.0, "b": -0.0, "c": 5e-324, "d": 1e308, "e": 0e10, "f": 12}') == {
+        "a": 0.0, "b": -0.0, "c": 5e-324, "d": 1e308, "e": 0.0, "f": 12}
+
+
+def test_metadata_json_refuses_underflowing_numbers() -> None:
+    data = json.dumps(metadata().to_dict()).replace('"lr": 0.01', '"lr": 1e-400')
+    with pytest.raises(MetadataError, match="too small"):
+        ModelMetadata.from_json(data)
+
+
+def test_sub_microsecond_training_dates_are_refused_not_truncated() -> None:
+    data = {**metadata().to_dict(), "training_date": "2026-01-05T00:00:00.123456789+00:00"}
+    with pytest.raises(MetadataError, match="more than 6 fractional digits"):
+        ModelMetadata.from_dict(data)
+
+
+def test_null_optional_fields_are_refused_not_emptied() -> None:
+    with pytest.raises(MetadataError, match="description must be a string"):
+        ModelMetadata.from_dict({**metadata().to_dict(), "description": None})
+    assert ModelMetadata.from_dict({**metadata().to_dict(), "version": None}).version is None

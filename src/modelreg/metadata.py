@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from types import MappingProxyType
 from typing import Any, Union
 
+from ._json import loads_strict
 from .errors import MetadataError
 
 __all__ = ["JSONValue", "LIMITS", "ModelMetadata"]
@@ -30,6 +32,7 @@ LIMITS: Mapping[str, int] = MappingProxyType(
         "hyperparameters_depth": 32,
     }
 )
+_SUBMICROSECOND = re.compile(r"[.,][0-9]{7,}")
 _FIELDS = (
     "version",
     "training_date",
@@ -223,11 +226,15 @@ class ModelMetadata:
         date = data["training_date"]
         if not isinstance(date, str):
             raise _fail("training_date must be an ISO 8601 string such as '2026-01-05T00:00:00+00:00'")
+        if _SUBMICROSECOND.search(date):
+            raise _fail(f"training_date {date[:80]!r} has more than 6 fractional digits; it is kept to the microsecond")
         try:
             parsed = datetime.fromisoformat(date)
         except ValueError:
             raise _fail(f"training_date {date[:80]!r} is not ISO 8601, e.g. '2026-01-05T00:00:00+00:00'") from None
-        kwargs = {k: v for k, v in data.items() if k != "training_date" and v is not None}
+        kwargs = {k: v for k, v in data.items() if k != "training_date"}
+        if kwargs.get("version") is None:
+            kwargs.pop("version", None)  # null version: the registry fills it in
         return cls(training_date=parsed, **kwargs)
 
     @classmethod
@@ -256,9 +263,9 @@ class ModelMetadata:
 
     @classmethod
     def from_json(cls, text: str | bytes) -> ModelMetadata:
-        """Inverse of ``to_json``."""
+        """Inverse of ``to_json``; refuses JSON that would not be stored exactly (see ``_json``)."""
         try:
-            data = json.loads(text)
+            data = loads_strict(text)
         except ValueError as exc:
             raise _fail(f"not valid JSON: {exc}") from None
         return cls.from_dict(data)
