@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from modelreg import ModelMetadata
+
+T = TypeVar("T")
 
 TRAINED = datetime(2026, 1, 5, 12, 30, tzinfo=UTC)
 
@@ -34,3 +37,12 @@ def wait_until(predicate: Callable[[], bool], timeout: float = 10.0, interval: f
         if time.monotonic() >= deadline:
             return predicate()
         time.sleep(interval)
+
+
+def finishes(call: Callable[[], T], timeout: float = 5.0) -> T:
+    """``call()``'s result, computed in another thread; TimeoutError if it is still blocked after ``timeout``."""
+    pool = ThreadPoolExecutor(max_workers=1)
+    try:
+        return pool.submit(call).result(timeout=timeout)
+    finally:
+        pool.shutdown(wait=False)

@@ -4,14 +4,12 @@ and pooled connections broken by a server restart."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
 import psycopg
 import pytest
 
-from factories import metadata, wait_until
+from factories import finishes, metadata, wait_until
 from fixtures.postgres_backend import Open, open_replica_fixture, sql_fixture  # noqa: F401
 from modelreg import StoreError
 from modelreg.stores import postgres
@@ -48,15 +46,6 @@ def _commit_around_the_lock(
             sql.execute("SELECT pg_notify('modelreg_events', %s)", (str(revision),))
 
 
-def _finishes(call: Callable[[], T], timeout: float = 5.0) -> T:
-    """``call()``'s result, computed in another thread; TimeoutError if it is still blocked after ``timeout``."""
-    pool = ThreadPoolExecutor(max_workers=1)
-    try:
-        return pool.submit(call).result(timeout=timeout)
-    finally:
-        pool.shutdown(wait=False)
-
-
 def test_reads_catch_up_while_a_local_write_waits_for_another_replicas_write_lock(
     open_replica: Open, sql: psycopg.Connection[tuple[object, ...]]
 ) -> None:
@@ -72,9 +61,9 @@ def test_reads_catch_up_while_a_local_write_waits_for_another_replicas_write_loc
         _commit_around_the_lock(sql, "1.0.0", 1, notify=True)
         assert wait_until(lambda: registry.has_version("m", "1.0.0"), timeout=5.0)  # the watcher, woken
         _commit_around_the_lock(sql, "2.0.0", 2, notify=False)
-        _finishes(registry.refresh)
+        finishes(registry.refresh)
         assert registry.get_versions("m") == ["1.0.0", "2.0.0"]
-        assert [e.revision for e in _finishes(lambda: registry.history("m"))] == [1, 2]
+        assert [e.revision for e in finishes(lambda: registry.history("m"))] == [1, 2]
     finally:
         sql.execute("SELECT pg_advisory_unlock(%s)", (WRITE_LOCK,))
         writer.join(timeout=30)

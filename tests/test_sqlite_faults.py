@@ -5,15 +5,13 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
 from pathlib import Path
 from typing import TypeVar
 
 import pytest
 
-from factories import metadata, wait_until
+from factories import finishes, metadata, wait_until
 from modelreg import RegistryEvent, StoreError
 from modelreg.stores._durable import EventRow
 from modelreg.stores.sqlite import SqliteRegistry
@@ -104,15 +102,6 @@ def test_a_change_is_seen_even_when_the_watchers_first_read_of_it_fails(
         assert failed == [0]
 
 
-def _finishes(call: Callable[[], T], timeout: float = 5.0) -> T:
-    """``call()``'s result, computed in another thread; TimeoutError if it is still blocked after ``timeout``."""
-    pool = ThreadPoolExecutor(max_workers=1)
-    try:
-        return pool.submit(call).result(timeout=timeout)
-    finally:
-        pool.shutdown(wait=False)
-
-
 def test_refresh_and_history_do_not_wait_for_a_local_write_waiting_on_another_process(tmp_path: Path) -> None:
     path = tmp_path / "reg.db"
     with (
@@ -128,9 +117,9 @@ def test_refresh_and_history_do_not_wait_for_a_local_write_waiting_on_another_pr
             # Our writer holds its process's write lock while it waits for the database's.
             assert wait_until(lambda: not _free(registry._write_lock))
 
-            _finishes(registry.refresh)
+            finishes(registry.refresh)
             assert registry.has_version("m", "1.0.0")
-            assert [e.version for e in _finishes(lambda: registry.history("m"))] == ["1.0.0"]
+            assert [e.version for e in finishes(lambda: registry.history("m"))] == ["1.0.0"]
         finally:
             outside.execute("ROLLBACK")
             writer.join(timeout=30)
