@@ -95,18 +95,15 @@ def test_every_command_has_help_with_an_example_of_itself() -> None:
 # -- reading ------------------------------------------------------------------------
 
 
-def test_models_lists_names_with_version_counts_and_latest_release(url: str) -> None:
+def test_models_lists_names_with_version_counts(url: str) -> None:
     register(url, "resnet50", "1.0.0")
     register(url, "resnet50", "1.1.0")
     register(url, "resnet50", "2.0.0-rc.1")
     register(url, "bert", "0.1.0")
-    assert json_out(url, "models") == [
-        {"name": "bert", "versions": 1, "latest": "0.1.0"},
-        {"name": "resnet50", "versions": 3, "latest": "1.1.0"},
-    ]
+    assert json_out(url, "models") == [{"name": "bert", "versions": 1}, {"name": "resnet50", "versions": 3}]
     lines = ok(url, "models").stdout.splitlines()
-    assert lines[0].split() == ["NAME", "VERSIONS", "LATEST"]
-    assert [line.split() for line in lines[1:]] == [["bert", "1", "0.1.0"], ["resnet50", "3", "1.1.0"]]
+    assert lines[0].split() == ["NAME", "VERSIONS"]
+    assert [line.split() for line in lines[1:]] == [["bert", "1"], ["resnet50", "3"]]
 
 
 def test_models_of_an_empty_registry_prints_nothing_on_stdout(url: str) -> None:
@@ -187,13 +184,29 @@ def test_register_takes_params_as_json_when_they_parse_else_as_text(url: str) ->
     assert isinstance(params["layers"], int)
 
 
+@pytest.mark.parametrize(("param", "words"), [
+    ("n=1e-400", "too small"), ("n=-2.5e-330", "too small"), ("n=1e400", "too large"), ("n=[1, 1e-400]", "too small"),
+    ('n={"a": 1, "a": 2}', "appears twice"),
+])
+def test_a_param_that_is_json_but_cannot_be_stored_exactly_is_a_usage_error(url: str, param: str, words: str) -> None:
+    result = run(url, "register", "m", "1.0.0", "--artifact", "a", "--param", param)
+    assert result.exit_code == 2, result.stderr
+    assert "--param" in result.stderr and words in result.stderr and "quote it" in result.stderr
+    assert json_out(url, "models") == []
+
+
+def test_a_quoted_param_keeps_such_a_number_as_text(url: str) -> None:
+    register(url, "m", "1.0.0", "--param", 'n="1e-400"')
+    assert json_out(url, "show", "m", "1.0.0")["metadata"]["hyperparameters"] == {"n": "1e-400"}
+
+
 def test_register_metrics_must_be_numbers(url: str) -> None:
     register(url, "m", "1.0.0", "--metric", "top1=0.761", "--metric", "count=3", "--metric", "tiny=1e-9")
     metrics = json_out(url, "show", "m", "1.0.0")["metadata"]["performance_metrics"]
     assert metrics == {"top1": 0.761, "count": 3.0, "tiny": 1e-9}
 
 
-@pytest.mark.parametrize("value", ["abc", "nan", "inf", "-Infinity", "", "1,5"])
+@pytest.mark.parametrize("value", ["abc", "nan", "inf", "-Infinity", "", "1,5", "1e400", "1e-400", "-2.5e-330"])
 def test_a_metric_that_is_not_a_finite_number_is_a_usage_error(url: str, value: str) -> None:
     result = run(url, "register", "m", "1.0.0", "--artifact", "a", "--metric", f"top1={value}")
     assert result.exit_code == 2
@@ -313,6 +326,8 @@ def test_register_from_a_yaml_file(url: str, tmp_path: Path) -> None:
         ("meta.json", "{not json", "is not valid JSON"),
         ("meta.json", "[1, 2]", "must hold an object of metadata fields"),
         ("meta.json", '{"artifact_path": "a", "x": NaN}', "is not valid JSON"),
+        ("meta.json", '{"artifact_path": "a", "artifact_path": "b"}', "appears twice"),
+        ("meta.json", '{"artifact_path": "a", "performance_metrics": {"x": 1e-400}}', "too small"),
         ("meta.txt", "{}", "is not a .json, .yaml or .yml file"),
         ("meta.json", b"\xff\xfe{}", "is not UTF-8 text"),
         ("meta.json", '{"artifact_path": "a", "tags": [1]}', "tags in the file must be an object"),
@@ -477,7 +492,7 @@ def test_the_default_registry_is_an_sqlite_file_in_the_data_directory(tmp_path: 
     ok(None, "register", "m", "1.0.0", "--artifact", "a", env={"XDG_DATA_HOME": str(tmp_path)})
     database = tmp_path / "modelreg" / "registry.db"
     assert database.is_file()
-    assert json_out(f"sqlite:///{database}", "models") == [{"name": "m", "versions": 1, "latest": "1.0.0"}]
+    assert json_out(f"sqlite:///{database}", "models") == [{"name": "m", "versions": 1}]
 
 
 def test_a_token_is_not_passed_to_a_non_http_registry(url: str) -> None:
@@ -491,3 +506,15 @@ def test_messages_show_the_registry_url_without_its_password() -> None:
     session = Session(url="postgresql://alice:hunter2@db.internal/registry")
     assert session.display_url == "postgresql://alice:***@db.internal/registry"
     assert Session(url="sqlite:///reg.db").display_url == "sqlite:///reg.db"
+
+
+@pytest.mark.parametrize("token", ["ab ", "\u00e9"])
+def test_a_token_no_server_could_accept_is_a_usage_error_not_an_unreachable_server(token: str) -> None:
+    line = one_error_line(fails("http://127.0.0.1:9", "--token", token, "models", code=2))
+    assert "invalid token" in line and "cannot reach" not in line
+
+
+def test_watch_since_on_a_registry_without_an_event_log_is_a_usage_error() -> None:
+    result = run("memory://", "watch", "--since", "0")
+    assert result.exit_code == 2
+    assert "--since needs a registry that keeps an event log" in result.stderr

@@ -150,7 +150,9 @@ def test_a_yaml_file_without_pyyaml_says_so(url: str, tmp_path: Path) -> None:
 
 
 def test_serve_without_the_server_extra_says_what_to_install(url: str) -> None:
-    code = "import sys; sys.modules['modelreg.server'] = None; from modelreg.cli import main; main(sys.argv[1:])"
+    # The extra brings starlette and uvicorn; modelreg.server itself ships with every install.
+    code = ("import sys; sys.modules['uvicorn'] = sys.modules['starlette'] = None; "
+            "from modelreg.cli import main; main(sys.argv[1:])")
     args = ["--registry", url, "serve", "--port", "1"]
     done = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, timeout=WAIT, env=ENV)
     assert done.returncode == 1
@@ -193,6 +195,32 @@ def test_watch_since_replays_one_models_history_then_follows_as_json_lines(
     proc.terminate()  # SIGTERM ends it as cleanly as Ctrl-C
     assert proc.wait(timeout=WAIT) == 0
     assert out.rest() == []
+
+
+def test_watch_since_replays_changes_of_a_model_that_has_no_versions_left(
+    url: str, registry: ModelRegistry, spawn: list[subprocess.Popen[str]]
+) -> None:
+    registry.register_model("gone", "1.0.0", meta())
+    registry.unregister_model("gone", "1.0.0")
+    proc, out, err = start(spawn, "--registry", url, "watch", "--since", "0")
+    assert [out.next().split()[::2] for _ in range(2)] == [["r1", "registered", "1.0.0"],
+                                                          ["r2", "unregistered", "1.0.0"]]
+    assert err.next().startswith("watching all models")
+    registry.register_model("gone", "2.0.0", meta())
+    assert out.next().split()[::2] == ["r3", "registered", "2.0.0"]
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(timeout=WAIT) == 0
+    assert out.rest() == []
+
+
+def test_watch_replays_the_log_page_by_page_once_each(registry: ModelRegistry, monkeypatch: pytest.MonkeyPatch) -> None:
+    from modelreg.cli import _watch
+
+    for minor in range(5):
+        registry.register_model("paged", f"1.{minor}.0", meta())
+    monkeypatch.setattr(_watch, "_PAGE", 2)
+    replayed = list(_watch._replay(registry.events_after, 1))  # type: ignore[attr-defined]
+    assert [event.revision for event in replayed] == [2, 3, 4, 5]
 
 
 def test_watch_of_a_bad_model_name_exits_5_at_once(url: str) -> None:
@@ -266,6 +294,14 @@ def test_serve_answers_the_cli_over_http_and_stops_on_sigterm(
     assert cli("unregister", "m", "1.0.0").returncode == 4
     watcher.send_signal(signal.SIGINT)
     assert watcher.wait(timeout=WAIT) == 0
+    assert cli("register", "gone", "1.0.0", "--artifact", "s3://g/1").returncode == 0
+    assert cli("unregister", "gone", "1.0.0").returncode == 0  # the model has no versions left
+    replay, replayed, replay_err = start(spawn, "--registry", base, "watch", "gone", "--since", "0")
+    assert [replayed.next().split()[2:4] for _ in range(2)] == [["registered", "gone"], ["unregistered", "gone"]]
+    assert replay_err.next().startswith("watching model 'gone'")
+    replay.send_signal(signal.SIGINT)
+    assert replay.wait(timeout=WAIT) == 0
+    assert replayed.rest() == []
 
     server.send_signal(signal.SIGTERM)
     assert server.wait(timeout=WAIT) == 0

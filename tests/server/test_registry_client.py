@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import http.server
+import json
 import socket
 import threading
 from collections.abc import Iterator
+from datetime import UTC, datetime
 
 import httpx
 import pytest
@@ -18,6 +20,7 @@ from modelreg import (
     InvalidNameError,
     InvalidVersionError,
     MetadataError,
+    ModelMetadata,
     RegistryError,
     StoreError,
     VersionInUseError,
@@ -26,6 +29,8 @@ from modelreg import (
 )
 from modelreg.client import RegistryClient
 from modelreg.errors import ERROR_CLASSES
+from modelreg.metadata import LIMITS
+from modelreg.server import DEFAULT_MAX_BODY_BYTES
 from modelreg.server.problems import problem_for_error
 
 
@@ -217,3 +222,69 @@ def test_closed_client_refuses_further_calls(module_server: Running) -> None:
     client.close()  # idempotent
     with pytest.raises(StoreError, match="closed"):
         client.get_all_model_names()
+
+
+def _maximal(char: str) -> ModelMetadata:
+    """Metadata at every limit of ``metadata.LIMITS``, its text all ``char``."""
+    def text(prefix: str, length: int) -> str:
+        return prefix + char * (length - len(prefix))
+
+    hyper_chars = (LIMITS["hyperparameters_json_bytes"] - len('{"h": ""}')) // len(json.dumps(char))
+    return ModelMetadata(
+        training_date=datetime(2026, 1, 5, 12, 30, 0, 123456, tzinfo=UTC),
+        artifact_path=text("s3://", LIMITS["artifact_path_chars"]),
+        description=text("", LIMITS["description_chars"]),
+        tags={text(f"{i:03d}", LIMITS["tag_key_chars"]): text("", LIMITS["tag_value_chars"])
+              for i in range(LIMITS["tags"])},
+        performance_metrics={text(f"{i:04d}", LIMITS["metric_name_chars"]): -2.2250738585072014e-308
+                             for i in range(LIMITS["metrics"])},
+        hyperparameters={"h": char * hyper_chars},
+    )
+
+
+@pytest.mark.parametrize("char", ["\U0001f600", "\x01"], ids=["4-byte-utf8", "escaped-control"])
+def test_metadata_at_every_limit_registers_over_http(client: RegistryClient, char: str) -> None:
+    big = _maximal(char)
+    utf8 = json.dumps(big.to_dict(), ensure_ascii=False, separators=(",", ":")).encode()
+    assert 1_048_576 < len(utf8) <= DEFAULT_MAX_BODY_BYTES  # over the old 1 MiB default, within the new one
+    name = f"cl-max-{len(char.encode())}"
+
+    stored = client.register_model(name, "1.0.0", big)
+
+    assert stored == big.with_version("1.0.0")
+    assert client.get_metadata(name, "1.0.0") == stored
+
+
+@pytest.mark.parametrize("token", ["", "ab ", " ab", "a b", "\u00e9", "tab\t", "new\nline"])
+def test_a_token_no_server_could_accept_is_refused_before_any_request(token: str) -> None:
+    with pytest.raises(ValueError, match="token"):
+        RegistryClient("http://127.0.0.1:9", token=token)
+
+
+
+def _requests_served(url: str) -> int:
+    text = httpx.get(f"{url}/metrics").text
+    return sum(int(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+               if line.startswith("modelreg_http_requests_total{") and 'route="/metrics"' not in line)
+
+
+def test_cli_models_over_http_takes_one_request_however_many_models(client: RegistryClient,
+                                                                    module_server: Running) -> None:
+    from click.testing import CliRunner
+
+    from modelreg.cli.app import cli
+
+    for i in range(3):
+        client.register_model(f"cl-count-{i}", "1.0.0", metadata())
+    client.register_model("cl-count-0", "2.0.0", metadata())
+    before = _requests_served(module_server.url)
+
+    result = CliRunner(env={"MODELREG_URL": None, "MODELREG_TOKEN": None}).invoke(
+        cli, ["--registry", module_server.url, "--json", "models"], catch_exceptions=False)
+
+    assert result.exit_code == 0, result.stderr
+    counts = {row["name"]: row["versions"] for row in json.loads(result.stdout)}
+    assert {name: counts[name] for name in ("cl-count-0", "cl-count-1", "cl-count-2")} == {
+        "cl-count-0": 2, "cl-count-1": 1, "cl-count-2": 1}
+    assert _requests_served(module_server.url) - before == 1
+    assert client.version_counts() == counts

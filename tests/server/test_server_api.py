@@ -221,3 +221,16 @@ def test_each_request_gets_one_common_log_format_line(http: httpx.Client, module
     line = rf'127\.0\.0\.1 - - {stamp} "GET /api/v1/models/api-log-2/versions HTTP/1\.1" '
     assert wait_until(lambda: re.search(line + r"200 \d+ [\d.]+ms$", module_server.logs(), re.M) is not None)
     assert '"GET /api/v1/models/api-log/versions?marker=x HTTP/1.1" 400' in module_server.logs()
+
+
+def test_large_response_bodies_are_not_cached() -> None:
+    from modelreg.server.routes import CACHED_BODY_BYTES, _json_cache, metadata_json
+
+    small, large = metadata(), metadata(description="\U0001f600" * 10_000)  # 120 KB as escaped JSON
+
+    assert metadata_json(small) is metadata_json(small)  # cached: the same bytes object
+    body = metadata_json(large)
+    assert len(body) > CACHED_BODY_BYTES and body == large.to_json().encode()
+    assert id(large) not in _json_cache
+    assert all(len(cached) <= CACHED_BODY_BYTES for _, cached in _json_cache.values())
+    assert sum(len(cached) for _, cached in _json_cache.values()) <= 32 * 1024 * 1024

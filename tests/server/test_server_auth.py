@@ -218,3 +218,25 @@ def test_serve_reports_a_port_in_use(module_server: Running) -> None:
     port = int(module_server.url.rsplit(":", 1)[1])
     with pytest.raises(ValueError, match=f"cannot listen on 127.0.0.1:{port}"):
         serve("memory://", port=port)
+
+
+@pytest.mark.parametrize("text", ['{"tokens": []}', "[]", " , "])
+def test_a_tokens_source_that_holds_no_tokens_is_refused_not_served_anonymously(tmp_path: Path, text: str) -> None:
+    path = tmp_path / "tokens.json"
+    path.write_text(text)
+    with pytest.raises(ValueError, match="tokens file .* holds no tokens"):
+        load_auth(path, {})
+    with pytest.raises(ValueError, match=f"\\${TOKENS_ENV} holds no tokens"):
+        load_auth(None, {TOKENS_ENV: text})
+    with pytest.raises(ValueError, match="holds no tokens"):
+        serve("memory://", port=0, tokens_file=str(path))  # refused before binding, even on loopback
+
+
+def test_a_blank_tokens_variable_counts_as_unset() -> None:
+    assert load_auth(None, {TOKENS_ENV: "  "}) is None
+
+
+@pytest.mark.parametrize("token", ["", "ab ", "a b", "\u00e9", "tab\t"])
+def test_hash_token_refuses_a_token_no_client_could_present(token: str) -> None:
+    with pytest.raises(ValueError, match="token"):
+        hash_token(token)

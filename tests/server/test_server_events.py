@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 import json
 import logging
-from collections.abc import Iterator
+from collections.abc import Awaitable, Iterator
 from pathlib import Path
 
 import httpx
@@ -187,3 +187,66 @@ def test_subscriber_gets_changes_made_while_the_server_was_down(tmp_path: Path, 
     assert [e.version for e in seen] == ["1.0.0", "1.5.0", "2.0.0"]
     assert [e.revision for e in seen] == [1, 2, 3]
     assert "no longer kept" not in caplog.text
+
+
+def test_subscribe_since_replays_logged_changes_then_follows_once_each(client: RegistryClient) -> None:
+    client.register_model("ev-since", "1.0.0", metadata())
+    start = client.history("ev-since")[-1].revision - 1
+    client.unregister_model("ev-since", "1.0.0")  # the model has no versions left: only the log knows it
+    seen: list[RegistryEvent] = []
+    with client.subscribe(lambda e: seen.append(e) if e.name == "ev-since" else None, since=start):
+        assert wait_until(lambda: len(seen) >= 2)
+        client.register_model("ev-since", "2.0.0", metadata())
+        assert wait_until(lambda: len(seen) >= 3)
+
+    assert [(e.kind, e.version) for e in seen] == [("registered", "1.0.0"), ("unregistered", "1.0.0"),
+                                                   ("registered", "2.0.0")]
+    assert [e.revision for e in seen] == sorted({e.revision for e in seen})
+
+
+@pytest.mark.parametrize("since", [-1, True, "0", 1.5])
+def test_subscribe_since_must_be_a_revision_number(client: RegistryClient, since: object) -> None:
+    with pytest.raises(ValueError, match="since must be a revision"):
+        client.subscribe(lambda event: None, since=since)  # type: ignore[arg-type]
+
+
+@needs_sqlite
+def test_a_store_failing_during_replay_ends_the_stream_with_a_warning(tmp_path: Path,
+                                                                     caplog: pytest.LogCaptureFixture) -> None:
+    import anyio
+    from starlette.types import Message
+
+    from modelreg.server import create_app
+
+    registry = open_registry(registry_url(tmp_path, "replay"))
+    registry.register_model("ev-fail", "1.0.0", metadata())
+    app = create_app(registry)  # the revision-1 event is older than its buffer: a stream from 0 reads the store
+    app.access_log = None
+    registry.close()  # type: ignore[attr-defined]  # every later read of the store raises StoreError
+    sent: list[Message] = []
+
+    async def receive() -> Message:
+        await anyio.sleep_forever()  # the client stays connected: only the server can end the stream
+        raise AssertionError("unreachable")
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    scope = {"type": "http", "method": "GET", "path": "/api/v1/events", "raw_path": b"/api/v1/events",
+             "query_string": b"since=0", "headers": [], "root_path": "", "http_version": "1.1",
+             "client": ("127.0.0.1", 5000), "asgi": {"version": "3.0", "spec_version": "2.3"}}
+    with caplog.at_level(logging.WARNING, logger="modelreg.server"):
+        anyio.run(_bounded, app(scope, receive, send))
+
+    assert sent[0]["type"] == "http.response.start" and sent[0]["status"] == 200
+    assert b"event: ready" in b"".join(m.get("body", b"") for m in sent[1:])
+    [record] = [r for r in caplog.records if r.name == "modelreg.server"]
+    assert record.levelno == logging.WARNING and "is closed" in record.getMessage()
+    assert record.exc_info is None
+
+
+async def _bounded(coroutine: Awaitable[None]) -> None:
+    import anyio
+
+    with anyio.fail_after(10):
+        await coroutine

@@ -13,8 +13,9 @@ import pytest
 from serverkit import Running
 
 from factories import metadata
+from modelreg.server import DEFAULT_MAX_BODY_BYTES
 
-MAX_BODY = 1_048_576
+MAX_BODY = DEFAULT_MAX_BODY_BYTES
 GOOD = json.loads(metadata().to_json())
 
 
@@ -57,6 +58,8 @@ BODIES = [
     (_with(performance_metrics={"a": 1}).replace('"a": 1', '"a": Infinity'), 400, "invalid_json", "Infinity"),
     (_with(performance_metrics={"a": 1}).replace('"a": 1', '"a": -Infinity'), 400, "invalid_json", "Infinity"),
     (_with(hyperparameters={"a": 1}).replace('"a": 1', '"a": 1e400'), 400, "invalid_json", "too large"),
+    (_with(hyperparameters={"a": 1}).replace('"a": 1', '"a": 1e-400'), 400, "invalid_json", "too small"),
+    (_with(performance_metrics={"a": 1}).replace('"a": 1', '"a": -2.5e-330'), 400, "invalid_json", "too small"),
     ('{"artifact_path": "s3://a", "artifact_path": "s3://b", "training_date": "2026-01-05"}', 400,
      "invalid_json", "appears twice"),
     (_with(bogus=1, other=2), 422, "invalid_metadata", "'bogus', 'other'"),
@@ -167,7 +170,7 @@ def test_body_declared_over_the_limit_is_refused_before_it_is_sent(http: httpx.C
     assert head.startswith(b"HTTP/1.1 413 ")
     assert b"connection: close" in head.lower()
     problem = json.loads(body)
-    assert problem["code"] == "payload_too_large" and "1048576 bytes" in problem["detail"]
+    assert problem["code"] == "payload_too_large" and f"{MAX_BODY} bytes" in problem["detail"]
     assert _state(http) == before
 
 

@@ -10,7 +10,6 @@ import click
 
 from ..errors import VersionInUseError
 from ..names import validate_name
-from ..semver import parse_version
 from ._context import CliFailure, RegistryGroup, Session, exit_code_for, json_option, pass_session, print_json
 from ._output import metadata_lines, print_table, version_document
 from ._parse import (
@@ -31,19 +30,11 @@ def _aliases_of(aliases: dict[str, str], version: str | None) -> list[str]:
     return sorted(a for a, v in aliases.items() if v == version)
 
 
-def _newest_release(versions: list[str]) -> str:
-    """What ``resolve(name, 'latest')`` gives: the highest non-pre-release, else the highest."""
-    for text in reversed(versions):
-        if not parse_version(text).is_prerelease:
-            return text
-    return versions[-1] if versions else ""
-
-
 @click.command()
 @json_option
 @pass_session
 def models(session: Session) -> None:
-    """List the models with their version counts and latest versions.
+    """List the models with their version counts.
 
     Example:
 
@@ -51,14 +42,16 @@ def models(session: Session) -> None:
         modelreg models
     """
     registry = session.registry()
-    rows = []
-    for name in registry.get_all_model_names():
-        found = registry.get_versions(name)
-        rows.append({"name": name, "versions": len(found), "latest": _newest_release(found)})
+    counts = getattr(registry, "version_counts", None)  # the HTTP client: one request, not one per model
+    if callable(counts):
+        found: dict[str, int] = counts()
+    else:
+        found = {name: len(registry.get_versions(name)) for name in registry.get_all_model_names()}
+    rows = [{"name": name, "versions": count} for name, count in sorted(found.items())]
     if session.as_json:
         print_json(rows)
     elif rows:
-        print_table(("NAME", "VERSIONS", "LATEST"), ((r["name"], r["versions"], r["latest"]) for r in rows))
+        print_table(("NAME", "VERSIONS"), ((r["name"], r["versions"]) for r in rows))
     else:
         click.echo(f"no models in {session.display_url}", err=True)
 

@@ -23,6 +23,7 @@ from ..errors import (
     VersionNotFoundError,
 )
 from ..registry import ModelRegistry
+from ..server._config import redact_url
 from ..urls import default_registry_url, open_registry
 
 __all__ = [
@@ -120,12 +121,7 @@ class Session:
     @property
     def display_url(self) -> str:
         """The registry URL with any password hidden, for messages."""
-        url = self.url or default_registry_url()
-        parts = urlsplit(url)
-        if parts.password is None:
-            return url
-        netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
-        return parts._replace(netloc=netloc).geturl()
+        return redact_url(self.registry_url)
 
     def registry(self) -> ModelRegistry:
         """Open the registry the URL names (once); the token goes only to HTTP(S) URLs."""

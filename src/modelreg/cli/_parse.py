@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from .._json import exact_float, loads_strict
 from ..metadata import ModelMetadata
 
 __all__ = [
@@ -35,7 +36,7 @@ MAX_METADATA_FILE_BYTES = 4 * 1024 * 1024  # far above what valid metadata can t
 
 
 def metric_value(raw: str) -> float | int:
-    """A metric must be a finite number; ints stay ints so the registry can check exactness."""
+    """A metric must be a finite number a 64-bit float holds; ints stay ints so the registry can check exactness."""
     text = raw.strip()
     try:
         return int(text)
@@ -45,22 +46,35 @@ def metric_value(raw: str) -> float | int:
         number = float(text)
     except ValueError:
         raise ValueError(f"{raw!r} is not a number; metric values must be numbers, e.g. top1=0.761") from None
-    if not math.isfinite(number):
+    if math.isnan(number) or text.lstrip("+-").lower().startswith("inf"):
         raise ValueError(f"{raw!r} is not a finite number; metrics must be finite, e.g. top1=0.761")
-    return number
+    try:
+        return exact_float(text)
+    except ValueError as exc:
+        raise ValueError(f"{exc}; give a value a 64-bit float can hold, e.g. top1=0.761") from None
 
 
-def _refuse_constant(name: str) -> Any:
-    # json.loads accepts NaN and Infinity, which are not JSON; treat such text as a string.
-    raise ValueError(name)
+def _text_constant(name: str) -> Any:
+    raise ValueError(name)  # NaN and Infinity are not JSON: such a value is taken as text
 
 
 def param_value(raw: str) -> Any:
-    """JSON when the text parses (numbers, true/false/null, lists, objects, "quoted"), else the text."""
+    """JSON when the text parses (numbers, true/false/null, lists, objects, "quoted"), else the text.
+
+    JSON that cannot be stored exactly (``1e-400``, a key given twice) is refused rather than
+    quietly kept as text: the caller meant a number or an object.
+    """
     try:
-        return json.loads(raw, parse_constant=_refuse_constant)
+        return loads_strict(raw)
+    except ValueError as exc:
+        refused = exc
+    try:
+        json.loads(raw, parse_constant=_text_constant)
     except ValueError:
-        return raw
+        return raw  # not JSON at all: plain text
+    except RecursionError:
+        pass  # JSON, nested too deeply to store
+    raise ValueError(f"{refused}; to keep it as text, quote it as a JSON string, e.g. n='\"1e-400\"'")
 
 
 def tag_value(raw: str) -> str:
@@ -147,7 +161,7 @@ def load_metadata_file(path: Path) -> dict[str, Any]:
 
 def _parse_json(path: Path, text: str) -> Any:
     try:
-        return json.loads(text, parse_constant=_refuse_constant)
+        return loads_strict(text)
     except ValueError as exc:
         raise click.BadParameter(f"{path} is not valid JSON: {exc}", param_hint="'--from-file'") from None
 

@@ -6,12 +6,10 @@ from pathlib import Path
 
 import click
 
+from ..server import DEFAULT_MAX_BODY_BYTES, DEFAULT_PORT
 from ._context import CliFailure, Session, pass_session
 
-__all__ = ["DEFAULT_MAX_BODY_BYTES", "DEFAULT_PORT", "serve"]
-
-DEFAULT_PORT = 8600
-DEFAULT_MAX_BODY_BYTES = 1024 * 1024
+__all__ = ["serve"]
 
 
 @click.command()

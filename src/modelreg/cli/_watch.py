@@ -2,24 +2,25 @@
 
 from __future__ import annotations
 
+import inspect
 import queue
 import signal
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from types import FrameType
 
 import click
 
-from ..events import RegistryEvent
+from ..events import RegistryEvent, Subscription
 from ..names import validate_name
-from ..registry import ModelRegistry
 from ._context import Session, json_option, pass_session, print_json
 from ._output import event_line
 
 __all__ = ["watch"]
 
 _POLL_SECONDS = 0.5  # how often the wait wakes up; Ctrl-C interrupts it at once anyway
+_PAGE = 1000  # events read from the log per query
 
 
 def _print_event(event: RegistryEvent, as_json: bool) -> None:
@@ -29,11 +30,39 @@ def _print_event(event: RegistryEvent, as_json: bool) -> None:
         click.echo(event_line(event))
 
 
-def _backlog(registry: ModelRegistry, name: str | None, since: int) -> list[RegistryEvent]:
-    """Events after ``since``, oldest first, from the models' histories."""
-    names = [name] if name is not None else registry.get_all_model_names()
-    events = [event for n in names for event in registry.history(n) if event.revision > since]
-    return sorted(events, key=lambda event: event.revision)
+def _replay(events_after: Callable[[int, int], list[RegistryEvent]], since: int) -> Iterator[RegistryEvent]:
+    """Every change after ``since`` from the store's event log, page by page, oldest first."""
+    last = since
+    while True:
+        page = events_after(last, _PAGE)
+        yield from page
+        if len(page) < _PAGE:
+            return
+        last = page[-1].revision
+
+
+def _subscribe(
+    session: Session, callback: Callable[[RegistryEvent], None], since: int | None
+) -> tuple[Subscription, Iterable[RegistryEvent]]:
+    """Subscribe, and return the logged changes after ``since`` to print first.
+
+    Durable stores read their event log (``events_after``) after subscribing, so nothing
+    falls between the two; the HTTP client asks the server to replay (``since=``) on the
+    stream itself; a registry with neither cannot honour ``--since``.
+    """
+    registry = session.registry()
+    if since is None:
+        return registry.subscribe(callback), ()
+    events_after = getattr(registry, "events_after", None)
+    if callable(events_after):
+        return registry.subscribe(callback), _replay(events_after, since)
+    subscribe: Callable[..., Subscription] = registry.subscribe
+    if "since" in inspect.signature(subscribe).parameters:
+        return subscribe(callback, since=since), ()
+    raise click.UsageError(
+        f"--since needs a registry that keeps an event log (sqlite, postgresql or a modelreg server); "
+        f"{session.display_url} keeps none. Watch without --since to follow new changes."
+    )
 
 
 def _raise_interrupt(_signum: int, _frame: FrameType | None) -> None:
@@ -59,7 +88,7 @@ def _sigterm_as_interrupt() -> Iterator[None]:
     "--since",
     type=click.IntRange(min=0),
     metavar="REV",
-    help="First print the changes after revision REV (0: all kept history), then follow.",
+    help="First print every change after revision REV from the event log (0: from the start), then follow.",
 )
 @json_option
 @pass_session
@@ -75,20 +104,20 @@ def watch(session: Session, name: str | None, since: int | None) -> None:
     """
     if name is not None:
         validate_name(name)
-    registry = session.registry()
     pending: queue.Queue[RegistryEvent] = queue.Queue()
 
     def on_event(event: RegistryEvent) -> None:
         if name is None or event.name == name:
             pending.put(event)
 
-    with _sigterm_as_interrupt(), registry.subscribe(on_event):
+    subscription, backlog = _subscribe(session, on_event, since)
+    with _sigterm_as_interrupt(), subscription:
         try:
-            # Subscribed before reading the backlog, so nothing falls between the two;
-            # an event seen in both is printed once (revisions only increase).
-            last = 0
-            for event in _backlog(registry, name, since) if since is not None else []:
-                _print_event(event, session.as_json)
+            # A change both replayed and delivered live is printed once: revisions only increase.
+            last = since or 0
+            for event in backlog:
+                if name is None or event.name == name:
+                    _print_event(event, session.as_json)
                 last = event.revision
             what = f"model {name!r}" if name is not None else "all models"
             click.echo(f"watching {what} in {session.display_url}; press Ctrl-C to stop", err=True)

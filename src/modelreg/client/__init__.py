@@ -25,6 +25,7 @@ from ..events import Callback, RegistryEvent, Subscription
 from ..metadata import ModelMetadata
 from ..names import validate_alias, validate_name
 from ..semver import parse_version
+from ..server._config import check_token
 from ._events import EventStream
 
 __all__ = ["RegistryClient"]
@@ -61,8 +62,8 @@ class RegistryClient:
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
             raise ValueError(f"invalid server URL {url[:80]!r}: expected http(s)://host:port[/prefix]")
-        if token is not None and (not isinstance(token, str) or not token or not token.isprintable()):
-            raise ValueError("token must be a non-empty printable string")
+        if token is not None:
+            check_token(token)  # the server's own rule: a token it could never accept fails here, clearly
         if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0:
             raise ValueError(f"timeout must be a positive number of seconds, not {timeout!r}")
         if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
@@ -89,6 +90,8 @@ class RegistryClient:
         while True:
             try:
                 return self._http.request(method, path, **kwargs)
+            except httpx.LocalProtocolError as exc:  # nothing was sent: the request itself is malformed
+                raise RegistryError(f"cannot send {method} {path} to {self.url}: {_reason(exc)}") from exc
             except httpx.TransportError as exc:
                 # A refused connection sent nothing, so even a write may be retried; a read may always be.
                 retry = isinstance(exc, httpx.ConnectError) or (
@@ -164,7 +167,10 @@ class RegistryClient:
         """Store a new version; return the stored metadata (canonical version filled in)."""
         validate_name(name)
         parse_version(_str_arg("version", version))
-        body = _metadata_arg(metadata).to_json()
+        # UTF-8, not to_json()'s ASCII escapes: those triple non-ASCII text and could pass the body limit.
+        body = json.dumps(
+            _metadata_arg(metadata).to_dict(), ensure_ascii=False, separators=(",", ":"), allow_nan=False
+        ).encode()
         data = self._json("PUT", self._version_path(name, version), content=body,
                           headers={"Content-Type": "application/json"})
         return self._metadata(data)
@@ -227,6 +233,11 @@ class RegistryClient:
         models = self._member(self._json("GET", "/api/v1/models"), "models", list)
         return [self._member(model, "name", str) for model in models]
 
+    def version_counts(self) -> dict[str, int]:
+        """Each model's number of versions, in one request (``get_versions`` per model takes one each)."""
+        models = self._member(self._json("GET", "/api/v1/models"), "models", list)
+        return {self._member(model, "name", str): self._member(model, "versions", int) for model in models}
+
     def resolve(self, name: str, spec: str) -> str:
         """Highest version matching a range, ``latest``, or an alias's target."""
         validate_name(name)
@@ -248,11 +259,17 @@ class RegistryClient:
         except (KeyError, TypeError, ValueError) as exc:
             raise StoreError(f"the server at {self.url} sent an event this client cannot read: {exc}") from exc
 
-    def subscribe(self, callback: Callback) -> Subscription:
-        """Call ``callback`` (in a background thread) with each change after now, once each, in order."""
+    def subscribe(self, callback: Callback, *, since: int | None = None) -> Subscription:
+        """Call ``callback`` (in a background thread) with each change after now, once each, in order.
+
+        With ``since``, first every change after that revision, replayed from the server's event
+        log (a server that no longer has them raises a RegistryError with code ``events_unavailable``).
+        """
         if not callable(callback):
             raise TypeError(f"callback must be callable, not {type(callback).__name__}")
-        stream = EventStream(self, callback, on_stop=self._forget)
+        if since is not None and (isinstance(since, bool) or not isinstance(since, int) or since < 0):
+            raise ValueError(f"since must be a revision number (an int, 0 or more), not {since!r}")
+        stream = EventStream(self, callback, on_stop=self._forget, since=since)
         with self._lock:
             self._streams.add(stream)
         try:

@@ -70,7 +70,10 @@ class RemoteSubscription(Subscription):
 class EventStream:
     """Follows ``/api/v1/events`` in a daemon thread and hands each event to one callback."""
 
-    def __init__(self, client: RegistryClient, callback: Callback, on_stop: Callable[[EventStream], None]) -> None:
+    def __init__(
+        self, client: RegistryClient, callback: Callback, on_stop: Callable[[EventStream], None],
+        since: int | None = None,
+    ) -> None:
         self._client = client
         self._on_stop = on_stop
         self.subscription = RemoteSubscription(self, callback)
@@ -78,7 +81,7 @@ class EventStream:
         self._ready = threading.Event()
         self._deliver_lock = threading.RLock()  # re-entrant: a callback may close its own subscription
         self._failure: BaseException | None = None
-        self._last: int | None = None
+        self._last: int | None = since  # resuming from here is how since= asks the server for a replay
         self._response: httpx.Response | None = None
         self._thread = threading.Thread(target=self._run, name="modelreg-events", daemon=True)
 

@@ -8,12 +8,24 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from ._config import DEFAULT_MAX_BODY_BYTES, DEFAULT_PORT
+
 if TYPE_CHECKING:
     from .app import create_app
     from .auth import Auth, Role, Token, hash_token, load_auth
     from .run import serve
 
-__all__ = ["Auth", "Role", "Token", "create_app", "hash_token", "load_auth", "serve"]
+__all__ = [
+    "DEFAULT_MAX_BODY_BYTES",
+    "DEFAULT_PORT",
+    "Auth",
+    "Role",
+    "Token",
+    "create_app",
+    "hash_token",
+    "load_auth",
+    "serve",
+]
 
 _HOMES = {
     "create_app": "app",

@@ -8,7 +8,6 @@ used for Server-Sent Events.
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import json
 import logging
@@ -20,12 +19,14 @@ from urllib.parse import parse_qsl, unquote
 
 import anyio
 import anyio.to_thread
+from starlette.requests import ClientDisconnect
 from starlette.responses import Response
 from starlette.types import Message, Receive, Scope, Send
 
 from .._base import acting_as
 from ..errors import RegistryError
 from ..registry import ModelRegistry
+from ._config import DEFAULT_MAX_BODY_BYTES
 from .auth import Auth, Role
 from .metrics import Metrics
 from .problems import HTTP_CODES, HTTPProblem, problem_body, problem_for_error
@@ -219,6 +220,11 @@ class _ClfClock:
         return self._text
 
 
+def _client(scope: Scope) -> str:
+    client = scope.get("client")
+    return str(client[0]) if client else "-"
+
+
 def _log_access(line: str) -> None:
     if _access.isEnabledFor(logging.INFO):
         _access.info(line)
@@ -327,13 +333,7 @@ class ModelregApp:
             result = endpoint.handler(call, *params)
             reply = result if isinstance(result, Reply) else await result
             if isinstance(reply, Reply):
-                body = reply.body
-                status, size = reply.status, len(body)
-                headers = [(b"content-type", reply.content_type), (b"content-length", b"%d" % size)]
-                if reply.headers:
-                    headers += reply.headers
-                await send({"type": "http.response.start", "status": status, "headers": headers})
-                await send({"type": "http.response.body", "body": b"" if method == "HEAD" else body})
+                status, size = await self._send(send, reply, method)
             else:
                 status, size = await self._stream(scope, receive, send, reply)
         except RegistryError as exc:
@@ -388,19 +388,28 @@ class ModelregApp:
 
     async def _stream(self, scope: Scope, receive: Receive, send: Send, response: Response) -> tuple[int, int]:
         seen = [response.status_code, 0]
+        started = False
 
         async def counting(message: Message) -> None:
+            nonlocal started
             if message["type"] == "http.response.body":
                 seen[1] += len(message.get("body", b""))
+            started = True
             await send(message)
 
-        with contextlib.suppress(OSError):  # the client went away mid-stream
+        try:
             await response(scope, receive, counting)
+        except (OSError, ClientDisconnect):  # the client went away mid-stream
+            pass
+        except RegistryError as exc:
+            if not started:
+                raise  # nothing sent yet: answer with the problem as usual
+            # The 200 is already out: all we can do is end the stream; the client reconnects and resumes.
+            _log.warning("ended an event stream to %s: %s", _client(scope), exc)
         return seen[0], seen[1]
 
     def _access_line(self, scope: Scope, call: Call | None, status: int, size: int, elapsed: float) -> str:
-        client = scope.get("client")
-        host = client[0] if client else "-"
+        host = _client(scope)
         actor = call.actor if call is not None and call.actor != "anonymous" else "-"
         raw: bytes | None = scope.get("raw_path")
         target = scope["path"] if raw is None else raw.decode("latin-1")
@@ -415,7 +424,9 @@ class ModelregApp:
         )
 
 
-def create_app(registry: ModelRegistry, *, auth: Auth | None = None, max_body_bytes: int = 1_048_576) -> ModelregApp:
+def create_app(
+    registry: ModelRegistry, *, auth: Auth | None = None, max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+) -> ModelregApp:
     """The HTTP API over ``registry`` as an ASGI app; ``auth=None`` serves everyone as 'anonymous'."""
     if not isinstance(registry, ModelRegistry):
         raise TypeError(f"registry must implement ModelRegistry, not {type(registry).__name__}")

@@ -27,6 +27,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from ._config import TOKEN, check_token
 from .problems import HTTPProblem
 
 __all__ = ["TOKENS_ENV", "Auth", "Role", "Token", "hash_token", "load_auth"]
@@ -34,7 +35,7 @@ __all__ = ["TOKENS_ENV", "Auth", "Role", "Token", "hash_token", "load_auth"]
 TOKENS_ENV = "MODELREG_SERVER_TOKENS"
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,63}", re.ASCII)
 _HEX = re.compile(r"[0-9a-f]{64}", re.ASCII)
-_BEARER = re.compile(r"[Bb][Ee][Aa][Rr][Ee][Rr] +([\x21-\x7e]+) *", re.ASCII)
+_BEARER = re.compile(rf"[Bb][Ee][Aa][Rr][Ee][Rr] +({TOKEN.pattern}) *", re.ASCII)
 
 
 class Role(enum.IntEnum):
@@ -62,10 +63,11 @@ class Token:
 
 
 def hash_token(token: str) -> str:
-    """The SHA-256 hex digest of a token, as stored in the tokens file."""
-    if not isinstance(token, str) or not token:
-        raise ValueError("a token must be a non-empty string")
-    return hashlib.sha256(token.encode()).hexdigest()
+    """The SHA-256 hex digest of a token, as stored in the tokens file.
+
+    ValueError for a token no client could present (empty, spaces, non-ASCII): its hash would never match.
+    """
+    return hashlib.sha256(check_token(token).encode()).hexdigest()
 
 
 class Auth:
@@ -152,7 +154,11 @@ def parse_tokens(text: str, source: str) -> list[Token]:
 def load_auth(
     tokens_file: str | os.PathLike[str] | None = None, environ: Mapping[str, str] | None = None
 ) -> Auth | None:
-    """Tokens from ``tokens_file`` and ``$MODELREG_SERVER_TOKENS`` together; None when neither has any."""
+    """Tokens from ``tokens_file`` and ``$MODELREG_SERVER_TOKENS`` together; None when neither is given.
+
+    A file or variable that is given but holds no token is a ValueError: serving without
+    auth because a tokens list came out empty would open the registry to everyone.
+    """
     env = os.environ if environ is None else environ
     tokens: list[Token] = []
     if tokens_file is not None:
@@ -161,10 +167,20 @@ def load_auth(
             text = path.read_text(encoding="utf-8")
         except OSError as exc:
             raise ValueError(f"cannot read tokens file {str(path)!r}: {exc.strerror or exc}") from None
-        tokens += parse_tokens(text, f"tokens file {str(path)!r}")
-    if env.get(TOKENS_ENV, "").strip():
-        tokens += parse_tokens(env[TOKENS_ENV], f"${TOKENS_ENV}")
+        tokens += _some_tokens(text, f"tokens file {str(path)!r}")
+    if env.get(TOKENS_ENV, "").strip():  # set but blank counts as unset, as shells make it easy to do
+        tokens += _some_tokens(env[TOKENS_ENV], f"${TOKENS_ENV}")
     return Auth(tokens) if tokens else None
+
+
+def _some_tokens(text: str, source: str) -> list[Token]:
+    tokens = parse_tokens(text, source)
+    if not tokens:
+        raise ValueError(
+            f"{source} holds no tokens; add one (python -m modelreg.server.auth new NAME ROLE) "
+            "or stop passing it to serve anonymously"
+        )
+    return tokens
 
 
 def _main(argv: list[str]) -> int:

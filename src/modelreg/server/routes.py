@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import functools
-import json
-import math
 from collections.abc import Mapping
-from typing import Any, NoReturn
+from typing import Any
 from urllib.parse import quote
 
 import anyio
 from starlette.responses import StreamingResponse
 
+from .. import _json
 from ..errors import InvalidVersionError, MetadataError, RegistryError, StoreError, VersionNotFoundError
 from ..metadata import ModelMetadata
 from . import openapi
@@ -19,62 +18,45 @@ from .app import PROBLEM, Call, Endpoint, Reply, Route, dumps
 from .auth import Role
 from .problems import HTTPProblem, problem_for_error
 
-__all__ = ["ROUTES"]
+__all__ = ["CACHED_BODY_BYTES", "ROUTES", "metadata_json"]
 
 _READY_TIMEOUT = 5.0
 _CACHE_LIMIT = 4096
+_CACHE_BYTES = 32 * 1024 * 1024
+CACHED_BODY_BYTES = 65_536
+"""Larger bodies are encoded again for each request; the cache holds at most 32 MiB in all."""
 _json_cache: dict[int, tuple[ModelMetadata, bytes]] = {}
+_cached_bytes = 0
 
 
 def metadata_json(meta: ModelMetadata) -> bytes:
     """``meta`` as JSON bytes; cached by identity, since stored metadata is immutable."""
+    global _cached_bytes
     hit = _json_cache.get(id(meta))
     if hit is not None and hit[0] is meta:
         return hit[1]
     body = meta.to_json().encode()
-    if len(_json_cache) >= _CACHE_LIMIT:
+    if len(body) > CACHED_BODY_BYTES:
+        return body  # rare, and cheap next to sending it; caching such bodies would let the cache reach gigabytes
+    if len(_json_cache) >= _CACHE_LIMIT or _cached_bytes + len(body) > _CACHE_BYTES:
         _json_cache.clear()  # bounded; the identity check keeps a reused id() from matching
+        _cached_bytes = 0
     _json_cache[id(meta)] = (meta, body)
+    _cached_bytes += len(body)
     return body
 
 
 # -- request bodies -----------------------------------------------------------------
 
 
-def _reject_constant(name: str) -> NoReturn:
-    raise ValueError(f"{name} is not a JSON number (only finite numbers can be stored)")
-
-
-def _finite_float(text: str) -> float:
-    value = float(text)
-    if not math.isfinite(value):
-        raise ValueError(f"the number {text[:40]} is too large for a 64-bit float")
-    return value
-
-
-def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    obj = dict(pairs)
-    if len(obj) != len(pairs):  # silently keeping the last value would lose data
-        seen: set[str] = set()
-        for key, _ in pairs:
-            if key in seen:
-                raise ValueError(f"the key {key[:64]!r} appears twice in one object")
-            seen.add(key)
-    return obj
-
-
 def loads_strict(body: bytes) -> Any:
-    """Parse JSON refusing NaN, Infinity, out-of-range numbers and duplicate keys (HTTPProblem 400)."""
+    """Parse a request body with the core's strict loader (``modelreg._json``); HTTPProblem 400 if refused."""
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise HTTPProblem("invalid_json", f"the body is not UTF-8 text ({exc.reason} at byte {exc.start})") from None
     try:
-        return json.loads(
-            text, parse_float=_finite_float, parse_constant=_reject_constant, object_pairs_hook=_unique_keys
-        )
-    except RecursionError:
-        raise HTTPProblem("invalid_json", "the body nests too deeply to parse") from None
+        return _json.loads_strict(text)
     except ValueError as exc:
         raise HTTPProblem("invalid_json", f"the body is not valid JSON: {exc}") from None
 

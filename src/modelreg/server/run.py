@@ -13,11 +13,11 @@ import threading
 from collections.abc import Iterator
 from types import FrameType
 from typing import TextIO
-from urllib.parse import urlsplit, urlunsplit
 
 import uvicorn
 
 from ..urls import default_registry_url, open_registry
+from ._config import DEFAULT_MAX_BODY_BYTES, DEFAULT_PORT, redact_url
 from .app import ModelregApp, create_app
 from .auth import TOKENS_ENV, Auth, load_auth
 
@@ -39,14 +39,6 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host.strip("[]")).is_loopback
     except ValueError:
         return False
-
-
-def _redact(url: str) -> str:
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = f"{parts.username or ''}:***@{parts.hostname or ''}" + (f":{parts.port}" if parts.port else "")
-    return urlunsplit(parts._replace(netloc=netloc))
 
 
 def _bind(host: str, port: int) -> socket.socket:
@@ -154,10 +146,10 @@ def serve(
     registry_url: str | None = None,
     *,
     host: str = "127.0.0.1",
-    port: int = 8600,
+    port: int = DEFAULT_PORT,
     tokens_file: str | None = None,
     insecure: bool = False,
-    max_body_bytes: int = 1_048_576,
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     access_log: bool = True,
 ) -> None:
     """Serve the registry at ``registry_url`` (default: the SQLite file) until SIGTERM or Ctrl+C.
@@ -200,7 +192,7 @@ def _run(app: ModelregApp, sock: socket.socket, url: str, host: str, access_log:
     server = _Server(server_config(app), app)
     bound_host, bound_port = sock.getsockname()[:2]
     shown = f"[{bound_host}]" if ":" in bound_host else bound_host
-    _log.info("modelreg serving %s at http://%s:%d (%s)", _redact(url), shown, bound_port, _describe(app.auth, host))
+    _log.info("modelreg serving %s at http://%s:%d (%s)", redact_url(url), shown, bound_port, _describe(app.auth, host))
     try:
         server.run(sockets=[sock])
     finally:
