@@ -76,10 +76,18 @@ class Subscription:
         return self._hub is None
 
     def close(self) -> None:
-        """Stop delivery and drop the hub's reference to the callback; idempotent."""
-        hub, self._hub = self._hub, None
-        if hub is not None:
-            hub._remove(self._id)
+        """Stop delivery and release the callback; idempotent.
+
+        Changes committed before ``close()`` are still delivered first (waiting
+        up to 10 s for them), so ``with registry.subscribe(cb): registry.write()``
+        sees its own write; nothing committed after it is.
+        """
+        hub = self._hub
+        if hub is None:
+            return
+        hub._settle()
+        self._hub = None
+        hub._remove(self._id)
 
     def __enter__(self) -> Subscription:
         return self
@@ -110,6 +118,8 @@ class EventHub:
         self._thread: threading.Thread | None = None
         self._closed = False
         self._busy = False  # the dispatcher is handing out an event it took off the queue
+        self._enqueued = 0  # events queued since the start; with _delivered, lets close() settle
+        self._delivered = 0
 
     def subscribe(self, callback: Callback) -> Subscription:
         """Register ``callback`` for every event enqueued from now on."""
@@ -123,6 +133,14 @@ class EventHub:
                 self._thread = threading.Thread(target=self._run, name="modelreg-events", daemon=True)
                 self._thread.start()
         return sub
+
+    def _settle(self, timeout: float = 10.0) -> None:
+        """Wait until every event enqueued so far has been handed out (not from a callback)."""
+        if threading.current_thread() is self._thread:
+            return  # a callback closing its own subscription: the dispatcher cannot wait for itself
+        with self._cond:
+            target = self._enqueued
+            self._cond.wait_for(lambda: self._delivered >= target or self._closed, timeout)
 
     def _remove(self, sub_id: int) -> None:
         with self._cond:
@@ -145,16 +163,14 @@ class EventHub:
                 while len(self._queue) >= self._max_pending and not on_dispatcher and not self._closed:
                     self._cond.wait()
                 self._queue.append(event)
+                self._enqueued += 1
             self._cond.notify_all()
-
-    def drain(self, timeout: float = 10.0) -> bool:
-        """Wait until every queued event has been handed to subscribers; False on timeout."""
-        with self._cond:
-            return self._cond.wait_for(lambda: not self._queue and not self._busy, timeout)
 
     def _run(self) -> None:
         while True:
             with self._cond:
+                if self._busy:
+                    self._delivered += 1
                 self._busy = False
                 self._cond.notify_all()
                 self._cond.wait_for(lambda: self._queue or self._closed)

@@ -125,3 +125,4 @@ def test_history_lists_a_models_changes_oldest_first(registry: ModelRegistry) ->
         ("unregistered", "m", "1.0.0", None),
     ]
     assert [e.revision for e in history] == sorted(e.revision for e in history)
+
