@@ -328,6 +328,8 @@ def test_register_from_a_yaml_file(url: str, tmp_path: Path) -> None:
         ("meta.json", '{"artifact_path": "a", "x": NaN}', "is not valid JSON"),
         ("meta.json", '{"artifact_path": "a", "artifact_path": "b"}', "appears twice"),
         ("meta.json", '{"artifact_path": "a", "performance_metrics": {"x": 1e-400}}', "too small"),
+        ("meta.yaml", "artifact_path: a\nperformance_metrics:\n  x: 1.5e-400\n", "too small"),
+        ("meta.yaml", "artifact_path: a\nartifact_path: b\n", "appears twice"),
         ("meta.txt", "{}", "is not a .json, .yaml or .yml file"),
         ("meta.json", b"\xff\xfe{}", "is not UTF-8 text"),
         ("meta.json", '{"artifact_path": "a", "tags": [1]}', "tags in the file must be an object"),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import json
 import math
+import re
 from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -175,10 +176,40 @@ def _parse_yaml(path: Path, text: str) -> Any:
             param_hint="'--from-file'",
         ) from None
     try:
-        return yaml.safe_load(text)
+        return yaml.load(text, Loader=_exact_yaml_loader(yaml))  # a SafeLoader subclass: no arbitrary objects
     except yaml.YAMLError as exc:
         where = " ".join(str(exc).split())
         raise click.BadParameter(f"{path} is not valid YAML: {where}", param_hint="'--from-file'") from None
+
+
+def _exact_yaml_loader(yaml: Any) -> Any:
+    """PyYAML's SafeLoader, refusing what it would store inexactly: floats that underflow to 0, repeated keys."""
+
+    class ExactLoader(yaml.SafeLoader):  # type: ignore[misc]
+        def construct_mapping(self, node: Any, deep: bool = False) -> Any:
+            seen: set[object] = set()
+            for key_node, _ in node.value:
+                key = self.construct_object(key_node, deep=deep)
+                if isinstance(key, str) and key in seen:  # PyYAML would keep the last value silently
+                    raise yaml.constructor.ConstructorError(
+                        None, None, f"the key {key[:64]!r} appears twice in one mapping", key_node.start_mark
+                    )
+                seen.add(key)
+            return super().construct_mapping(node, deep=deep)
+
+    def exact_float(loader: Any, node: Any) -> float:
+        value = loader.construct_yaml_float(node)
+        if value == 0.0 and _NONZERO_MANTISSA.match(re.split("[eE]", node.value)[0]):
+            raise yaml.constructor.ConstructorError(
+                None, None, f"the number {node.value[:40]} is too small for a 64-bit float", node.start_mark
+            )
+        return float(value)
+
+    ExactLoader.add_constructor("tag:yaml.org,2002:float", exact_float)
+    return ExactLoader
+
+
+_NONZERO_MANTISSA = re.compile(r"[-+]?[0_]*\.?[0_]*[1-9]")
 
 
 def build_metadata(
