@@ -17,7 +17,7 @@ import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from types import MappingProxyType, TracebackType
+from types import TracebackType
 from typing import Self
 
 from .._base import Change, SnapshotRegistry, _metadata_arg, _str_arg, applied
@@ -155,14 +155,14 @@ def _register_run(state: RegistryState, steps: Sequence[tuple[Change, int]]) -> 
             pairs.append((parsed, meta.version))
         pairs.sort(key=lambda pair: pair[0])
         models[name] = ModelState(
-            MappingProxyType(versions),
-            MappingProxyType(identities),
+            versions,
+            identities,
             tuple(text for _, text in pairs),
             tuple(parsed for parsed, _ in pairs),
             model.aliases,
         )
     revision = max(state.revision, steps[-1][1])
-    return RegistryState(MappingProxyType(models), revision, tuple(sorted(models)))
+    return RegistryState(models, revision, tuple(sorted(models)))
 
 
 def advance(state: RegistryState, steps: Sequence[tuple[Change, int]]) -> RegistryState:
