@@ -7,6 +7,7 @@ import json
 import logging
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,7 +21,16 @@ from modelreg import RegistryError
 from modelreg.client import RegistryClient
 from modelreg.server import auth as auth_module
 from modelreg.server import serve
-from modelreg.server.auth import TOKENS_ENV, Auth, Role, add_token, hash_token, load_auth, revoke_token
+from modelreg.server.auth import (
+    TOKENS_ENV,
+    Auth,
+    Role,
+    add_token,
+    hash_token,
+    load_auth,
+    read_tokens_file,
+    revoke_token,
+)
 from modelreg.server.problems import HTTPProblem
 from modelreg.server.run import is_loopback
 
@@ -236,6 +246,26 @@ def test_a_reloaded_tokens_file_keeps_the_environments_tokens_and_refuses_a_clas
     assert [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR] == [
         "token name(s) configured twice: env-ops; not reloaded, still serving the tokens loaded before"
     ]
+
+
+def test_concurrent_edits_of_one_tokens_file_lose_no_change(tmp_path: Path) -> None:
+    path = tmp_path / "tokens.json"
+    add_token(path, "keep", "read")
+    add_token(path, "doomed", "read")
+
+    def edits(worker: int) -> None:
+        for i in range(5):
+            add_token(path, f"w{worker}-{i}", "read")
+
+    threads = [threading.Thread(target=edits, args=(w,)) for w in range(6)]
+    threads.append(threading.Thread(target=revoke_token, args=(path, "doomed")))
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+
+    names = {t.name for t in read_tokens_file(path)}
+    assert names == {"keep"} | {f"w{w}-{i}" for w in range(6) for i in range(5)}  # and 'doomed' stays revoked
 
 
 @pytest.mark.parametrize("host", ["0.0.0.0", "::", "192.168.1.10", "example.com"])

@@ -28,7 +28,7 @@ import secrets
 import sys
 import tempfile
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -300,28 +300,47 @@ def add_token(path: str | os.PathLike[str], name: str, role: str) -> str:
     ValueError for a bad name or role, or a name the file already holds.
     """
     target = Path(path)
-    tokens = read_tokens_file(target) if target.exists() else []
-    if any(t.name == name for t in tokens):
-        raise ValueError(
-            f"tokens file {str(target)!r} already has a token named {name!r}; "
-            "revoke it first or choose another name"
-        )
     secret = secrets.token_urlsafe(32)
     new = _token({"name": name, "role": role, "sha256": hash_token(secret)}, "new token")
-    _write_tokens_file(target, [*tokens, new])
+    with _editing(target):
+        tokens = read_tokens_file(target) if target.exists() else []
+        if any(t.name == name for t in tokens):
+            raise ValueError(
+                f"tokens file {str(target)!r} already has a token named {name!r}; "
+                "revoke it first or choose another name"
+            )
+        _write_tokens_file(target, [*tokens, new])
     return secret
 
 
 def revoke_token(path: str | os.PathLike[str], name: str) -> Token:
     """Remove the token called ``name`` from the file; return it (LookupError if there is none)."""
     target = Path(path)
-    tokens = read_tokens_file(target)
-    kept = [t for t in tokens if t.name != name]
-    if len(kept) == len(tokens):
-        known = ", ".join(t.name for t in tokens) or "none"
-        raise LookupError(f"tokens file {str(target)!r} has no token named {name!r} (its tokens: {known})")
-    _write_tokens_file(target, kept)
+    with _editing(target):
+        tokens = read_tokens_file(target)
+        kept = [t for t in tokens if t.name != name]
+        if len(kept) == len(tokens):
+            known = ", ".join(t.name for t in tokens) or "none"
+            raise LookupError(f"tokens file {str(target)!r} has no token named {name!r} (its tokens: {known})")
+        _write_tokens_file(target, kept)
     return next(t for t in tokens if t.name == name)
+
+
+@contextlib.contextmanager
+def _editing(path: Path) -> Iterator[None]:
+    """Hold an exclusive lock on the file's directory while reading and rewriting the file.
+
+    The file itself is replaced by a rename, so a lock on it would be lost with the old inode;
+    without any lock, a revoke racing an add could bring the revoked token back.
+    """
+    import fcntl  # POSIX only; imported here so the server still imports where it is missing
+
+    directory = os.open(Path(os.path.realpath(path)).parent, os.O_RDONLY)
+    try:
+        fcntl.flock(directory, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(directory)  # releases the lock
 
 
 def _write_tokens_file(path: Path, tokens: list[Token]) -> None:
