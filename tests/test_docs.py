@@ -85,3 +85,19 @@ def test_every_quick_start_command_makes_and_uses_its_own_virtual_environment() 
         first, *rest = command.split(" && ")
         assert first == "python3 -m venv .venv", command  # a system Python may refuse pip installs
         assert rest and all(step.startswith(".venv/bin/") for step in rest), command
+
+
+def _error_row(status: int) -> str:
+    return next(line for line in SERVER_DOC.splitlines() if line.startswith(f"| {status} |"))
+
+
+def test_server_doc_puts_an_encoded_slash_in_a_name_where_the_server_does() -> None:
+    # tests/server/test_server_malformed.py checks the behaviour: 422 inside a name or version,
+    # 400 only in a fixed segment of the path.
+    assert "%2F" in _error_row(422) and "invalid_name" in _error_row(422)
+    assert "fixed part of the path" in _error_row(400)
+
+
+def test_server_doc_says_which_content_types_a_body_may_have() -> None:
+    row = _error_row(415)
+    assert "application/json" in row and "charset=utf-8" in row and "+json" in row
