@@ -81,7 +81,7 @@ def _command_paths(group: click.Group, prefix: tuple[str, ...] = ()) -> list[tup
 
 def test_every_command_has_help_with_an_example_of_itself() -> None:
     paths = _command_paths(cli)
-    assert len(paths) >= 14  # the root, 10 commands, the alias group and its 3 commands
+    assert len(paths) >= 18  # the root, 11 commands, the alias and tokens groups and their 3 commands each
     for path in paths:
         result = ok(None, *path, "--help")
         assert "Example:" in result.stdout, path
@@ -474,6 +474,25 @@ def test_history_lists_a_models_changes_oldest_first(url: str) -> None:
     lines = ok(url, "history", "m").stdout.splitlines()
     assert lines[0].split() == ["REV", "AT", "KIND", "VERSION", "ALIAS", "ACTOR"]
     assert [line.split()[2] for line in lines[1:]] == ["registered", "alias_set", "alias_removed", "unregistered"]
+
+
+def test_history_of_an_unknown_model_exits_3_like_versions(url: str) -> None:
+    register(url, "m", "1.0.0")
+    assert "'nosuch' has no versions" in one_error_line(fails(url, "versions", "nosuch", code=3))
+    assert "'nosuch' has no history" in one_error_line(fails(url, "history", "nosuch", code=3))
+    assert "'nosuch' has no history" in one_error_line(fails(url, "--json", "history", "nosuch", code=3))
+
+
+def test_history_of_a_model_whose_versions_are_gone_still_lists_it(url: str) -> None:
+    register(url, "m", "1.0.0")
+    ok(url, "unregister", "m", "1.0.0")
+    assert [e["kind"] for e in json_out(url, "history", "m")] == ["registered", "unregistered"]
+
+
+def test_resolve_of_a_missing_alias_says_no_alias_version_or_range_matched(url: str) -> None:
+    register(url, "m", "1.0.0")
+    line = one_error_line(fails(url, "resolve", "m", "production", code=3))
+    assert "no alias 'production'" in line and "not a version or range" in line
 
 
 # -- global options -------------------------------------------------------------------

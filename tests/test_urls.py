@@ -39,3 +39,18 @@ def test_missing_extra_is_named_with_the_install_command(
     monkeypatch.setitem(sys.modules, module, None)  # as if the extra's dependencies were not installed
     with pytest.raises(RegistryError, match=rf"pip install 'modelreg\[{extra}\]'"):
         open_registry(url)
+
+
+@pytest.mark.parametrize(("url", "takes"), [
+    ("memory://", "history_limit="),
+    ("sqlite:///{tmp}/reg.db", "poll_interval=, timeout="),
+    ("postgresql://127.0.0.1:1/x", "min_size="),
+    ("http://127.0.0.1:1", "token="),
+])
+def test_an_unknown_option_is_a_type_error_naming_the_options_that_backend_takes(
+    tmp_path: Path, url: str, takes: str
+) -> None:
+    with pytest.raises(TypeError, match=r"got unknown option\(s\) 'pool_size'") as refused:
+        open_registry(url.format(tmp=tmp_path), pool_size=4)
+    assert takes in str(refused.value)
+    assert not (tmp_path / "reg.db").exists()  # refused before the backend touched anything

@@ -220,9 +220,7 @@ class SnapshotRegistry:
         _str_arg("spec", spec)
         found = _resolve(state.model(name), spec)
         if found is None:
-            raise VersionNotFoundError(
-                f"model {name!r} has no version matching {spec!r}", name=name, version=spec
-            )
+            raise VersionNotFoundError(_no_match(name, state.model(name), spec), name=name, version=spec)
         if model is not None:
             if len(self._resolve_cache) >= _RESOLVE_CACHE_LIMIT:
                 self._resolve_cache.clear()  # bounded; stale entries are caught by the identity check
@@ -255,6 +253,21 @@ def applied(state: RegistryState, change: Change, revision: int) -> RegistryStat
     if change.kind == "alias_set":
         return state.alias_set(change.name, change.alias, change.version, revision)
     return state.alias_removed(change.name, change.alias, revision)
+
+
+def _no_match(name: str, model: ModelState, spec: str) -> str:
+    """Why ``resolve`` found nothing, naming each reading of ``spec`` it tried."""
+    if not model.ordered:
+        return f"model {name!r} has no versions, so nothing matches {spec!r}"
+    try:
+        parse_range(spec)
+    except InvalidVersionError:  # a well-formed alias name: _resolve refused any other text
+        aliases = ", ".join(sorted(model.aliases)) or "none"
+        return (
+            f"model {name!r} has no alias {spec!r} (its aliases: {aliases}), "
+            f"and {spec!r} is not a version or range"
+        )
+    return f"model {name!r} has no version matching {spec!r} (its highest is {model.ordered[-1]})"
 
 
 def _resolve(model: ModelState, spec: str) -> str | None:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import inspect
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -28,7 +30,8 @@ def open_registry(url: str | None = None, **options: Any) -> ModelRegistry:
     """Open the registry a URL names: ``memory://``, ``sqlite:///path``, ``postgresql://…``, ``http(s)://…``.
 
     With no URL, ``$MODELREG_URL`` or the default SQLite file. Extra keyword
-    options go to the backend (e.g. ``token=`` for HTTP).
+    options go to the backend (e.g. ``token=`` for HTTP); one it does not take is a
+    TypeError that lists those it does.
     """
     if url is None:
         url = default_registry_url()
@@ -38,27 +41,46 @@ def open_registry(url: str | None = None, **options: Any) -> ModelRegistry:
     if scheme == "memory":
         from .memory import MemoryRegistry
 
-        return MemoryRegistry(**options)
+        return MemoryRegistry(**_options(MemoryRegistry, "memory://", options))
     if scheme == "sqlite":
         from .stores.sqlite import SqliteRegistry
 
-        return SqliteRegistry.from_url(url, **options)
+        return SqliteRegistry.from_url(url, **_options(SqliteRegistry.from_url, "sqlite://", options))
     if scheme in ("postgresql", "postgres"):
         try:
             from .stores.postgres import PostgresRegistry
         except ImportError as exc:
             raise _missing_extra("postgres", exc) from exc
-        return PostgresRegistry(url, **options)
+        return PostgresRegistry(url, **_options(PostgresRegistry, "postgresql://", options))
     if scheme in ("http", "https"):
         try:
             from .client import RegistryClient
         except ImportError as exc:
             raise _missing_extra("client", exc) from exc
-        return RegistryClient(url, **options)
+        return RegistryClient(url, **_options(RegistryClient, f"{scheme}://", options))
     raise RegistryError(
         f"unsupported registry URL {url[:80]!r}: expected memory://, sqlite:///path/to.db, "
         "postgresql://user@host/db or http(s)://host:port"
     )
+
+
+def _options(backend: Callable[..., object], kind: str, options: dict[str, Any]) -> dict[str, Any]:
+    """``options`` if ``backend`` takes them all as keywords; else a TypeError naming the ones it takes.
+
+    Read from the backend's signature, so the list cannot drift from what it accepts.
+    """
+    params = inspect.signature(backend).parameters.values()
+    if any(p.kind is p.VAR_KEYWORD for p in params):
+        return options
+    accepted = sorted(p.name for p in params if p.kind is p.KEYWORD_ONLY)
+    unknown = sorted(set(options) - set(accepted))
+    if unknown:
+        takes = ", ".join(f"{name}=" for name in accepted) or "no options"
+        raise TypeError(
+            f"open_registry('{kind}...') got unknown option(s) {', '.join(map(repr, unknown))}; "
+            f"that backend takes {takes}"
+        )
+    return options
 
 
 def _missing_extra(extra: str, exc: ImportError) -> RegistryError:

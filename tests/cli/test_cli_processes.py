@@ -338,7 +338,10 @@ def test_serve_with_tokens_checks_the_cli_token_and_records_the_actor(
 
     anonymous = cli(None, "models")
     assert anonymous.returncode == 7 and anonymous.stderr.startswith("error: ") and anonymous.stderr.count("\n") == 1
-    assert cli("wrong", "models").returncode == 7
+    assert "--token" in anonymous.stderr and "MODELREG_TOKEN" in anonymous.stderr  # what a CLI user can do
+    assert "Authorization" not in anonymous.stderr
+    wrong = cli("wrong", "models")
+    assert wrong.returncode == 7 and "refused the token given with --token or $MODELREG_TOKEN" in wrong.stderr
     assert cli(tokens["reader"], "models").returncode == 0
     assert cli(tokens["reader"], "register", "m", "1.0.0", "--artifact", "a").returncode == 7
     assert cli(tokens["writer"], "register", "m", "1.0.0", "--artifact", "a").returncode == 0

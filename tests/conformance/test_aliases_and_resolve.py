@@ -60,6 +60,18 @@ def test_resolve_without_a_match_raises_not_found(versions: ModelRegistry) -> No
         versions.resolve("unknown", "latest")
 
 
+def test_resolve_of_a_missing_alias_says_no_alias_version_or_range_matched(versions: ModelRegistry) -> None:
+    versions.set_alias("m", "staging", "1.0.0")
+    with pytest.raises(VersionNotFoundError) as missing_alias:
+        versions.resolve("m", "production")
+    message = str(missing_alias.value)
+    assert "no alias 'production'" in message and "staging" in message
+    assert "not a version or range" in message
+    with pytest.raises(VersionNotFoundError) as no_match:
+        versions.resolve("m", "^3")
+    assert "no version matching '^3'" in str(no_match.value) and "highest is 2.0.0-beta.1" in str(no_match.value)
+
+
 def test_resolve_refuses_malformed_specs(versions: ModelRegistry) -> None:
     for spec in [">>1", "^", "1.2.3.4", "!!", "has space x"]:
         with pytest.raises(InvalidVersionError):

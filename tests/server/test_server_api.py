@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import socket
 from collections.abc import Iterator
 from typing import Any
 
@@ -234,3 +235,40 @@ def test_large_response_bodies_are_not_cached() -> None:
     assert id(large) not in _json_cache
     assert all(len(cached) <= CACHED_BODY_BYTES for _, cached in _json_cache.values())
     assert sum(len(cached) for _, cached in _json_cache.values()) <= 32 * 1024 * 1024
+
+
+def _exchange(sock: socket.socket, request: bytes) -> tuple[str, dict[str, str], bytes]:
+    """Send one request on a kept-alive connection; return its status line, headers and what followed them."""
+    sock.sendall(request)
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = sock.recv(65536)
+        assert chunk, f"connection closed after {data!r}"
+        data += chunk
+    head, rest = data.split(b"\r\n\r\n", 1)
+    status, *lines = head.decode("latin-1").split("\r\n")
+    return status, {k.lower(): v.strip() for k, v in (line.split(":", 1) for line in lines)}, rest
+
+
+def test_204_responses_carry_no_content_headers_and_keep_the_connection_usable(
+    http: httpx.Client, module_server: Running
+) -> None:
+    _put(http, "api-204", "1.0.0")
+    _put(http, "api-204", "2.0.0")
+    host, port = module_server.url.split("//", 1)[1].rsplit(":", 1)
+    alias = b'{"version": "1.0.0"}'
+    requests = [
+        b"PUT /api/v1/models/api-204/aliases/production HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        b"Content-Length: %d\r\n\r\n%s" % (len(alias), alias),
+        b"DELETE /api/v1/models/api-204/aliases/production HTTP/1.1\r\nHost: x\r\n\r\n",
+        b"DELETE /api/v1/models/api-204/versions/2.0.0 HTTP/1.1\r\nHost: x\r\n\r\n",
+    ]
+    with socket.create_connection((host, int(port)), timeout=10) as sock:
+        for request in requests:
+            status, headers, rest = _exchange(sock, request)
+            assert status == "HTTP/1.1 204 No Content"
+            assert not {"content-type", "content-length", "transfer-encoding"} & set(headers), headers
+            assert rest == b""
+        # The same connection still frames the next response correctly: nothing was left in the stream.
+        status, headers, _ = _exchange(sock, b"GET /api/v1/models/api-204/versions HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert status == "HTTP/1.1 200 OK" and headers["content-type"] == "application/json"

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,8 +19,19 @@ from factories import metadata
 from fixtures.http_backend import ServerProcess, serve_command
 from modelreg import RegistryError
 from modelreg.client import RegistryClient
+from modelreg.server import auth as auth_module
 from modelreg.server import serve
-from modelreg.server.auth import TOKENS_ENV, Auth, Role, hash_token, load_auth
+from modelreg.server.auth import (
+    TOKENS_ENV,
+    Auth,
+    Role,
+    add_token,
+    hash_token,
+    load_auth,
+    read_tokens_file,
+    revoke_token,
+)
+from modelreg.server.problems import HTTPProblem
 from modelreg.server.run import is_loopback
 
 ROLES = [None, "reader", "writer", "boss"]  # no token, read, write, admin
@@ -191,6 +204,68 @@ def test_new_command_prints_a_token_and_an_entry_that_accepts_it() -> None:
 
     auth = Auth(load_auth(None, {TOKENS_ENV: json.dumps([entry])}).tokens)  # type: ignore[union-attr]
     assert auth.identify(f"Bearer {token}").role is Role.ADMIN
+
+
+@pytest.mark.parametrize("flag", ["--help", "-h", "help"])
+def test_auth_module_help_exits_0_and_points_to_the_tokens_commands(flag: str) -> None:
+    out = subprocess.run([sys.executable, "-m", "modelreg.server.auth", flag], capture_output=True, text=True,
+                         check=False)
+    assert out.returncode == 0 and out.stderr == ""
+    assert "usage: python -m modelreg.server.auth hash" in out.stdout
+    assert "modelreg tokens add NAME ROLE --file FILE" in out.stdout and "modelreg tokens revoke" in out.stdout
+
+
+def test_auth_module_with_unknown_arguments_prints_usage_and_exits_2() -> None:
+    out = subprocess.run([sys.executable, "-m", "modelreg.server.auth", "frobnicate"], capture_output=True, text=True,
+                         check=False)
+    assert out.returncode == 2 and out.stderr.startswith("usage:")
+
+
+def test_a_reloaded_tokens_file_keeps_the_environments_tokens_and_refuses_a_clash(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr(auth_module, "RELOAD_INTERVAL", 0.0)  # check on every request
+    path = tmp_path / "tokens.json"
+    secret = add_token(path, "file-a", "read")
+    env = {TOKENS_ENV: f"env-ops:admin:{hash_token('env-secret')}"}
+    auth = load_auth(path, env)
+    assert auth is not None and auth.identify(f"Bearer {secret}").name == "file-a"
+
+    other = add_token(path, "file-b", "write")
+    assert auth.identify(f"Bearer {other}").name == "file-b"
+    assert auth.identify("Bearer env-secret").name == "env-ops"  # the variable's tokens survive a reload
+    assert revoke_token(path, "file-a").name == "file-a"
+    with pytest.raises(HTTPProblem):
+        auth.identify(f"Bearer {secret}")
+
+    good = path.read_text()
+    path.write_text(good.replace('"file-b"', '"env-ops"'))  # clashes with the variable's token name
+    with caplog.at_level(logging.ERROR, logger="modelreg.server"):
+        for _ in range(3):
+            assert auth.identify(f"Bearer {other}").name == "file-b"  # the last good tokens stay
+    assert [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR] == [
+        "token name(s) configured twice: env-ops; not reloaded, still serving the tokens loaded before"
+    ]
+
+
+def test_concurrent_edits_of_one_tokens_file_lose_no_change(tmp_path: Path) -> None:
+    path = tmp_path / "tokens.json"
+    add_token(path, "keep", "read")
+    add_token(path, "doomed", "read")
+
+    def edits(worker: int) -> None:
+        for i in range(5):
+            add_token(path, f"w{worker}-{i}", "read")
+
+    threads = [threading.Thread(target=edits, args=(w,)) for w in range(6)]
+    threads.append(threading.Thread(target=revoke_token, args=(path, "doomed")))
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+
+    names = {t.name for t in read_tokens_file(path)}
+    assert names == {"keep"} | {f"w{w}-{i}" for w in range(6) for i in range(5)}  # and 'doomed' stays revoked
 
 
 @pytest.mark.parametrize("host", ["0.0.0.0", "::", "192.168.1.10", "example.com"])

@@ -229,12 +229,17 @@ def resolve(session: Session, name: str, spec: str) -> None:
 def history(session: Session, name: str) -> None:
     """List the changes made to a model, oldest first.
 
+    Exits 3 when the registry has no history for the model (as 'versions' does for no versions).
+
     Example:
 
     \b
         modelreg history resnet50
     """
-    events = session.registry().history(name)
+    registry = session.registry()
+    events = registry.history(name)
+    if not events and not registry.get_versions(name):
+        raise CliFailure(f"model {name!r} has no history and no versions (see: modelreg models)", exit_code=3)
     if session.as_json:
         print_json([event.to_dict() for event in events])
     elif events:
@@ -242,8 +247,8 @@ def history(session: Session, name: str) -> None:
             ("REV", "AT", "KIND", "VERSION", "ALIAS", "ACTOR"),
             ((e.revision, e.at.isoformat(timespec="seconds"), e.kind, e.version, e.alias, e.actor) for e in events),
         )
-    else:
-        click.echo(f"no history for model {name!r}", err=True)
+    else:  # versions but no events: memory:// keeps only the latest ones
+        click.echo(f"no history kept for model {name!r}", err=True)
 
 
 @click.group(cls=RegistryGroup)

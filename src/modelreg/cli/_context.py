@@ -74,6 +74,17 @@ def exit_code_for(exc: RegistryError) -> int:
     return EXIT_GENERIC
 
 
+def _message_for(ctx: click.Context, exc: RegistryError) -> str:
+    """The error's message; a refused token names the options that give one, not the HTTP header."""
+    if exc.code != "unauthorized":
+        return str(exc)
+    session = ctx.find_object(Session)
+    where = f"the server at {session.display_url}" if session is not None else "the server"
+    if session is not None and session.token:
+        return f"{where} refused the token given with --token or $MODELREG_TOKEN (unknown or revoked)"
+    return f"{where} requires a token: pass --token TOKEN or set $MODELREG_TOKEN"
+
+
 class CliFailure(click.ClickException):
     """A failure shown as one line, ``error: <message>``, with a chosen exit code."""
 
@@ -95,7 +106,7 @@ class RegistryGroup(click.Group):
         try:
             return super().invoke(ctx)
         except RegistryError as exc:
-            raise CliFailure(str(exc), exit_code_for(exc)) from exc
+            raise CliFailure(_message_for(ctx, exc), exit_code_for(exc)) from exc
         except (TypeError, ValueError) as exc:  # a value the library refused: a usage mistake
             raise CliFailure(str(exc), EXIT_USAGE) from exc
         except BrokenPipeError:

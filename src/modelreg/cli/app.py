@@ -9,6 +9,7 @@ from ..urls import DEFAULT_URL_ENV
 from ._commands import alias, history, models, register, resolve, show, unregister, versions
 from ._context import RegistryGroup, Session
 from ._serve import serve
+from ._tokens import tokens
 from ._watch import watch
 
 __all__ = ["cli"]
@@ -49,5 +50,5 @@ def cli(ctx: click.Context, url: str | None, token: str | None, as_json: bool) -
     ctx.call_on_close(session.close)
 
 
-for _command in (models, versions, show, register, unregister, resolve, alias, history, watch, serve):
+for _command in (models, versions, show, register, unregister, resolve, alias, history, watch, serve, tokens):
     cli.add_command(_command)

@@ -40,6 +40,7 @@ JSON = b"application/json"
 PROBLEM = b"application/problem+json"
 _NO_QUERY: Mapping[str, str] = {}
 _MAX_QUERY_FIELDS = 16
+_NO_CONTENT = frozenset({204, 304})
 
 
 @dataclass(slots=True)
@@ -379,7 +380,11 @@ class ModelregApp:
 
     async def _send(self, send: Send, reply: Reply, method: str) -> tuple[int, int]:
         body = reply.body
-        headers = [(b"content-type", reply.content_type), (b"content-length", b"%d" % len(body))]
+        if reply.status in _NO_CONTENT:  # RFC 9110 15.3.5, 15.4.5: no body, so no content headers either
+            headers = []
+            body = b""
+        else:
+            headers = [(b"content-type", reply.content_type), (b"content-length", b"%d" % len(body))]
         if reply.headers:
             headers += reply.headers
         await send({"type": "http.response.start", "status": reply.status, "headers": headers})

@@ -98,7 +98,7 @@ _ERRORS = {
     "409": "Duplicate version, or an alias points at the version (code duplicate_version, version_in_use).",
     "410": "Events before the requested revision are no longer kept (code events_unavailable).",
     "413": "The body is over the server's limit (code payload_too_large).",
-    "415": "The body is not JSON (code unsupported_media_type).",
+    "415": "The body is not sent as application/json (charset utf-8 if any) (code unsupported_media_type).",
     "422": "Invalid name, version, range or metadata (code invalid_name, invalid_version, invalid_metadata, "
     "invalid_body).",
     "503": "The store is unavailable (code store_unavailable).",

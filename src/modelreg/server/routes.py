@@ -61,12 +61,26 @@ def loads_strict(body: bytes) -> Any:
         raise HTTPProblem("invalid_json", f"the body is not valid JSON: {exc}") from None
 
 
+def _check_media_type(ctype: str | None) -> None:
+    """Accept ``application/json`` (charset, if given, utf-8) or no Content-Type; 415 for anything else.
+
+    Other ``+json`` types (merge-patch, problem) mean something else, and the body is always read as UTF-8.
+    """
+    if ctype is None:
+        return
+    media, _, params = ctype.partition(";")
+    media = media.strip().lower()
+    if media != "application/json":
+        raise HTTPProblem("unsupported_media_type", f"send the body as application/json, not {media[:80]!r}")
+    for param in params.split(";"):
+        key, _, value = param.partition("=")
+        if key.strip().lower() == "charset" and value.strip().strip('"').lower() not in ("utf-8", "utf8"):
+            shown = value.strip()[:40]
+            raise HTTPProblem("unsupported_media_type", f"send the JSON body as UTF-8 (charset=utf-8), not {shown!r}")
+
+
 async def _json_object(call: Call) -> dict[str, Any]:
-    ctype = call.header(b"content-type")
-    if ctype is not None:
-        media = ctype.split(";", 1)[0].strip().lower()
-        if media != "application/json" and not (media.startswith("application/") and media.endswith("+json")):
-            raise HTTPProblem("unsupported_media_type", f"send the body as application/json, not {media[:80]!r}")
+    _check_media_type(call.header(b"content-type"))
     data = loads_strict(await call.body())
     if not isinstance(data, dict):
         raise HTTPProblem("invalid_body", f"the body must be a JSON object, not {_json_type(data)}")
