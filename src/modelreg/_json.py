@@ -44,7 +44,7 @@ def exact_float(text: str) -> float:
             raise ValueError(f"the number {text[:40]} is too small for a 64-bit float (it would be stored as 0)")
         raise ValueError(
             f"the number {text[:40]} cannot be stored exactly: the nearest 64-bit float is {shortest}; "
-            f"give {shortest} instead, or the value as a string"
+            f"give {shortest} if that is what you mean"
         )
     return value
 
