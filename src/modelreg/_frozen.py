@@ -11,9 +11,10 @@ them is hashable too. Only a caller that bypasses the subclass on purpose
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from typing import Any, NoReturn
 
-__all__ = ["FrozenDict", "FrozenList"]
+__all__ = ["FrozenDict", "FrozenList", "frozen_dict", "frozen_list"]
 
 
 def _read_only(self: object, *args: object, **kwargs: object) -> NoReturn:
@@ -44,8 +45,8 @@ class FrozenDict(dict[str, Any]):
     def __hash__(self) -> int:  # type: ignore[override]
         return hash(frozenset(self.items()))
 
-    def __reduce__(self) -> tuple[type[FrozenDict], tuple[dict[str, Any]]]:
-        return (type(self), (dict(self),))
+    def __reduce__(self) -> tuple[Callable[[Any], FrozenDict], tuple[dict[str, Any]]]:
+        return (frozen_dict, (dict(self),))
 
     def __copy__(self) -> FrozenDict:
         return self
@@ -73,11 +74,32 @@ class FrozenList(list[Any]):
     def __hash__(self) -> int:  # type: ignore[override]
         return hash(tuple(self))
 
-    def __reduce__(self) -> tuple[type[FrozenList], tuple[list[Any]]]:
-        return (type(self), (list(self),))
+    def __reduce__(self) -> tuple[Callable[[Any], FrozenList], tuple[list[Any]]]:
+        return (frozen_list, (list(self),))
 
     def __copy__(self) -> FrozenList:
         return self
 
     def __deepcopy__(self, memo: dict[int, Any]) -> FrozenList:
         return self
+
+
+# The classes' own constructors run Python-level __new__ (so a later __init__ call cannot
+# refill them); these build the same objects through C calls only, about 3x faster, which
+# matters when opening a store decodes hundreds of thousands of stored versions.
+_dict_new, _dict_update = dict.__new__, dict.update
+_list_new, _list_extend = list.__new__, list.extend
+
+
+def frozen_dict(items: Any = ()) -> FrozenDict:
+    """A FrozenDict of ``items`` (a mapping or key-value pairs); what the package builds them with."""
+    made: FrozenDict = _dict_new(FrozenDict)
+    _dict_update(made, items)
+    return made
+
+
+def frozen_list(items: Iterable[Any] = ()) -> FrozenList:
+    """A FrozenList of ``items``; what the package builds them with."""
+    made: FrozenList = _list_new(FrozenList)
+    _list_extend(made, items)
+    return made
