@@ -256,6 +256,30 @@ def test_numbers_whose_decimal_value_is_the_stored_float_are_accepted(text: str,
     assert ModelMetadata.from_json(data).performance_metrics["n"] == value
 
 
+number_texts = st.builds(
+    lambda sign, digits, point, exponent: f"{sign}{int(digits[:point] or 0)}.{digits[point:] or '0'}{exponent}",
+    st.sampled_from(["", "-"]),
+    st.text("0123456789", min_size=1, max_size=30),
+    st.integers(0, 30),
+    st.sampled_from(["", "e5", "E-7", "e+300", "e-320", "e308", "e-330"]),
+)
+
+
+@given(text=number_texts)
+def test_an_accepted_number_comes_back_with_the_value_written(text: str) -> None:
+    from decimal import Decimal
+
+    from modelreg._json import loads_strict
+
+    try:
+        value = loads_strict(f'{{"n": {text}}}')["n"]
+    except ValueError as exc:
+        assert "cannot be stored exactly" in str(exc) or "too large" in str(exc) or "too small" in str(exc)
+        assert Decimal(text) != Decimal(repr(float(text))) or not math.isfinite(float(text))
+        return
+    assert Decimal(json.dumps(value)) == Decimal(text)  # what is sent back has the value that was written
+
+
 def test_metadata_json_refuses_underflowing_numbers() -> None:
     data = json.dumps(metadata().to_dict()).replace('"lr": 0.01', '"lr": 1e-400')
     with pytest.raises(MetadataError, match="too small"):
