@@ -96,7 +96,7 @@ def _freeze_json(value: object, where: str, depth: int) -> JSONValue:
 
 
 def _freeze_trusted(value: Any) -> Any:
-    # Recursing only into containers, not into every number and string, halves the time to open a big store.
+    # Recursing only into containers saves a call per number and string: opening a store decodes every version.
     if isinstance(value, dict):
         return frozen_dict(
             {key: _freeze_trusted(item) if isinstance(item, (dict, list)) else item for key, item in value.items()}
