@@ -6,7 +6,7 @@ import json
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from types import MappingProxyType
 from typing import Any, Union
 
@@ -43,6 +43,7 @@ _FIELDS = (
     "tags",
 )
 _EMPTY: Mapping[str, Any] = frozen_dict()
+_ZERO = timedelta(0)
 
 
 def _fail(message: str) -> MetadataError:
@@ -255,7 +256,10 @@ class ModelMetadata:
         put = object.__setattr__
         put(copy, "version", data["version"])
         # Our own isoformat() output, so the fast C parser is exact here; outside text uses parse_timestamp.
-        put(copy, "training_date", datetime.fromisoformat(data["training_date"]))
+        date = datetime.fromisoformat(data["training_date"])
+        if date.utcoffset() != _ZERO:  # only a row changed outside modelreg: keep "aware, in UTC" true
+            raise ValueError(f"its training_date {data['training_date']!r} is not in UTC")
+        put(copy, "training_date", date)
         put(copy, "hyperparameters", _freeze_trusted(data["hyperparameters"]))
         metrics = {key: float(value) for key, value in data["performance_metrics"].items()}
         put(copy, "performance_metrics", frozen_dict(metrics))
