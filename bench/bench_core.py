@@ -2,9 +2,11 @@
 
 Usage: python bench/bench_core.py [--models 100] [--versions 100] [--repeat 7]
 
-Prints ns per query for 1,000 and 100,000 queries of has_version, get_metadata,
-get_versions and resolve("^1") on a MemoryRegistry, and the same for a plain
-dict holding the same data, with the ratio. Figures are the best of --repeat runs
+Prints ns per query for 1,000 and 100,000 queries of has_version, get_metadata
+(alone and reading one hyperparameter), get_versions and resolve("^1") on a
+MemoryRegistry, and the same for a plain dict holding the same data, with the ratio;
+then ns per item read from the containers metadata holds (FrozenDict/FrozenList) next
+to dict, list and what they replaced (mappingproxy, tuple). Figures are the best of --repeat runs
 (the least disturbed by other load on a shared machine); the ratio is what to
 compare between machines, not the absolute time.
 """
@@ -12,12 +14,14 @@ compare between machines, not the absolute time.
 from __future__ import annotations
 
 import argparse
+import math
 import random
 import statistics
 import sys
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 
 from modelreg import MemoryRegistry, ModelMetadata
 
@@ -86,6 +90,10 @@ def loops(registry: MemoryRegistry, flat: dict[tuple[str, str], ModelMetadata]) 
         for name, version in q:
             get_metadata(name, version)
 
+    def meta_value(q: Pairs) -> None:
+        for name, version in q:
+            get_metadata(name, version).hyperparameters["lr"]
+
     def listing(q: Pairs) -> None:
         for name, _ in q:
             get_versions(name)
@@ -101,9 +109,57 @@ def loops(registry: MemoryRegistry, flat: dict[tuple[str, str], ModelMetadata]) 
         "has_version (canonical)": has,
         "has_version ('v' prefix, slow path)": has_v,
         "get_metadata (canonical)": meta,
+        "get_metadata + .hyperparameters['lr']": meta_value,
         "get_versions": listing,
         'resolve("^1")': caret,
     }
+
+
+_READS = """
+def reads(container, key, n=20_000):
+    start = time.perf_counter_ns()
+    for _ in range(n):
+        container[key]
+        container[key]
+        container[key]
+        container[key]
+        container[key]
+    return (time.perf_counter_ns() - start) / n / 5
+"""
+
+
+def value_access(repeat: int) -> None:
+    """ns per item read from the containers metadata may hold: what returned values cost to read."""
+    from types import MappingProxyType
+
+    kinds: dict[str, Any] = {"dict": dict, "mappingproxy (before)": lambda d: MappingProxyType(dict(d))}
+    seqs: dict[str, Any] = {"list": list, "tuple (before)": tuple}
+    try:
+        from modelreg._frozen import FrozenDict, FrozenList
+
+        kinds["FrozenDict (now)"], seqs["FrozenList (now)"] = FrozenDict, FrozenList
+    except ImportError:  # a tree from before the change
+        pass
+
+    def reader() -> Callable[[Any, Any], float]:
+        """A fresh code object each time: CPython specialises each subscript site for one type,
+        and one site shared by every container would measure their thrashing, not their speed."""
+        namespace: dict[str, Any] = {"time": time}
+        exec(_READS, namespace)  # a fixed string (above), compiled afresh
+        return namespace["reads"]  # type: ignore[no-any-return]
+
+    cases = [(label, make({"lr": 0.01, "layers": 50}), "lr") for label, make in kinds.items()]
+    cases += [(label, make([64, 128, 256]), 1) for label, make in seqs.items()]
+    readers = {label: reader() for label, _, _ in cases}
+    best = {label: math.inf for label, _, _ in cases}
+    for _ in range(repeat * 4):  # interleaved, so a burst of load elsewhere hits every case alike
+        for label, container, key in cases:
+            best[label] = min(best[label], readers[label](container, key))
+    print("\nreading one item of a value inside metadata")
+    print(f"{'container':48} {'best ns':>10} {'vs plain':>9}")
+    for label, _, key in cases:
+        plain = best["dict"] if isinstance(key, str) else best["list"]
+        print(f"{label:48} {best[label]:10.1f} {best[label] / plain:8.2f}x")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -127,6 +183,7 @@ def main(argv: list[str] | None = None) -> int:
         for label, (best, median) in results.items():
             ref = results[baseline_for[label]][0] if label in baseline_for else base
             print(f"{label:48} {best:10.0f} {median:10.0f} {best / ref:6.2f}x {best * 1000 / 1e6:13.4f}")
+    value_access(args.repeat)
     return 0
 
 

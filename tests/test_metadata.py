@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import json
 import math
+import pickle
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
@@ -14,8 +17,13 @@ from factories import TRAINED, metadata
 from modelreg import InvalidVersionError, MetadataError, ModelMetadata
 
 
-def test_naive_training_date_means_utc() -> None:
-    meta = metadata(training_date=datetime(2026, 1, 5, 12, 30))
+def test_naive_training_date_is_refused_as_ambiguous() -> None:
+    with pytest.raises(MetadataError, match=r"no time zone; pass an aware datetime.*tzinfo=timezone\.utc"):
+        metadata(training_date=datetime(2026, 1, 5, 12, 30))
+
+
+def test_utc_training_date_is_kept() -> None:
+    meta = metadata(training_date=datetime(2026, 1, 5, 12, 30, tzinfo=UTC))
     assert meta.training_date == TRAINED
     assert meta.training_date.tzinfo is UTC
 
@@ -92,6 +100,31 @@ def test_metadata_is_frozen_and_independent_of_its_input() -> None:
         meta.hyperparameters["opt"]["name"] = "x"  # type: ignore[index]
 
 
+def test_constructed_metadata_behaves_like_plain_values() -> None:
+    params = {"opt": {"name": "adam", "betas": [0.9, 0.999]}, "sizes": (1, 2)}
+    meta = metadata(hyperparameters=params, tags={"a": "b"})
+
+    assert meta.hyperparameters == {"opt": {"name": "adam", "betas": [0.9, 0.999]}, "sizes": [1, 2]}  # tuple: list
+    assert pickle.loads(pickle.dumps(meta)) == meta
+    assert copy.copy(meta) == meta and copy.deepcopy(meta) == meta
+    assert dataclasses.asdict(meta)["hyperparameters"] == meta.to_dict()["hyperparameters"]
+    assert json.loads(json.dumps(meta.hyperparameters)) == meta.to_dict()["hyperparameters"]
+    assert hash(meta) == hash(metadata(hyperparameters=params, tags={"a": "b"}))
+    with pytest.raises(TypeError, match="read-only"):
+        meta.hyperparameters["opt"]["betas"].append(1)
+    assert meta.hyperparameters["opt"]["betas"] == [0.9, 0.999]
+
+
+def test_to_dict_gives_plain_mutable_copies() -> None:
+    meta = metadata(hyperparameters={"opt": {"betas": [0.9]}})
+    plain = meta.to_dict()
+    plain["hyperparameters"]["opt"]["betas"].append(1)
+    plain["tags"]["x"] = "y"
+    assert type(plain["hyperparameters"]["opt"]) is dict
+    assert meta.hyperparameters == {"opt": {"betas": [0.9]}}
+    assert meta.tags == {"team": "vision"}
+
+
 def test_from_dict_refuses_unknown_and_missing_fields() -> None:
     data = metadata().to_dict()
     with pytest.raises(MetadataError, match="unknown field.*'colour'"):
@@ -99,7 +132,7 @@ def test_from_dict_refuses_unknown_and_missing_fields() -> None:
     del data["artifact_path"]
     with pytest.raises(MetadataError, match="missing required field.*artifact_path"):
         ModelMetadata.from_dict(data)
-    with pytest.raises(MetadataError, match="ISO 8601"):
+    with pytest.raises(MetadataError, match="RFC 3339"):
         ModelMetadata.from_dict({**metadata().to_dict(), "training_date": "yesterday"})
 
 
@@ -185,6 +218,66 @@ def test_strict_json_keeps_exact_numbers() -> None:
 
     assert loads_strict('{"a": 0.0, "b": -0.0, "c": 5e-324, "d": 1e308, "e": 0e10, "f": 12}') == {
         "a": 0.0, "b": -0.0, "c": 5e-324, "d": 1e308, "e": 0.0, "f": 12}
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("9007199254740993.0", "nearest 64-bit float is 9007199254740992.0"),
+        ("0.1000000000000000000001", "nearest 64-bit float is 0.1;"),
+        ("123456789.123456789", "nearest 64-bit float is 123456789.12345679"),
+        ("4.9e-324", "nearest 64-bit float is 5e-324"),
+        ("1e400", "too large"),
+        ("-1e400", "too large"),
+        ("1e-400", "too small"),
+    ],
+)
+def test_numbers_that_cannot_be_stored_exactly_are_refused_however_written(text: str, message: str) -> None:
+    from modelreg._json import loads_strict
+
+    with pytest.raises(ValueError, match=message):
+        loads_strict(f'{{"n": {text}}}')
+    for field in ("hyperparameters", "performance_metrics"):
+        data = json.dumps({**metadata().to_dict(), field: {"n": 1}}).replace('"n": 1', f'"n": {text}')
+        with pytest.raises(MetadataError, match=message):
+            ModelMetadata.from_json(data)
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [("1.50", 1.5), ("0.1", 0.1), ("1E5", 100000.0), ("2.50e-3", 0.0025), ("-0.0", -0.0), ("5e-324", 5e-324),
+     ("0.30000000000000004", 0.1 + 0.2), ("1.7976931348623157e308", 1.7976931348623157e308)],
+)
+def test_numbers_whose_decimal_value_is_the_stored_float_are_accepted(text: str, value: float) -> None:
+    from modelreg._json import loads_strict
+
+    assert loads_strict(f'{{"n": {text}}}')["n"] == value
+    data = json.dumps({**metadata().to_dict(), "performance_metrics": {"n": 1}}).replace('"n": 1', f'"n": {text}')
+    assert ModelMetadata.from_json(data).performance_metrics["n"] == value
+
+
+number_texts = st.builds(
+    lambda sign, digits, point, exponent: f"{sign}{int(digits[:point] or 0)}.{digits[point:] or '0'}{exponent}",
+    st.sampled_from(["", "-"]),
+    st.text("0123456789", min_size=1, max_size=30),
+    st.integers(0, 30),
+    st.sampled_from(["", "e5", "E-7", "e+300", "e-320", "e308", "e-330"]),
+)
+
+
+@given(text=number_texts)
+def test_an_accepted_number_comes_back_with_the_value_written(text: str) -> None:
+    from decimal import Decimal
+
+    from modelreg._json import loads_strict
+
+    try:
+        value = loads_strict(f'{{"n": {text}}}')["n"]
+    except ValueError as exc:
+        assert "cannot be stored exactly" in str(exc) or "too large" in str(exc) or "too small" in str(exc)
+        assert Decimal(text) != Decimal(repr(float(text))) or not math.isfinite(float(text))
+        return
+    assert Decimal(json.dumps(value)) == Decimal(text)  # what is sent back has the value that was written
 
 
 def test_metadata_json_refuses_underflowing_numbers() -> None:

@@ -34,6 +34,7 @@ _VALID = json.loads(metadata().with_version("1.0.0").to_json())
         "[" * 100_000,
         json.dumps({**_VALID, "version": None}),
         json.dumps({**_VALID, "training_date": 20260105}),
+        json.dumps({**_VALID, "training_date": "2026-01-05T12:30:00"}),  # naive: would be read as local time
         json.dumps({**_VALID, "performance_metrics": [0.9]}),
         json.dumps({**_VALID, "performance_metrics": {"top1": "high"}}),
         json.dumps({key: value for key, value in _VALID.items() if key != "tags"}),

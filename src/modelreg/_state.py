@@ -86,9 +86,11 @@ class RegistryState:
         """Validate a registration against this state; return the metadata to store."""
         parsed = parse_version(version)
         canonical = str(parsed)
-        if metadata.version is not None and parse_version(metadata.version) != parsed:
+        # Exact canonical text, not precedence: "5.0.0+b" registered as "5.0.0" would silently drop the "+b".
+        if metadata.version is not None and metadata.version != canonical:
             raise MetadataError(
-                f"metadata.version {metadata.version!r} does not match the version being registered {canonical!r}",
+                f"metadata.version {metadata.version!r} does not match the version being registered {canonical!r}; "
+                "leave it out (null) or make it the same, build metadata included",
                 name=name,
                 version=canonical,
             )

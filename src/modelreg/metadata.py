@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from types import MappingProxyType
 from typing import Any, Union
 
+from ._dates import TIMESTAMP_EXAMPLE, parse_timestamp
+from ._frozen import frozen_dict, frozen_list
 from ._json import loads_strict
 from .errors import MetadataError
 
@@ -32,7 +33,6 @@ LIMITS: Mapping[str, int] = MappingProxyType(
         "hyperparameters_depth": 32,
     }
 )
-_SUBMICROSECOND = re.compile(r"[.,][0-9]{7,}")
 _FIELDS = (
     "version",
     "training_date",
@@ -42,7 +42,8 @@ _FIELDS = (
     "description",
     "tags",
 )
-_EMPTY: Mapping[str, Any] = MappingProxyType({})
+_EMPTY: Mapping[str, Any] = frozen_dict()
+_ZERO = timedelta(0)
 
 
 def _fail(message: str) -> MetadataError:
@@ -67,7 +68,7 @@ def _check_text(where: str, value: object, *, limit: int, allow_empty: bool = Tr
 
 
 def _freeze_json(value: object, where: str, depth: int) -> JSONValue:
-    """Validate a JSON value and return a read-only copy (dicts as mappingproxy, lists as tuples)."""
+    """Validate a JSON value and return a read-only copy (FrozenDict and FrozenList, equal to dicts and lists)."""
     if depth > LIMITS["hyperparameters_depth"]:
         raise _fail(f"{where} nests deeper than {LIMITS['hyperparameters_depth']} levels")
     if value is None or isinstance(value, (bool, str)):
@@ -87,26 +88,30 @@ def _freeze_json(value: object, where: str, depth: int) -> JSONValue:
                 raise _fail(f"{where} has a key {key!r} of type {type(key).__name__}; keys must be strings")
             _check_text(f"{where} key", key, limit=LIMITS["tag_key_chars"] * 2)
             frozen[key] = _freeze_json(item, f"{where}.{key}", depth + 1)
-        return MappingProxyType(frozen)
-    if isinstance(value, (list, tuple)):
-        return tuple(_freeze_json(item, f"{where}[{i}]", depth + 1) for i, item in enumerate(value))
+        return frozen_dict(frozen)
+    if isinstance(value, (list, tuple)):  # a tuple comes back as a list, as it would through JSON
+        return frozen_list([_freeze_json(item, f"{where}[{i}]", depth + 1) for i, item in enumerate(value)])
     raise _fail(
         f"{where} is a {type(value).__name__}; expected str, int, float, bool, None, list or dict"
     )
 
 
 def _freeze_trusted(value: Any) -> Any:
+    # Recursing only into containers saves a call per number and string: opening a store decodes every version.
     if isinstance(value, dict):
-        return MappingProxyType({key: _freeze_trusted(item) for key, item in value.items()})
+        return frozen_dict(
+            {key: _freeze_trusted(item) if isinstance(item, (dict, list)) else item for key, item in value.items()}
+        )
     if isinstance(value, list):
-        return tuple(_freeze_trusted(item) for item in value)
+        return frozen_list([_freeze_trusted(item) if isinstance(item, (dict, list)) else item for item in value])
     return value
 
 
 def _thaw_json(value: JSONValue) -> Any:
+    """A plain, mutable deep copy (``to_dict``'s callers may change what they get)."""
     if isinstance(value, Mapping):
         return {key: _thaw_json(item) for key, item in value.items()}
-    if isinstance(value, tuple):
+    if isinstance(value, list):
         return [_thaw_json(item) for item in value]
     return value
 
@@ -131,7 +136,7 @@ def _metrics(value: object) -> Mapping[str, float]:
         if isinstance(number, int) and int(as_float) != number:
             raise _fail(f"{where} = {number} cannot be stored exactly as a float")
         out[name] = as_float
-    return MappingProxyType(out)
+    return frozen_dict(out)
 
 
 def _tags(value: object) -> Mapping[str, str]:
@@ -139,7 +144,7 @@ def _tags(value: object) -> Mapping[str, str]:
         raise _fail(f"tags must be a mapping of str to str, not {type(value).__name__}")
     if len(value) > LIMITS["tags"]:
         raise _fail(f"tags has {len(value)} entries; the limit is {LIMITS['tags']}")
-    return MappingProxyType(
+    return frozen_dict(
         {
             _check_text("tag key", k, limit=LIMITS["tag_key_chars"], allow_empty=False): _check_text(
                 f"tags[{k!r}]", v, limit=LIMITS["tag_value_chars"]
@@ -153,7 +158,11 @@ def _training_date(value: object) -> datetime:
     if not isinstance(value, datetime):
         raise _fail(f"training_date must be a datetime, not {type(value).__name__}")
     if value.tzinfo is None or value.utcoffset() is None:
-        return value.replace(tzinfo=UTC)  # naive means UTC
+        # Python takes a naive datetime as local time; guessing UTC would silently shift it.
+        raise _fail(
+            f"training_date {value.isoformat()} has no time zone; pass an aware datetime, "
+            "e.g. datetime(2026, 1, 5, tzinfo=timezone.utc)"
+        )
     try:
         return value.astimezone(UTC)
     except OverflowError:
@@ -225,13 +234,11 @@ class ModelMetadata:
             raise _fail(f"missing required field(s) {', '.join(map(repr, missing))}")
         date = data["training_date"]
         if not isinstance(date, str):
-            raise _fail("training_date must be an ISO 8601 string such as '2026-01-05T00:00:00+00:00'")
-        if _SUBMICROSECOND.search(date):
-            raise _fail(f"training_date {date[:80]!r} has more than 6 fractional digits; it is kept to the microsecond")
+            raise _fail(f"training_date must be an RFC 3339 string such as {TIMESTAMP_EXAMPLE}")
         try:
-            parsed = datetime.fromisoformat(date)
-        except ValueError:
-            raise _fail(f"training_date {date[:80]!r} is not ISO 8601, e.g. '2026-01-05T00:00:00+00:00'") from None
+            parsed = parse_timestamp(date)
+        except ValueError as exc:
+            raise _fail(f"training_date {exc}") from None
         kwargs = {k: v for k, v in data.items() if k != "training_date"}
         if kwargs.get("version") is None:
             kwargs.pop("version", None)  # null version: the registry fills it in
@@ -248,18 +255,24 @@ class ModelMetadata:
         copy = object.__new__(cls)
         put = object.__setattr__
         put(copy, "version", data["version"])
-        put(copy, "training_date", datetime.fromisoformat(data["training_date"]))
+        # Our own isoformat() output, so the fast C parser is exact here; outside text uses parse_timestamp.
+        date = datetime.fromisoformat(data["training_date"])
+        if date.utcoffset() != _ZERO:  # only a row changed outside modelreg: keep "aware, in UTC" true
+            raise ValueError(f"its training_date {data['training_date']!r} is not in UTC")
+        put(copy, "training_date", date)
         put(copy, "hyperparameters", _freeze_trusted(data["hyperparameters"]))
         metrics = {key: float(value) for key, value in data["performance_metrics"].items()}
-        put(copy, "performance_metrics", MappingProxyType(metrics))
+        put(copy, "performance_metrics", frozen_dict(metrics))
         put(copy, "artifact_path", data["artifact_path"])
         put(copy, "description", data["description"])
-        put(copy, "tags", MappingProxyType(data["tags"]))
+        put(copy, "tags", frozen_dict(data["tags"]))
         return copy
 
     def to_json(self) -> str:
-        """Compact JSON text of ``to_dict()``."""
-        return json.dumps(self.to_dict(), separators=(",", ":"), allow_nan=False)
+        """Compact JSON text of ``to_dict()`` (dumped straight from the frozen values, no thawed copy)."""
+        fields = {name: getattr(self, name) for name in _FIELDS}
+        fields["training_date"] = self.training_date.isoformat()
+        return json.dumps(fields, separators=(",", ":"), allow_nan=False)
 
     @classmethod
     def from_json(cls, text: str | bytes) -> ModelMetadata:
@@ -276,7 +289,7 @@ def _hyperparameters(value: object) -> Mapping[str, JSONValue]:
         raise _fail(f"hyperparameters must be a mapping with str keys, not {type(value).__name__}")
     frozen = _freeze_json(value, "hyperparameters", 0)
     try:
-        size = len(json.dumps(_thaw_json(frozen), allow_nan=False).encode())
+        size = len(json.dumps(frozen, allow_nan=False).encode())
     except ValueError as exc:  # pragma: no cover - _freeze_json refuses these first
         raise _fail(f"hyperparameters are not JSON-representable: {exc}") from None
     if size > LIMITS["hyperparameters_json_bytes"]:

@@ -65,7 +65,7 @@ BODIES = [
     (_with(bogus=1, other=2), 422, "invalid_metadata", "'bogus', 'other'"),
     (json.dumps({"training_date": "2026-01-05T00:00:00+00:00"}), 422, "invalid_metadata", "artifact_path"),
     (_with(training_date=5), 422, "invalid_metadata", "training_date"),
-    (_with(training_date="yesterday"), 422, "invalid_metadata", "ISO 8601"),
+    (_with(training_date="yesterday"), 422, "invalid_metadata", "RFC 3339"),
     (_with(training_date="0001-01-01T00:00:00+05:00"), 422, "invalid_metadata", "range"),
     (_with(performance_metrics="fast"), 422, "invalid_metadata", "performance_metrics"),
     (_with(performance_metrics={"acc": True}), 422, "invalid_metadata", "numbers"),

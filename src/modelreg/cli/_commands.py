@@ -13,8 +13,8 @@ from ..names import validate_name
 from ._context import CliFailure, RegistryGroup, Session, exit_code_for, json_option, pass_session, print_json
 from ._output import metadata_lines, print_table, version_document
 from ._parse import (
-    IsoDateTime,
     KeyValue,
+    Rfc3339DateTime,
     build_metadata,
     load_metadata_file,
     metric_value,
@@ -123,7 +123,7 @@ def show(session: Session, name: str, version: str) -> None:
 )
 @click.option("--tag", "tags", multiple=True, type=KeyValue(tag_value, "team=vision"), help="A tag, KEY=TEXT.")
 @click.option("--description", help="Free text about this version.")
-@click.option("--trained-at", type=IsoDateTime(), help="When it was trained (ISO 8601; default: now, UTC).")
+@click.option("--trained-at", type=Rfc3339DateTime(), help="When it was trained (RFC 3339; default: now, UTC).")
 @click.option(
     "--from-file",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),

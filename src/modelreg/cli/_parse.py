@@ -4,21 +4,20 @@ from __future__ import annotations
 
 import importlib
 import json
-import math
-import re
 from collections.abc import Mapping, Sequence
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
 
+from .._dates import parse_timestamp
 from .._json import exact_float, loads_strict
 from ..metadata import ModelMetadata
 
 __all__ = [
     "MAX_METADATA_FILE_BYTES",
-    "IsoDateTime",
+    "Rfc3339DateTime",
     "KeyValue",
     "build_metadata",
     "load_metadata_file",
@@ -37,22 +36,16 @@ MAX_METADATA_FILE_BYTES = 4 * 1024 * 1024  # far above what valid metadata can t
 
 
 def metric_value(raw: str) -> float | int:
-    """A metric must be a finite number a 64-bit float holds; ints stay ints so the registry can check exactness."""
+    """A finite number stored exactly (the core's rule, ``exact_float``); ints stay ints for the registry's check."""
     text = raw.strip()
     try:
         return int(text)
     except ValueError:
         pass
     try:
-        number = float(text)
-    except ValueError:
-        raise ValueError(f"{raw!r} is not a number; metric values must be numbers, e.g. top1=0.761") from None
-    if math.isnan(number) or text.lstrip("+-").lower().startswith("inf"):
-        raise ValueError(f"{raw!r} is not a finite number; metrics must be finite, e.g. top1=0.761")
-    try:
         return exact_float(text)
     except ValueError as exc:
-        raise ValueError(f"{exc}; give a value a 64-bit float can hold, e.g. top1=0.761") from None
+        raise ValueError(f"{exc}; metrics are finite numbers, e.g. top1=0.761") from None
 
 
 def _text_constant(name: str) -> Any:
@@ -115,24 +108,19 @@ def pairs_to_dict(pairs: Sequence[tuple[str, Any]], option: str) -> dict[str, An
     return out
 
 
-class IsoDateTime(_DateTimeBase):
-    """An ISO 8601 date and time; without a UTC offset it is taken as UTC."""
+class Rfc3339DateTime(_DateTimeBase):
+    """An RFC 3339 date and time with a UTC offset, or a bare date (midnight UTC): the core's one parser."""
 
-    name = "ISO8601"
+    name = "RFC3339"
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> datetime:
-        """Parse with ``datetime.fromisoformat``; a date alone means midnight UTC."""
+        """Parse with ``parse_timestamp``, the rule the server and metadata files follow too."""
         if isinstance(value, datetime):
             return value
         try:
-            parsed = datetime.fromisoformat(str(value).strip())
-        except ValueError:
-            self.fail(
-                f"{value!r} is not an ISO 8601 date and time, e.g. 2026-01-05T12:30:00Z or 2026-01-05",
-                param,
-                ctx,
-            )
-        return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
+            return parse_timestamp(str(value))
+        except ValueError as exc:
+            self.fail(str(exc), param, ctx)
 
 
 def load_metadata_file(path: Path) -> dict[str, Any]:
@@ -183,7 +171,12 @@ def _parse_yaml(path: Path, text: str) -> Any:
 
 
 def _exact_yaml_loader(yaml: Any) -> Any:
-    """PyYAML's SafeLoader, refusing what it would store inexactly: floats that underflow to 0, repeated keys."""
+    """PyYAML's SafeLoader, keeping to the JSON rules: exact floats only, no repeated keys, and
+    timestamps kept as the text written, so a training_date meets the same RFC 3339 parser as
+    everywhere else (PyYAML would take a naive one as UTC and cut a long fraction silently)."""
+
+    def fail(message: str, node: Any) -> Exception:
+        return yaml.constructor.ConstructorError(None, None, message, node.start_mark)  # type: ignore[no-any-return]
 
     class ExactLoader(yaml.SafeLoader):  # type: ignore[misc]
         def construct_mapping(self, node: Any, deep: bool = False) -> Any:
@@ -191,25 +184,27 @@ def _exact_yaml_loader(yaml: Any) -> Any:
             for key_node, _ in node.value:
                 key = self.construct_object(key_node, deep=deep)
                 if isinstance(key, str) and key in seen:  # PyYAML would keep the last value silently
-                    raise yaml.constructor.ConstructorError(
-                        None, None, f"the key {key[:64]!r} appears twice in one mapping", key_node.start_mark
-                    )
+                    raise fail(f"the key {key[:64]!r} appears twice in one mapping", key_node)
                 seen.add(key)
             return super().construct_mapping(node, deep=deep)
 
-    def exact_float(loader: Any, node: Any) -> float:
-        value = loader.construct_yaml_float(node)
-        if value == 0.0 and _NONZERO_MANTISSA.match(re.split("[eE]", node.value)[0]):
-            raise yaml.constructor.ConstructorError(
-                None, None, f"the number {node.value[:40]} is too small for a 64-bit float", node.start_mark
-            )
-        return float(value)
+    def exact_yaml_float(loader: Any, node: Any) -> float:
+        text = str(loader.construct_scalar(node)).replace("_", "")  # YAML allows 1_000.5
+        if text.lstrip("+-").lower() in (".inf", ".nan"):
+            return float(loader.construct_yaml_float(node))  # refused later, with the field's name
+        if ":" in text:
+            raise fail(f"{text[:40]} is a base-60 number (YAML 1.1); write it in decimal or quote it", node)
+        try:
+            return exact_float(text)
+        except ValueError as exc:
+            raise fail(str(exc), node) from None
 
-    ExactLoader.add_constructor("tag:yaml.org,2002:float", exact_float)
+    def timestamp_text(loader: Any, node: Any) -> str:
+        return str(loader.construct_scalar(node))
+
+    ExactLoader.add_constructor("tag:yaml.org,2002:float", exact_yaml_float)
+    ExactLoader.add_constructor("tag:yaml.org,2002:timestamp", timestamp_text)
     return ExactLoader
-
-
-_NONZERO_MANTISSA = re.compile(r"[-+]?[0_]*\.?[0_]*[1-9]")
 
 
 def build_metadata(
@@ -241,8 +236,6 @@ def build_metadata(
         fields["training_date"] = trained_at.isoformat()
     elif "training_date" not in fields:
         fields["training_date"] = datetime.now(UTC).isoformat()
-    elif isinstance(fields["training_date"], date):  # YAML reads unquoted timestamps as dates
-        fields["training_date"] = fields["training_date"].isoformat()
     if not fields.get("artifact_path"):
         raise click.UsageError("missing --artifact PATH (or artifact_path in --from-file): where the model is stored")
     return ModelMetadata.from_dict(fields)
