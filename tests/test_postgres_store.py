@@ -16,7 +16,7 @@ from factories import metadata, wait_until
 from fixtures.postgres_backend import Open, open_replica_fixture, sql_fixture  # noqa: F401
 from modelreg import DuplicateVersionError, ModelMetadata, RegistryEvent, StoreError, VersionNotFoundError, acting_as
 from modelreg.stores._durable import encode_metadata
-from modelreg.stores._pg_schema import SCHEMA_VERSION, WRITE_LOCK, migrate
+from modelreg.stores._pg_schema import SCHEMA_VERSION, migrate
 from modelreg.stores.postgres import PostgresRegistry
 
 pytestmark = pytest.mark.postgres
@@ -400,7 +400,8 @@ def test_an_invalid_url_is_a_store_error_saying_what_is_expected() -> None:
 @pytest.mark.parametrize(
     ("option", "value", "error"),
     [("max_size", 0, ValueError), ("poll_interval", -1, ValueError), ("poll_interval", float("nan"), ValueError),
-     ("connect_timeout", 1, ValueError), ("connect_timeout", 2.5, TypeError), ("store_timeout", "soon", TypeError), ("store_timeout", 0, ValueError),
+     ("connect_timeout", 1, ValueError), ("connect_timeout", 2.5, TypeError), ("store_timeout", "soon", TypeError),
+     ("store_timeout", 0, ValueError),
      ("min_size", True, TypeError)],
 )
 def test_bad_options_are_refused_before_connecting(option: str, value: object, error: type[Exception]) -> None:

@@ -242,7 +242,10 @@ def test_a_write_that_fails_midway_leaves_no_trace(tmp_path: Path) -> None:
 
 def test_a_write_lock_held_too_long_is_a_store_error_and_changes_nothing(tmp_path: Path) -> None:
     path = tmp_path / "reg.db"
-    with SqliteRegistry(path, store_timeout=0.05) as registry, closing(sqlite3.connect(path, isolation_level=None)) as other:
+    with (
+        SqliteRegistry(path, store_timeout=0.05) as registry,
+        closing(sqlite3.connect(path, isolation_level=None)) as other,
+    ):
         other.execute("BEGIN IMMEDIATE")
         with pytest.raises(StoreError, match=r"locked .*gave up at store_timeout=0.05s") as caught:
             registry.register_model("m", "1.0.0", metadata())

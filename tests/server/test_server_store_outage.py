@@ -4,21 +4,23 @@ readiness and the log say so once, and writes succeed again soon after the datab
 from __future__ import annotations
 
 import os
+import sqlite3
 import sys
 import threading
 import time
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from serverkit import StartServer
 
 from factories import metadata, wait_until
 from fixtures.http_backend import ServerProcess
 from fixtures.postgres_backend import private_postgres  # noqa: F401 - registers the fixture
+from modelreg.server.app import WRITE_THREADS
 from modelreg.server.auth import TOKENS_ENV
-
-pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
 STORE_TIMEOUT = 2.5
 DOWN = "store down:"
@@ -29,27 +31,53 @@ def _body(version: str) -> dict[str, Any]:
     return {**metadata().to_dict(), "version": version}
 
 
-def _put(base: str, version: str) -> tuple[int, float]:
+def _put(base: str, version: str, client: httpx.Client | None = None) -> tuple[int, float]:
     """PUT one version with a client that waits far longer than the store may; (status, seconds taken)."""
     started = time.monotonic()
-    answer = httpx.put(f"{base}/api/v1/models/outage/versions/{version}", json=_body(version), timeout=120)
+    url = f"{base}/api/v1/models/outage/versions/{version}"
+    if client is None:
+        answer = httpx.put(url, json=_body(version), timeout=120)
+    else:
+        answer = client.put(url, json=_body(version))
     return answer.status_code, time.monotonic() - started
 
 
 def _concurrent_puts(base: str, versions: list[str]) -> list[tuple[int, float]]:
+    """PUT ``versions`` at once, one thread and connection each (opened first, so only the PUTs are timed)."""
     results: list[tuple[int, float]] = [(0, 0.0)] * len(versions)
     barrier = threading.Barrier(len(versions))
+    client = httpx.Client(timeout=120, limits=httpx.Limits(max_connections=len(versions)))
 
     def one(i: int) -> None:
+        client.get(f"{base}/healthz")
         barrier.wait()
-        results[i] = _put(base, versions[i])
+        results[i] = _put(base, versions[i], client)
 
     threads = [threading.Thread(target=one, args=(i,)) for i in range(len(versions))]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join(timeout=300)
+    client.close()
     return results
+
+
+def test_writes_queued_for_a_worker_thread_count_that_wait_against_store_timeout(
+    tmp_path: Path, start_server: StartServer
+) -> None:
+    path = tmp_path / "registry.db"
+    server = start_server(f"sqlite:///{path}", store_timeout=1.5)
+    assert _put(server.url, "1.0.0")[0] == 201
+    with closing(sqlite3.connect(path, isolation_level=None)) as outside:
+        outside.execute("BEGIN IMMEDIATE")  # another process's write that never ends
+        results = _concurrent_puts(server.url, [f"2.0.{i}" for i in range(WRITE_THREADS * 2 + 8)])
+        outside.execute("ROLLBACK")
+
+    assert {status for status, _ in results} == {503}
+    # Three rounds of worker threads; if each counted from its own start: 1.5, 3 and 4.5 s.
+    assert max(seconds for _, seconds in results) < 3.0, sorted(seconds for _, seconds in results)
+    time.sleep(0.5)
+    assert httpx.get(f"{server.url}/api/v1/models/outage/versions").json()["versions"] == ["1.0.0"]
 
 
 @pytest.fixture
@@ -66,6 +94,8 @@ def serving(private_postgres: Any, tmp_path: Path) -> Any:  # noqa: F811 - the f
         private_postgres.resume()  # for the next test, whatever this one left behind
 
 
+@pytest.mark.postgres
+@pytest.mark.slow
 def test_a_postgres_outage_fails_writes_fast_keeps_reads_and_recovers_within_seconds(
     serving: tuple[ServerProcess, str], private_postgres: Any  # noqa: F811
 ) -> None:

@@ -27,7 +27,7 @@ from ..events import EVENT_KINDS, RegistryEvent
 from ..metadata import ModelMetadata
 from ..names import validate_name
 from ..semver import parse_version
-from ._outage import Deadline, StoreHealth, holding
+from ._outage import Deadline, StoreHealth, holding, write_started
 
 __all__ = [
     "ALIAS_ROWS",
@@ -274,7 +274,8 @@ class DurableRegistry(SnapshotRegistry):
     # -- writes and readiness --------------------------------------------------------
 
     def _write(self, plan: Plan, timeout: float | None = None) -> list[RegistryEvent]:
-        deadline = Deadline(self._store_timeout if timeout is None else timeout)
+        deadline = Deadline(self._store_timeout if timeout is None else timeout, write_started.get())
+        deadline.left("writing to", self._where, "its turn (queued behind other writes)")
         with holding(self._write_lock, deadline, "writing to", self._where):
             return self._transact_by(plan, deadline)
 

@@ -15,15 +15,33 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 
 from ..errors import StoreError
 
-__all__ = ["DEFAULT_STORE_TIMEOUT", "Deadline", "StoreHealth", "holding"]
+__all__ = ["DEFAULT_STORE_TIMEOUT", "Deadline", "StoreHealth", "holding", "started_at", "write_started"]
 
 DEFAULT_STORE_TIMEOUT = 5.0
 """Seconds a write may take end to end, waits included, before it fails with StoreError (HTTP 503)."""
 
 _log = logging.getLogger("modelreg.stores")
+
+write_started: ContextVar[float | None] = ContextVar("modelreg_write_started", default=None)
+"""When the writes made in this context began waiting (``time.monotonic()``), if earlier than the call."""
+
+
+@contextmanager
+def started_at(when: float) -> Iterator[None]:
+    """Count ``store_timeout`` for writes made inside the block from ``when`` (a ``time.monotonic()`` value).
+
+    The server sets it to before a write waits for a worker thread, so a write queued
+    behind many others during an outage cannot start after its client gave up.
+    """
+    token = write_started.set(when)
+    try:
+        yield
+    finally:
+        write_started.reset(token)
 
 
 class Deadline:
@@ -31,9 +49,9 @@ class Deadline:
 
     __slots__ = ("at", "timeout")
 
-    def __init__(self, timeout: float) -> None:
+    def __init__(self, timeout: float, since: float | None = None) -> None:
         self.timeout = timeout
-        self.at = time.monotonic() + timeout
+        self.at = (time.monotonic() if since is None else since) + timeout
 
     def remaining(self) -> float:
         """Seconds left (negative once past)."""

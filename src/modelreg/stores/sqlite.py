@@ -26,7 +26,7 @@ from ._durable import (
     number_option,
     state_from_rows,
 )
-from ._outage import DEFAULT_STORE_TIMEOUT, Deadline
+from ._outage import DEFAULT_STORE_TIMEOUT, Deadline, write_started
 from ._sqlite_schema import migrate, rollback
 
 __all__ = ["DEFAULT_POLL_INTERVAL", "DEFAULT_STORE_TIMEOUT", "SqliteRegistry", "sqlite_path_from_url"]
@@ -322,7 +322,8 @@ class SqliteRegistry(DurableRegistry):
         A writer that waits past its deadline for the write lock takes its ticket
         back, so no later batch commits a write whose caller was told it failed.
         """
-        deadline = Deadline(self._store_timeout if timeout is None else timeout)
+        deadline = Deadline(self._store_timeout if timeout is None else timeout, write_started.get())
+        deadline.left("writing to", self._where, "its turn (queued behind other writes)")
         ticket = _Ticket(plan, current_actor.get(), deadline)
         with self._pending_lock:
             self._pending.append(ticket)
@@ -344,8 +345,21 @@ class SqliteRegistry(DurableRegistry):
             self._write_lock.release()
         return ticket.outcome()
 
-    def _commit(self, batch: list[_Ticket]) -> None:
+    def _commit(self, queued: list[_Ticket]) -> None:
         """Run every ticket's plan in one transaction; each gets its events or its own error."""
+        for ticket in queued:
+            if ticket.deadline.remaining() <= 0:  # its caller is giving up: not a reason to fail the others
+                ticket.error = ticket.deadline.expired("writing to", self._where, "this process's write lock")
+        batch = [ticket for ticket in queued if ticket.error is None]
+        try:
+            if batch:
+                self._commit_batch(batch)
+        finally:
+            for ticket in queued:
+                ticket.done.set()
+
+    def _commit_batch(self, batch: list[_Ticket]) -> None:
+        """One transaction, one savepoint per write, within the earliest of their deadlines."""
         done: list[tuple[_Ticket, list[Change], list[EventRow]]] = []
         try:
             with self._atomic(min(batch, key=lambda ticket: ticket.deadline.at).deadline) as conn:
@@ -377,9 +391,6 @@ class SqliteRegistry(DurableRegistry):
         else:
             for ticket, changes, rows in done:
                 ticket.events = self._apply_own(changes, rows)
-        finally:
-            for ticket in batch:
-                ticket.done.set()
 
     # -- writing one change ---------------------------------------------------------
 
