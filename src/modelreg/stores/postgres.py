@@ -148,7 +148,7 @@ class PostgresRegistry(DurableRegistry):
         except psycopg.Error as exc:
             if isinstance(exc, PoolTimeout):
                 why = f"no connection within store_timeout={self._store_timeout:g}s ({_reason(exc)})"
-            elif isinstance(exc, psycopg.errors.QueryCanceled):
+            elif isinstance(exc, psycopg.errors.QueryCanceled) and doing == "writing to":
                 why = f"not done within store_timeout={self._store_timeout:g}s, so rolled back ({_reason(exc)})"
             else:
                 why = _reason(exc)
@@ -267,7 +267,6 @@ class PostgresRegistry(DurableRegistry):
     # replica that had read up to 6 would never look below it again and would skip 5.
     # Client-side binding sends a write's statements as one simple-protocol query:
     # each round trip costs latency, and a GIL hand-off when other threads are busy.
-
     # Each round trip first sets statement_timeout to what is left of the write's deadline,
     # so the database cancels (and we roll back) a write that waits too long for the
     # advisory lock or runs too long, instead of committing after the caller gave up.
