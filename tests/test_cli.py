@@ -538,3 +538,8 @@ def test_watch_since_on_a_registry_without_an_event_log_is_a_usage_error() -> No
     result = run("memory://", "watch", "--since", "0")
     assert result.exit_code == 2
     assert "--since needs a registry that keeps an event log" in result.stderr
+
+
+def test_serve_refuses_a_store_timeout_for_a_registry_that_has_no_store() -> None:
+    error = fails("memory://", "serve", "--port", "0", "--store-timeout", "1", code=2)
+    assert "store_timeout applies to sqlite:/// and postgresql:// registries, not memory://" in one_error_line(error)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
+import time
 from contextlib import closing
 from pathlib import Path
 from typing import TypeVar
@@ -106,7 +107,7 @@ def test_a_change_is_seen_even_when_the_watchers_first_read_of_it_fails(
 def test_refresh_and_history_do_not_wait_for_a_local_write_waiting_on_another_process(tmp_path: Path) -> None:
     path = tmp_path / "reg.db"
     with (
-        SqliteRegistry(path, poll_interval=3600) as registry,
+        SqliteRegistry(path, poll_interval=3600, store_timeout=60) as registry,
         SqliteRegistry(path) as other,
         closing(sqlite3.connect(path, isolation_level=None)) as outside,
     ):
@@ -143,6 +144,43 @@ def test_the_watcher_catches_up_while_a_local_writer_holds_the_write_lock(tmp_pa
         registry.refresh()
         assert wait_until(lambda: len(seen) >= 2)
     assert [(e.version, e.revision) for e in seen] == [("1.0.0", 1), ("2.0.0", 2)]  # each once
+
+
+def test_concurrent_writes_to_a_file_locked_by_another_process_all_fail_within_store_timeout(tmp_path: Path) -> None:
+    path = tmp_path / "reg.db"
+    results: list[tuple[BaseException | None, float]] = []
+    with (
+        SqliteRegistry(path, store_timeout=1.0) as registry,
+        closing(sqlite3.connect(path, isolation_level=None)) as outside,
+    ):
+        outside.execute("BEGIN IMMEDIATE")  # another process's write that never ends
+        barrier = threading.Barrier(4)
+
+        def write(version: str) -> None:
+            barrier.wait()
+            started = time.monotonic()
+            try:
+                registry.register_model("m", version, metadata())
+                results.append((None, time.monotonic() - started))
+            except BaseException as exc:
+                results.append((exc, time.monotonic() - started))
+
+        threads = [threading.Thread(target=write, args=(f"{i}.0.0",)) for i in range(1, 5)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+        outside.execute("ROLLBACK")
+
+        assert [type(error) for error, _ in results] == [StoreError] * 4, results
+        # One batch waits for SQLite's busy timeout, the rest for the write lock behind it; today the
+        # writes queued meanwhile commit (and here fail) as a second batch, a whole timeout later.
+        assert max(seconds for _, seconds in results) < 1.6, results
+        registry.register_model("m", "5.0.0", metadata())
+        time.sleep(0.2)
+        assert registry.get_versions("m") == ["5.0.0"]  # no write its caller was told failed came back
+    with closing(sqlite3.connect(path)) as conn:
+        assert conn.execute("SELECT version FROM events").fetchall() == [("5.0.0",)]
 
 
 def _free(lock: threading.RLock) -> bool:

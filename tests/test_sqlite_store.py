@@ -47,7 +47,7 @@ def test_relative_url_opens_a_file_under_the_working_directory(
 
 
 def test_open_registry_opens_sqlite_urls_with_options(tmp_path: Path) -> None:
-    registry = open_registry(f"sqlite:///{tmp_path}/a/b/reg.db", poll_interval=0.5, timeout=1)
+    registry = open_registry(f"sqlite:///{tmp_path}/a/b/reg.db", poll_interval=0.5, store_timeout=1)
     assert isinstance(registry, SqliteRegistry)
     with registry:
         assert registry.path == str(tmp_path / "a" / "b" / "reg.db")  # parent directories were created
@@ -79,9 +79,9 @@ def test_malformed_urls_are_refused_with_the_accepted_forms(url: str, message: s
     [
         ({"poll_interval": 0}, ValueError, r"poll_interval must be a number of seconds >= 0.001, not 0"),
         ({"poll_interval": float("nan")}, ValueError, "poll_interval must be a number of seconds >= 0.001"),
-        ({"timeout": -1}, ValueError, r"timeout must be a number of seconds >= 0, not -1"),
+        ({"store_timeout": 0}, ValueError, r"store_timeout must be a number of seconds >= 0.001, not 0"),
         ({"poll_interval": True}, TypeError, "poll_interval must be a number of seconds, not bool"),
-        ({"timeout": "5"}, TypeError, "timeout must be a number of seconds, not str"),
+        ({"store_timeout": "5"}, TypeError, "store_timeout must be a number of seconds, not str"),
     ],
 )
 def test_invalid_options_are_refused_naming_the_option_and_the_accepted_values(
@@ -242,9 +242,12 @@ def test_a_write_that_fails_midway_leaves_no_trace(tmp_path: Path) -> None:
 
 def test_a_write_lock_held_too_long_is_a_store_error_and_changes_nothing(tmp_path: Path) -> None:
     path = tmp_path / "reg.db"
-    with SqliteRegistry(path, timeout=0.05) as registry, closing(sqlite3.connect(path, isolation_level=None)) as other:
+    with (
+        SqliteRegistry(path, store_timeout=0.05) as registry,
+        closing(sqlite3.connect(path, isolation_level=None)) as other,
+    ):
         other.execute("BEGIN IMMEDIATE")
-        with pytest.raises(StoreError, match=r"locked .*waited up to timeout=0.05s") as caught:
+        with pytest.raises(StoreError, match=r"locked .*gave up at store_timeout=0.05s") as caught:
             registry.register_model("m", "1.0.0", metadata())
         assert isinstance(caught.value.__cause__, sqlite3.OperationalError)
         other.execute("ROLLBACK")

@@ -288,3 +288,12 @@ def test_cli_models_over_http_takes_one_request_however_many_models(client: Regi
         "cl-count-0": 2, "cl-count-1": 1, "cl-count-2": 1}
     assert _requests_served(module_server.url) - before == 1
     assert client.version_counts() == counts
+
+
+def test_the_default_timeout_outlasts_the_servers_store_timeout_so_a_write_is_always_answered() -> None:
+    from modelreg.server._config import DEFAULT_CLIENT_TIMEOUT
+    from modelreg.stores._outage import DEFAULT_STORE_TIMEOUT
+
+    with RegistryClient("http://127.0.0.1:9") as client:
+        assert client.timeout == DEFAULT_CLIENT_TIMEOUT
+    assert DEFAULT_CLIENT_TIMEOUT >= 2 * DEFAULT_STORE_TIMEOUT  # today 10 s against the store's 30 s

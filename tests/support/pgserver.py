@@ -169,6 +169,20 @@ class PostgresServer:
                     raise PostgresUnavailable(f"server never accepted connections: {exc}" + self._log_tail()) from exc
                 time.sleep(0.05)
 
+    def pause(self) -> None:
+        """Stop the server (fast shutdown: its clients' connections are closed) but keep its data and port."""
+        if self._running:
+            self._running = False
+            self._run("pg_ctl", "stop", "-m", "fast", "-w", "-D", str(self._data))
+
+    def resume(self) -> None:
+        """Start a paused server again, on the same port, and wait until it accepts connections."""
+        if not self._running:
+            self._run("pg_ctl", "start", "-w", "-t", str(int(self._timeout)), "-D", str(self._data),
+                      "-l", str(self._log))
+            self._running = True
+            self._wait_until_accepting()
+
     def stop(self) -> None:
         """Stop the server (fast shutdown) and delete its directory; idempotent."""
         atexit.unregister(self.stop)

@@ -34,6 +34,12 @@ __all__ = ["serve"]
     show_default=True,
     help="Refuse request bodies larger than this, before parsing them.",
 )
+@click.option(
+    "--store-timeout",
+    type=click.FloatRange(min=0.001),
+    help="Seconds a write may take end to end before it fails with 503 [sqlite/postgresql default: 5]; "
+    "keep it below the clients' timeout (15 s by default).",
+)
 @click.option("--no-access-log", is_flag=True, help="Do not log one line per request.")
 @pass_session
 def serve(
@@ -43,6 +49,7 @@ def serve(
     tokens_file: Path | None,
     insecure: bool,
     max_body_bytes: int,
+    store_timeout: float | None,
     no_access_log: bool,
 ) -> None:
     """Serve the registry over HTTP until SIGTERM or Ctrl-C.
@@ -67,5 +74,6 @@ def serve(
         tokens_file=str(tokens_file) if tokens_file is not None else None,
         insecure=insecure,
         max_body_bytes=max_body_bytes,
+        store_timeout=store_timeout,
         access_log=not no_access_log,
     )

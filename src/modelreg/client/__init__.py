@@ -54,9 +54,12 @@ class RegistryClient:
     ``url`` is the server's base URL (a path prefix is allowed, e.g. behind a proxy);
     ``token`` a bearer token when the server needs one. Idempotent reads are retried
     ``retries`` times on connection errors; an unreachable server raises StoreError.
+    ``timeout`` (seconds, per request) defaults to 15: longer than the server's store
+    timeout (5 s by default), so a write is answered, 201 or 503, before the client
+    gives up; keep it longer if the server's ``--store-timeout`` is raised.
     """
 
-    def __init__(self, url: str, *, token: str | None = None, timeout: float = 10.0, retries: int = 2) -> None:
+    def __init__(self, url: str, *, token: str | None = None, timeout: float = 15.0, retries: int = 2) -> None:
         if not isinstance(url, str):
             raise TypeError(f"url must be a str, not {type(url).__name__}")
         parts = urlsplit(url)

@@ -5,13 +5,17 @@ from __future__ import annotations
 import re
 from urllib.parse import urlsplit
 
-__all__ = ["DEFAULT_MAX_BODY_BYTES", "DEFAULT_PORT", "TOKEN", "check_token", "redact_url"]
+__all__ = ["DEFAULT_CLIENT_TIMEOUT", "DEFAULT_MAX_BODY_BYTES", "DEFAULT_PORT", "TOKEN", "check_token", "redact_url"]
 
 TOKEN = re.compile(r"[\x21-\x7e]+", re.ASCII)
 """What a bearer token may hold: visible ASCII, no spaces (what ``Authorization: Bearer`` carries)."""
 
 DEFAULT_PORT = 8600
 """The TCP port ``serve`` and ``modelreg serve`` listen on unless told otherwise."""
+
+DEFAULT_CLIENT_TIMEOUT = 15.0
+"""The client's default timeout in seconds: longer than the stores' write bound (5 s), so a client hears
+how every write ended instead of giving up on one that then commits."""
 
 DEFAULT_MAX_BODY_BYTES = 2 * 1024 * 1024
 """The default request-body limit: room for any metadata within ``metadata.LIMITS`` sent as UTF-8 JSON.

@@ -26,6 +26,7 @@ from starlette.types import Message, Receive, Scope, Send
 from .._base import acting_as
 from ..errors import RegistryError
 from ..registry import ModelRegistry
+from ..stores._outage import started_at
 from ._config import DEFAULT_MAX_BODY_BYTES
 from .auth import Auth, Role
 from .metrics import Metrics
@@ -146,14 +147,16 @@ class Call:
         limiter = self.app.write_limiter
         if limiter is None:
             limiter = self.app.write_limiter = anyio.CapacityLimiter(WRITE_THREADS)
-        return await anyio.to_thread.run_sync(functools.partial(_acting, self.actor, func, *args), limiter=limiter)
+        # store_timeout counts from here: the wait for a worker thread is part of the write.
+        call = functools.partial(_acting, self.actor, time.monotonic(), func, *args)
+        return await anyio.to_thread.run_sync(call, limiter=limiter)
 
 
 WRITE_THREADS = 16
 
 
-def _acting(actor: str, func: Callable[..., Any], *args: Any) -> Any:
-    with acting_as(actor):
+def _acting(actor: str, started: float, func: Callable[..., Any], *args: Any) -> Any:
+    with acting_as(actor), started_at(started):
         return func(*args)
 
 

@@ -13,11 +13,12 @@ import threading
 from collections.abc import Iterator
 from types import FrameType
 from typing import TextIO
+from urllib.parse import urlsplit
 
 import uvicorn
 
 from ..urls import default_registry_url, open_registry
-from ._config import DEFAULT_MAX_BODY_BYTES, DEFAULT_PORT, redact_url
+from ._config import DEFAULT_CLIENT_TIMEOUT, DEFAULT_MAX_BODY_BYTES, DEFAULT_PORT, redact_url
 from .app import ModelregApp, create_app
 from .auth import TOKENS_ENV, Auth, load_auth
 
@@ -29,6 +30,7 @@ GRACEFUL_SHUTDOWN_SECONDS = 30
 _log = logging.getLogger("modelreg.server")
 _FLUSH_SECONDS = 0.2
 _FLUSH_LINES = 1000
+_DURABLE_SCHEMES = ("sqlite", "postgresql", "postgres")  # the stores that take store_timeout
 
 
 def is_loopback(host: str) -> bool:
@@ -132,6 +134,9 @@ def _configure_logging() -> None:
             logger.addHandler(handler)
             logger.setLevel(logging.INFO)
             logger.propagate = False
+    # psycopg_pool warns at every failed reconnection attempt (several a second during an
+    # outage); the store's own "store down" / "store back" lines say what matters.
+    logging.getLogger("psycopg.pool").setLevel(logging.ERROR)
 
 
 def _describe(auth: Auth | None, host: str) -> str:
@@ -150,13 +155,16 @@ def serve(
     tokens_file: str | None = None,
     insecure: bool = False,
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    store_timeout: float | None = None,
     access_log: bool = True,
 ) -> None:
     """Serve the registry at ``registry_url`` (default: the SQLite file) until SIGTERM or Ctrl+C.
 
     Tokens come from ``tokens_file`` and ``$MODELREG_SERVER_TOKENS``; without any, only a
-    loopback address may be bound unless ``insecure``. Raises ValueError or a RegistryError
-    with a one-line message for bad configuration. Closes the registry before returning.
+    loopback address may be bound unless ``insecure``. ``store_timeout`` (SQLite and
+    PostgreSQL) bounds each write; None keeps the store's default. Raises ValueError or a
+    RegistryError with a one-line message for bad configuration. Closes the registry
+    before returning.
     """
     if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
         raise ValueError(f"port must be an int from 0 to 65535, not {port!r}")
@@ -171,9 +179,10 @@ def serve(
             f"Configure tokens (a tokens file or ${TOKENS_ENV}), bind 127.0.0.1, or pass --insecure"
         )
     url = registry_url if registry_url is not None else default_registry_url()
+    options = _store_options(url, store_timeout)
     sock = _bind(host, port)
     try:
-        registry = open_registry(url)
+        registry = open_registry(url, **options)
         try:
             _run(create_app(registry, auth=auth, max_body_bytes=max_body_bytes), sock, url, host, access_log)
         finally:
@@ -183,6 +192,24 @@ def serve(
             _log.info("registry closed")
     finally:
         sock.close()
+
+
+def _store_options(url: str, store_timeout: float | None) -> dict[str, float]:
+    """The options ``serve`` passes to ``open_registry``; ValueError for a timeout the store cannot take."""
+    if store_timeout is None:
+        return {}
+    if isinstance(store_timeout, bool) or not isinstance(store_timeout, int | float) or not store_timeout > 0:
+        raise ValueError(f"store_timeout must be a positive number of seconds, not {store_timeout!r}")
+    if urlsplit(url).scheme.lower() not in _DURABLE_SCHEMES:
+        raise ValueError(f"store_timeout applies to sqlite:/// and postgresql:// registries, not {redact_url(url)}")
+    if store_timeout >= DEFAULT_CLIENT_TIMEOUT:
+        _log.warning(
+            "store_timeout=%gs is not below the client's default timeout (%gs): a client may give up on a "
+            "write that then commits; raise the clients' timeout above it",
+            store_timeout,
+            DEFAULT_CLIENT_TIMEOUT,
+        )
+    return {"store_timeout": float(store_timeout)}
 
 
 def _run(app: ModelregApp, sock: socket.socket, url: str, host: str, access_log: bool) -> None:

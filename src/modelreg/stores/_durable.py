@@ -20,13 +20,14 @@ from datetime import datetime
 from types import TracebackType
 from typing import Self
 
-from .._base import Change, SnapshotRegistry, _metadata_arg, _str_arg, applied
+from .._base import Change, Plan, SnapshotRegistry, _metadata_arg, _str_arg, applied
 from .._state import ModelState, RegistryState
 from ..errors import DuplicateVersionError, StoreError
 from ..events import EVENT_KINDS, RegistryEvent
 from ..metadata import ModelMetadata
 from ..names import validate_name
 from ..semver import parse_version
+from ._outage import Deadline, StoreHealth, holding, write_started
 
 __all__ = [
     "ALIAS_ROWS",
@@ -41,6 +42,9 @@ __all__ = [
 ]
 
 _log = logging.getLogger("modelreg.stores")
+# A bulk import may take this much longer than store_timeout per entry (1,000 entries/s, far below
+# what either store manages), so a big import is not cut off while a single write stays bounded.
+_BULK_SECONDS_PER_ENTRY = 0.001
 # Runs of registrations at least this long are merged per model in one pass
 # instead of one snapshot copy each (which is quadratic for a big import).
 _BULK_RUN = 64
@@ -204,26 +208,33 @@ class DurableRegistry(SnapshotRegistry):
     """Shared machinery of the database-backed registries.
 
     Subclasses set ``_where`` (the database, for messages) and provide ``_load``
-    (a full snapshot, built with ``state_from_rows``), ``_transact`` (a write
+    (a full snapshot, built with ``state_from_rows``), ``_transact_by`` (a write
     transaction that first applies others' events with ``_apply_rows``, then runs
-    the plan, writes, commits and calls ``_apply_own``), ``_rows_after`` and
+    the plan, writes, commits and calls ``_apply_own``, all before its
+    ``Deadline``), ``_rows_after`` and
     ``_rows_named`` (reads that never wait for the write lock), ``_wait_for_change``
     (how the watcher learns that another process wrote) and ``_close_connections``.
     This class adds ``refresh()``, ``history()``, ``register_many()`` (bulk
     import), ``close()`` and ``closed``.
 
     Two locks: ``_write_lock`` serializes this process's writers, and a writer
-    holds it while it waits (up to its timeout) for the database's write lock;
+    holds it while it waits (within its deadline) for the database's write lock;
     ``_snapshot_lock`` is held only while the snapshot moves. Catching up needs
     only the second, so reads stay within their staleness bound while a local
     writer waits for another process.
+
+    ``store_timeout`` bounds each write end to end: waiting for the write lock, a
+    connection and the database included; past it the write fails with StoreError
+    and nothing is committed.
     """
 
     _where: str
 
-    def __init__(self, *, poll_interval: float) -> None:
+    def __init__(self, *, poll_interval: float, store_timeout: float) -> None:
         super().__init__()
         self._poll_interval = poll_interval
+        self._store_timeout = store_timeout
+        self._health = StoreHealth(self._where)
         self._stopping = threading.Event()
         # Re-entrant so a test can hold it to keep the snapshot still and still write.
         self._snapshot_lock = threading.RLock()
@@ -245,6 +256,10 @@ class DurableRegistry(SnapshotRegistry):
         """Every event of model ``name``, oldest first (without the write lock)."""
         raise NotImplementedError
 
+    def _transact_by(self, plan: Plan, deadline: Deadline) -> list[RegistryEvent]:
+        """One write transaction (the write lock held), committed before ``deadline`` or rolled back."""
+        raise NotImplementedError
+
     def _wait_for_change(self, timeout: float) -> bool | None:
         """Block until another writer may have committed, or ``timeout`` passes.
 
@@ -255,6 +270,23 @@ class DurableRegistry(SnapshotRegistry):
 
     def _caught_up(self) -> None:
         """Called after a watcher pass succeeded (its catch-up included); nothing by default."""
+
+    # -- writes and readiness --------------------------------------------------------
+
+    def _write(self, plan: Plan, timeout: float | None = None) -> list[RegistryEvent]:
+        deadline = Deadline(self._store_timeout if timeout is None else timeout, write_started.get())
+        deadline.left("writing to", self._where, "its turn (queued behind other writes)")
+        with holding(self._write_lock, deadline, "writing to", self._where):
+            return self._transact_by(plan, deadline)
+
+    def ping(self) -> None:
+        """Return if the database answers a query now, else StoreError (what ``/readyz`` asks).
+
+        While the watcher knows the database is down this fails at once, without waiting
+        for it; the watcher retries every second and notices when it is back.
+        """
+        self._health.check()
+        self._rows_after(self._state.revision, 1)
 
     def _close_connections(self) -> None:
         """Release database connections."""
@@ -326,11 +358,18 @@ class DurableRegistry(SnapshotRegistry):
                 if changed is not False:
                     self.refresh()
                 self._caught_up()
-            except Exception:  # keep watching: a database hiccup must not end change delivery
+            except StoreError as exc:  # the database is down or failing: say so once, retry every second
+                if self._stopping.is_set():
+                    return
+                self._health.failed(exc)
+                self._stopping.wait(min(1.0, self._poll_interval))
+            except Exception:  # keep watching: a bug here must not end change delivery
                 if self._stopping.is_set():
                     return
                 _log.exception("watcher of %r failed; retrying", self)
                 self._stopping.wait(min(1.0, self._poll_interval * 10))
+            else:
+                self._health.answered()
 
     # -- bulk import ---------------------------------------------------------------
 
@@ -364,7 +403,7 @@ class DurableRegistry(SnapshotRegistry):
             return changes
 
         if checked:
-            self._write(plan)
+            self._write(plan, self._store_timeout + len(checked) * _BULK_SECONDS_PER_ENTRY)
         return list(stored)
 
     # -- lifecycle -----------------------------------------------------------------

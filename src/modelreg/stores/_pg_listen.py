@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import os
 import select
 import time
@@ -12,8 +11,6 @@ import psycopg
 from psycopg import sql
 
 __all__ = ["Listener"]
-
-_log = logging.getLogger("modelreg.stores")
 
 
 def _revision(payload: str) -> int | None:
@@ -28,6 +25,8 @@ class Listener:
 
     ``wait`` blocks on the connection's socket and on a private pipe, so ``wake``
     ends a wait at once when the registry closes, without touching the database.
+    It logs nothing: a lost connection, or a failed attempt to re-open it, is a
+    psycopg error for the registry's watcher, which says once that the store is down.
     """
 
     def __init__(self, conninfo: str, *, channel: str, connect_timeout: int) -> None:
@@ -38,7 +37,6 @@ class Listener:
         self._wake_r, self._wake_w = os.pipe()
         self._closed = False
         self._woken = False
-        self._warned = False
 
     def connect(self) -> psycopg.Connection[tuple[object, ...]]:
         """(Re)open the connection and LISTEN; psycopg errors propagate."""
@@ -63,20 +61,20 @@ class Listener:
 
         True: such a notification came, or the connection was re-made (so some may
         have been lost); None: the time passed (the caller polls, in case
-        notifications were lost); False: ``wake`` was called.
+        notifications were lost); False: ``wake`` was called. A psycopg error when
+        the connection is lost, or cannot be re-made (the next call tries again).
         """
         conn = self._conn
         if conn is None or conn.closed or conn.broken:
-            return self._reconnect(timeout)
+            return self._reconnect()
         deadline = time.monotonic() + timeout
         while True:
             try:
                 # A non-blocking poll; it also returns notifications psycopg already buffered.
                 notes = list(conn.notifies(timeout=0))
-            except psycopg.Error as exc:
-                _log.warning("the LISTEN connection to PostgreSQL was lost (%s); reconnecting", exc)
+            except psycopg.Error:
                 self._drop()
-                return True
+                raise
             if any(is_news(_revision(note.payload), note.pid) for note in notes):
                 return True  # no query for notifications of our own writes
             remaining = deadline - time.monotonic()
@@ -88,18 +86,10 @@ class Listener:
             if not ready:
                 return None
 
-    def _reconnect(self, timeout: float) -> bool | None:
+    def _reconnect(self) -> bool:
         if self._woken:
             return False  # closing: no new connection
-        try:
-            self.connect()
-        except psycopg.Error as exc:
-            if not self._warned:
-                _log.warning("cannot re-open the LISTEN connection to PostgreSQL (%s); polling until it is back", exc)
-                self._warned = True
-            ready, _, _ = select.select([self._wake_r], [], [], timeout)
-            return False if ready else None
-        self._warned = False
+        self.connect()
         return True
 
     def wake(self) -> None:

@@ -14,23 +14,28 @@ import psycopg
 import psycopg.errors
 from psycopg.conninfo import conninfo_to_dict
 from psycopg.pq import TransactionStatus
-from psycopg_pool import ConnectionPool
+from psycopg_pool import ConnectionPool, PoolTimeout
 
 from .._base import Change, Plan
 from .._state import RegistryState
 from ..errors import DuplicateVersionError, RegistryError, StoreError
 from ..events import RegistryEvent
 from ._durable import ALIAS_ROWS, DurableRegistry, EventRow, duplicate_version, number_option, state_from_rows
+from ._outage import DEFAULT_STORE_TIMEOUT, Deadline
 from ._pg_listen import Listener
 from ._pg_schema import CHANNEL, VERSIONS_KEY, WRITE_LOCK, migrate
 from ._pg_sql import Script, event_rows_for
 
-__all__ = ["DEFAULT_CONNECT_TIMEOUT", "DEFAULT_POLL_INTERVAL", "DEFAULT_TIMEOUT", "PostgresRegistry"]
+__all__ = ["DEFAULT_CONNECT_TIMEOUT", "DEFAULT_POLL_INTERVAL", "DEFAULT_STORE_TIMEOUT", "PostgresRegistry"]
 
 DEFAULT_POLL_INTERVAL = 1.0
-DEFAULT_TIMEOUT = 30.0
 DEFAULT_CONNECT_TIMEOUT = 10
 _CHECK_IF_IDLE_FOR = 0.5  # seconds
+# psycopg_pool retries a failed connection with a doubling delay for reconnect_timeout (5 min by
+# default), so after a long outage its next attempt could be a minute away. Giving up after a second
+# instead lets the next write that waits start a fresh attempt at once: writes resume within about a
+# second of the database answering again.
+_RECONNECT_TIMEOUT = 1.0
 _Conn = psycopg.Connection[tuple[Any, ...]]
 _Written = tuple[list[Change], list[EventRow]]
 _T = TypeVar("_T")
@@ -73,8 +78,11 @@ class PostgresRegistry(DurableRegistry):
     connection turns out broken (the server restarted) is retried once on a
     fresh one; a write never is, as it may have committed.
 
-    ``timeout`` bounds the wait for a pooled connection; ``connect_timeout`` (whole
-    seconds) the wait for the server to answer a new connection.
+    ``store_timeout`` bounds every write end to end (this process's write lock, a
+    pooled connection, the advisory lock and the statements, the last two through
+    ``statement_timeout``): a write that cannot commit within it is rolled back
+    and raises StoreError. Reads wait for a connection as long. ``connect_timeout``
+    (whole seconds) bounds the wait for the server to answer a new connection.
     """
 
     def __init__(
@@ -84,7 +92,7 @@ class PostgresRegistry(DurableRegistry):
         min_size: int = 1,
         max_size: int = 10,
         poll_interval: float = DEFAULT_POLL_INTERVAL,
-        timeout: float = DEFAULT_TIMEOUT,
+        store_timeout: float = DEFAULT_STORE_TIMEOUT,
         connect_timeout: int = DEFAULT_CONNECT_TIMEOUT,
     ) -> None:
         if not isinstance(url, str):
@@ -92,7 +100,7 @@ class PostgresRegistry(DurableRegistry):
         number_option("min_size", min_size, minimum=0, integer=True)
         number_option("max_size", max_size, minimum=max(1, min_size), integer=True)
         number_option("poll_interval", poll_interval, minimum=0.001, unit=" of seconds")
-        number_option("timeout", timeout, minimum=0.001, unit=" of seconds")
+        self._store_timeout = number_option("store_timeout", store_timeout, minimum=0.001, unit=" of seconds")
         # libpq counts whole seconds and treats anything below 2 as 2.
         number_option("connect_timeout", connect_timeout, minimum=2, integer=True)
         self._where = _describe(url)
@@ -109,7 +117,8 @@ class PostgresRegistry(DurableRegistry):
                 url,
                 min_size=min_size,
                 max_size=max_size,
-                timeout=timeout,
+                timeout=self._store_timeout,
+                reconnect_timeout=_RECONNECT_TIMEOUT,
                 open=False,
                 name="modelreg",
                 kwargs={
@@ -120,8 +129,8 @@ class PostgresRegistry(DurableRegistry):
                 check=self._check_connection,
             )
             with self._store_errors("opening a connection pool to"):
-                self._pool.open(wait=True, timeout=timeout)
-            super().__init__(poll_interval=float(poll_interval))
+                self._pool.open(wait=True, timeout=self._store_timeout)
+            super().__init__(poll_interval=float(poll_interval), store_timeout=self._store_timeout)
         except BaseException:
             self._close_connections()
             raise
@@ -137,16 +146,23 @@ class PostgresRegistry(DurableRegistry):
         try:
             yield
         except psycopg.Error as exc:
-            raise StoreError(f"PostgreSQL error {doing} {self._where}: {_reason(exc)}") from exc
+            if isinstance(exc, PoolTimeout):
+                why = f"no connection within store_timeout={self._store_timeout:g}s ({_reason(exc)})"
+            elif isinstance(exc, psycopg.errors.QueryCanceled) and doing == "writing to":
+                why = f"not done within store_timeout={self._store_timeout:g}s, so rolled back ({_reason(exc)})"
+            else:
+                why = _reason(exc)
+            raise StoreError(f"PostgreSQL error {doing} {self._where}: {why}") from exc
 
     @contextmanager
-    def _connection(self, doing: str) -> Iterator[_Conn]:
+    def _connection(self, doing: str, deadline: Deadline) -> Iterator[_Conn]:
         pool = self._pool
         if pool is None or self._stopping.is_set():
             raise StoreError(f"{self!r} is closed; open a new registry")
         broken = False
         try:
-            with self._store_errors(doing), pool.connection() as conn:
+            # A deadline already past makes the pool refuse at once, even with a connection idle.
+            with self._store_errors(doing), pool.connection(timeout=max(0.0, deadline.remaining())) as conn:
                 try:
                     yield conn
                 finally:
@@ -160,17 +176,19 @@ class PostgresRegistry(DurableRegistry):
                     pool.check()
 
     def _read(self, doing: str, query: Callable[[_Conn], _T]) -> _T:
-        """Run a read; if its connection turns out broken, once more on a fresh one."""
+        """Run a read; if its connection turns out broken, once more on a fresh one (within store_timeout)."""
+        deadline = Deadline(self._store_timeout)
         used: list[_Conn] = []
         try:
-            with self._connection(doing) as conn:
+            with self._connection(doing, deadline) as conn:
                 used.append(conn)
                 return query(conn)
         except StoreError as exc:
             if not used or not used[0].broken:
                 raise
-            _log.warning("a pooled connection to %s was broken (%s); retrying the read", self._where, exc)
-        with self._connection(doing) as conn:
+            # Not a warning: if the server is down, the watcher's one "store down" line says so.
+            _log.info("a pooled connection to %s was broken (%s); retrying the read", self._where, exc)
+        with self._connection(doing, deadline) as conn:
             return query(conn)
 
     def _check_connection(self, conn: _Conn) -> None:
@@ -203,7 +221,13 @@ class PostgresRegistry(DurableRegistry):
         listener = self._listener
         if listener is None:
             return False
-        return listener.wait(timeout, self._is_news)
+        with self._store_errors("listening for changes on"):
+            changed = listener.wait(timeout, self._is_news)
+            if self._health.down and self._pool is not None:
+                # It answers again: replace the pooled connections the outage broke now, so
+                # the next write need not find them one by one.
+                self._pool.check()
+        return changed
 
     def _is_news(self, revision: int | None, pid: int) -> bool:
         """Whether a notified revision may be one we have not applied (None: unknown, so yes).
@@ -243,18 +267,21 @@ class PostgresRegistry(DurableRegistry):
     # replica that had read up to 6 would never look below it again and would skip 5.
     # Client-side binding sends a write's statements as one simple-protocol query:
     # each round trip costs latency, and a GIL hand-off when other threads are busy.
+    # Each round trip first sets statement_timeout to what is left of the write's deadline,
+    # so the database cancels (and we roll back) a write that waits too long for the
+    # advisory lock or runs too long, instead of committing after the caller gave up.
 
-    def _transact(self, plan: Plan) -> list[RegistryEvent]:
-        with self._connection("writing to") as conn:
+    def _transact_by(self, plan: Plan, deadline: Deadline) -> list[RegistryEvent]:
+        with self._connection("writing to", deadline) as conn:
             cur = psycopg.ClientCursor(conn)
             try:
-                done = self._write_if_current(cur, plan) or self._write_caught_up(cur, plan)
+                done = self._write_if_current(cur, plan, deadline) or self._write_caught_up(cur, plan, deadline)
             except BaseException:
                 self._rollback(conn)
                 raise
         return self._apply_own(*done)
 
-    def _write_if_current(self, cur: psycopg.ClientCursor[Any], plan: Plan) -> _Written | None:
+    def _write_if_current(self, cur: psycopg.ClientCursor[Any], plan: Plan, deadline: Deadline) -> _Written | None:
         """One round trip: plan on our snapshot and commit, unless another writer got in first (None).
 
         Our events take the revisions after our snapshot's; because revisions are
@@ -268,7 +295,7 @@ class PostgresRegistry(DurableRegistry):
             return None  # perhaps refused on stale data: decide after catching up
         rows = event_rows_for(changes, state.revision + 1)
         try:
-            self._commit(cur, rows, locked=False)
+            self._commit(cur, rows, deadline, locked=False)
         except psycopg.errors.UniqueViolation as exc:
             if exc.diag.constraint_name != "events_pkey":
                 raise self._refused(changes, exc) from exc
@@ -276,14 +303,16 @@ class PostgresRegistry(DurableRegistry):
             return None
         return changes, rows
 
-    def _write_caught_up(self, cur: psycopg.ClientCursor[Any], plan: Plan) -> _Written:
+    def _write_caught_up(self, cur: psycopg.ClientCursor[Any], plan: Plan, deadline: Deadline) -> _Written:
         """Two round trips: lock and read the events we lack; apply them, plan, write, commit."""
         # The catch-up read is a statement of its own, so its snapshot is taken after
         # the lock is granted: the plan sees every write committed before ours.
         cur.execute(
-            f"BEGIN; SELECT pg_advisory_xact_lock(%s); {_SELECT_EVENTS} WHERE revision > %s ORDER BY revision",
+            f"BEGIN; {self._time_limit(deadline)}; SELECT pg_advisory_xact_lock(%s); "
+            f"{_SELECT_EVENTS} WHERE revision > %s ORDER BY revision",
             (WRITE_LOCK, self._state.revision),
         )
+        cur.nextset()
         cur.nextset()
         cur.nextset()
         self._apply_rows(_event_rows(cur.fetchall()))
@@ -293,22 +322,33 @@ class PostgresRegistry(DurableRegistry):
         changes = plan(state)
         rows = event_rows_for(changes, state.revision + 1)
         try:
-            self._commit(cur, rows, locked=True)
+            self._commit(cur, rows, deadline, locked=True)
         except psycopg.errors.UniqueViolation as exc:
             raise self._refused(changes, exc) from exc
         return changes, rows
 
-    def _commit(self, cur: psycopg.ClientCursor[Any], rows: list[EventRow], *, locked: bool) -> None:
+    def _commit(
+        self, cur: psycopg.ClientCursor[Any], rows: list[EventRow], deadline: Deadline, *, locked: bool
+    ) -> None:
         """Send the events (first), the table changes, the NOTIFY and COMMIT as one query."""
         script = Script()
         if not locked:
             script.add("BEGIN", [])
+        script.add(self._time_limit(deadline), [])
+        if not locked:
             script.add("SELECT pg_advisory_xact_lock(%s)", [WRITE_LOCK])
         script.add_changes(rows)
         script.add("COMMIT", [])
         if rows:
             self._committing = (cur.connection.info.backend_pid, rows[-1].revision)
         cur.execute(script.query, script.params)
+
+    def _time_limit(self, deadline: Deadline) -> str:
+        """The statement that gives the rest of this transaction what is left of ``deadline``."""
+        left = deadline.left("writing to", self._where, "the database")
+        # Whole milliseconds, at least 1: 0 would mean no limit at all. It applies to each
+        # statement of the round trip; all but the lock wait take well under a millisecond.
+        return f"SET LOCAL statement_timeout = {max(1, int(left * 1000))}"
 
     def _refused(self, changes: Sequence[Change], exc: psycopg.errors.UniqueViolation) -> RegistryError:
         """The error for a unique key the database enforced though our caught-up snapshot passed the write."""

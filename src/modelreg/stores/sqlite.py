@@ -26,12 +26,12 @@ from ._durable import (
     number_option,
     state_from_rows,
 )
+from ._outage import DEFAULT_STORE_TIMEOUT, Deadline, write_started
 from ._sqlite_schema import migrate, rollback
 
-__all__ = ["DEFAULT_POLL_INTERVAL", "DEFAULT_TIMEOUT", "SqliteRegistry", "sqlite_path_from_url"]
+__all__ = ["DEFAULT_POLL_INTERVAL", "DEFAULT_STORE_TIMEOUT", "SqliteRegistry", "sqlite_path_from_url"]
 
 DEFAULT_POLL_INTERVAL = 0.02
-DEFAULT_TIMEOUT = 30.0
 _URL_FORMS = "sqlite:///relative/path.db (relative to the working directory) or sqlite:////absolute/path.db"
 _EVENT_COLUMNS = "revision, kind, name, version, alias, actor, at, payload"
 # Subqueries instead of a separate lookup: every statement costs a GIL hand-off
@@ -51,7 +51,7 @@ def sqlite_path_from_url(url: str) -> str:
     if parts.query or parts.fragment:
         raise RegistryError(
             f"invalid SQLite URL {shown}: query strings and fragments are not supported; "
-            "pass options such as poll_interval= or timeout= as keyword arguments"
+            "pass options such as poll_interval= or store_timeout= as keyword arguments"
         )
     path = unquote(url[len("sqlite:///") :])
     if not path:
@@ -79,7 +79,9 @@ class SqliteRegistry(DurableRegistry):
     after ``refresh()``; this holds while one of our writers waits for another
     process's write lock too. Every write first catches up with the events table
     inside its transaction, so it is always checked against the latest state.
-    ``timeout`` is how long a write waits for another process's write lock.
+    ``store_timeout`` bounds each write end to end: waiting for this process's
+    write lock and then for another process's (SQLite's busy timeout gets what is
+    left); past it the write fails with StoreError and nothing is written.
     """
 
     def __init__(
@@ -87,7 +89,7 @@ class SqliteRegistry(DurableRegistry):
         path: str | os.PathLike[str],
         *,
         poll_interval: float = DEFAULT_POLL_INTERVAL,
-        timeout: float = DEFAULT_TIMEOUT,
+        store_timeout: float = DEFAULT_STORE_TIMEOUT,
     ) -> None:
         if not isinstance(path, str | os.PathLike):
             raise TypeError(f"path must be a str or os.PathLike, not {type(path).__name__}")
@@ -96,7 +98,7 @@ class SqliteRegistry(DurableRegistry):
             raise RegistryError("SQLite database path is empty; expected a file path such as 'registry.db'")
         _refuse_in_memory(text)
         poll_interval = number_option("poll_interval", poll_interval, minimum=0.001, unit=" of seconds")
-        self._timeout = number_option("timeout", timeout, minimum=0, unit=" of seconds")
+        self._store_timeout = number_option("store_timeout", store_timeout, minimum=0.001, unit=" of seconds")
         self._path = os.path.abspath(text)
         self._where = f"SQLite database {self._path}"
         self._pid = os.getpid()
@@ -115,17 +117,17 @@ class SqliteRegistry(DurableRegistry):
             with self._store_errors("polling"), self._reader() as conn:
                 self._data_version: int = _data_version(conn)
             self._seen_version = self._data_version
-            super().__init__(poll_interval=poll_interval)
+            super().__init__(poll_interval=poll_interval, store_timeout=self._store_timeout)
         except BaseException:
             self._close_connections()
             raise
 
     @classmethod
     def from_url(
-        cls, url: str, *, poll_interval: float = DEFAULT_POLL_INTERVAL, timeout: float = DEFAULT_TIMEOUT
+        cls, url: str, *, poll_interval: float = DEFAULT_POLL_INTERVAL, store_timeout: float = DEFAULT_STORE_TIMEOUT
     ) -> SqliteRegistry:
         """Open ``sqlite:///relative.db`` (relative to the working directory) or ``sqlite:////abs/path.db``."""
-        return cls(sqlite_path_from_url(url), poll_interval=poll_interval, timeout=timeout)
+        return cls(sqlite_path_from_url(url), poll_interval=poll_interval, store_timeout=store_timeout)
 
     @property
     def path(self) -> str:
@@ -146,7 +148,9 @@ class SqliteRegistry(DurableRegistry):
             # isolation_level=None: we issue BEGIN/COMMIT ourselves. timeout= is SQLite's
             # busy timeout: how long a statement waits for another connection's lock.
             # check_same_thread=False: several threads use each connection, one at a time (under a lock).
-            conn = sqlite3.connect(self._path, timeout=self._timeout, isolation_level=None, check_same_thread=False)
+            conn = sqlite3.connect(
+                self._path, timeout=self._store_timeout, isolation_level=None, check_same_thread=False
+            )
         try:
             with self._store_errors("opening"):
                 conn.execute("PRAGMA foreign_keys = ON")  # off by default, per connection
@@ -167,7 +171,7 @@ class SqliteRegistry(DurableRegistry):
         # Switching needs an exclusive lock, and SQLite answers "locked" at once instead
         # of calling the busy handler when other processes open the new file at the
         # same moment, so wait here (a single statement, not a transaction) up to timeout.
-        deadline = time.monotonic() + self._timeout
+        deadline = time.monotonic() + self._store_timeout
         delay = 0.001
         while True:
             try:
@@ -216,7 +220,7 @@ class SqliteRegistry(DurableRegistry):
             if isinstance(exc, sqlite3.DatabaseError) and "not a database" in detail:
                 detail += " (the file exists but is not an SQLite database)"
             elif isinstance(exc, sqlite3.OperationalError) and "locked" in detail:
-                detail += f" (another process kept it locked; waited up to timeout={self._timeout:g}s)"
+                detail += f" (another process kept it locked; gave up at store_timeout={self._store_timeout:g}s)"
             raise StoreError(f"SQLite error {doing} {self._path}: {detail}") from exc
 
     def _close_connections(self) -> None:
@@ -227,15 +231,18 @@ class SqliteRegistry(DurableRegistry):
             self._conn = self._watch_conn = None
 
     @contextmanager
-    def _atomic(self) -> Iterator[sqlite3.Connection]:
+    def _atomic(self, deadline: Deadline) -> Iterator[sqlite3.Connection]:
         """One write transaction: BEGIN IMMEDIATE, COMMIT; on any exception ROLLBACK and re-raise.
 
         IMMEDIATE takes the database's write lock up front, which serializes writers
         across processes (so revisions are gap-free in commit order) and avoids the
-        deadlock of two readers both upgrading to writers.
+        deadlock of two readers both upgrading to writers. It waits for another
+        process's lock only as long as ``deadline`` leaves.
         """
         conn = self._connection()
+        left = deadline.left("writing to", self._where, "this process's earlier writes")
         with self._store_errors("starting a write transaction on"):
+            conn.execute(f"PRAGMA busy_timeout = {max(1, int(left * 1000))}")  # 0 would not wait at all
             conn.execute("BEGIN IMMEDIATE")
         try:
             with self._store_errors("writing to"):
@@ -306,28 +313,56 @@ class SqliteRegistry(DurableRegistry):
             raise StoreError(f"event {revision} in {self._where} has an unreadable time {at!r}") from exc
         return EventRow(revision, kind, name, version, alias, actor, when, payload)
 
-    def _write(self, plan: Plan) -> list[RegistryEvent]:
+    def _write(self, plan: Plan, timeout: float | None = None) -> list[RegistryEvent]:
         """Group commit: writers that queue while another commits share the next transaction.
 
         Each write is still all-or-nothing and checked against every write before
         it (a savepoint per write), but the batch pays for one fsync'd COMMIT
         instead of one each, which is what bounds latency under concurrent writers.
+        A writer that waits past its deadline for the write lock takes its ticket
+        back, so no later batch commits a write whose caller was told it failed.
         """
-        ticket = _Ticket(plan, current_actor.get())
+        deadline = Deadline(self._store_timeout if timeout is None else timeout, write_started.get())
+        deadline.left("writing to", self._where, "its turn (queued behind other writes)")
+        ticket = _Ticket(plan, current_actor.get(), deadline)
         with self._pending_lock:
             self._pending.append(ticket)
-        with self._write_lock:
-            if not ticket.done:
+        if not self._write_lock.acquire(timeout=max(0.0, deadline.remaining())):
+            with self._pending_lock:
+                queued = ticket in self._pending
+                if queued:
+                    self._pending.remove(ticket)
+            if queued:
+                raise deadline.expired("writing to", self._where, "this process's write lock (earlier writes held it)")
+            ticket.done.wait()  # a batch took it just now and is committing: its outcome is ours
+            return ticket.outcome()
+        try:
+            if not ticket.done.is_set():
                 with self._pending_lock:
                     batch, self._pending = self._pending, []
                 self._commit(batch)
+        finally:
+            self._write_lock.release()
         return ticket.outcome()
 
-    def _commit(self, batch: list[_Ticket]) -> None:
+    def _commit(self, queued: list[_Ticket]) -> None:
         """Run every ticket's plan in one transaction; each gets its events or its own error."""
+        for ticket in queued:
+            if ticket.deadline.remaining() <= 0:  # its caller is giving up: not a reason to fail the others
+                ticket.error = ticket.deadline.expired("writing to", self._where, "this process's write lock")
+        batch = [ticket for ticket in queued if ticket.error is None]
+        try:
+            if batch:
+                self._commit_batch(batch)
+        finally:
+            for ticket in queued:
+                ticket.done.set()
+
+    def _commit_batch(self, batch: list[_Ticket]) -> None:
+        """One transaction, one savepoint per write, within the earliest of their deadlines."""
         done: list[tuple[_Ticket, list[Change], list[EventRow]]] = []
         try:
-            with self._atomic() as conn:
+            with self._atomic(min(batch, key=lambda ticket: ticket.deadline.at).deadline) as conn:
                 # Catch up first, on the write transaction: the plans must see every
                 # write committed before ours (and none can commit until we do).
                 self._apply_rows(self._events(conn, "revision > ?", self._state.revision))
@@ -356,9 +391,6 @@ class SqliteRegistry(DurableRegistry):
         else:
             for ticket, changes, rows in done:
                 ticket.events = self._apply_own(changes, rows)
-        finally:
-            for ticket in batch:
-                ticket.done = True
 
     # -- writing one change ---------------------------------------------------------
 
@@ -425,12 +457,13 @@ def _data_version(conn: sqlite3.Connection) -> int:
 class _Ticket:
     """One queued write: its plan, its caller's actor, and what came of it."""
 
-    __slots__ = ("actor", "done", "error", "events", "plan")
+    __slots__ = ("actor", "deadline", "done", "error", "events", "plan")
 
-    def __init__(self, plan: Plan, actor: str | None) -> None:
+    def __init__(self, plan: Plan, actor: str | None, deadline: Deadline) -> None:
         self.plan = plan
         self.actor = actor
-        self.done = False
+        self.deadline = deadline
+        self.done = threading.Event()
         self.error: BaseException | None = None
         self.events: list[RegistryEvent] = []
 
