@@ -247,23 +247,27 @@ _XID = rf"(?:{_NUM}|[xX*])"  # an x-range identifier: number, x, X or *
 
 
 def _partial(p: str) -> str:
-    """Pattern for ``v?1``, ``1.2``, ``1.x``, ``1.2.3-pre+build``; groups prefixed *p*."""
+    """Pattern for ``v?1``, ``1.2``, ``1.x``, ``1.2.3-pre`` (build metadata is gone by now); groups prefixed *p*."""
     return rf"""
-        v?
+        (?P<{p}v>v)?
         (?P<{p}major>{_XID})
         (?:\. (?P<{p}minor>{_XID})
             (?:\. (?P<{p}patch>{_XID})
                 (?:-(?P<{p}pre>{_PRE_ID}(?:\.{_PRE_ID})*))?
-                (?:\+{_BUILD_ID}(?:\.{_BUILD_ID})*)?     # build: parsed, ignored
             )?
         )?
     """
 
 
+# node-semver drops every '+build' from a comparator set before reading it, wherever it stands
+# (so '1.2+b' is '1.2' and '1.2.3 +b' is '1.2.3'); range.js BUILDSTRIPRE.
+_BUILD_STRIP_RE: Final = re.compile(rf"\+{_BUILD_ID}(?:\.{_BUILD_ID})*", _FLAGS)
+
+
 _HYPHEN_RE: Final = re.compile(rf"{_partial('f')} \s+-\s+ {_partial('t')}", _FLAGS)
 _TOKEN_RE: Final = re.compile(
     rf"""
-    (?P<op>~>?|\^|[<>]=?|=)?    # tilde (also ~>), caret, comparison or nothing
+    (?P<op>~(?:\s*>)?|\^|[<>]=?|=)?    # tilde (also ~> and, as npm, '~ >'), caret, comparison
     \s*                         # npm allows '>= 1.2.3' and '~ 1.2'
     {_partial("")}
     (?:\s+|\Z)                  # tokens are separated by whitespace
@@ -302,6 +306,13 @@ def _get_partial(match: re.Match[str], p: str) -> _Partial:
     return parts[0], parts[1], parts[2], pre
 
 
+def _number_after_wildcard(match: re.Match[str], p: str) -> bool:
+    """True for ``1.x.3``, ``x.1``: node-semver 7.8 refuses these as x-ranges (it still reads ``~1.x.3``)."""
+    major, minor, patch = (match[p + name] for name in ("major", "minor", "patch"))
+    wild = ("x", "X", "*")
+    return (major in wild and minor not in (None, *wild)) or (minor in wild and patch not in (None, *wild))
+
+
 def _hyphen(f: _Partial, t: _Partial, inc_pre: bool) -> list[_Cmp]:
     """``1.2 - 3.4`` => ``>=1.2.0 <3.5.0-0`` (range.js hyphenReplace)."""
     z = _ZERO_PRE if inc_pre else ()
@@ -337,7 +348,7 @@ def _caret(
     if p is None:
         upper = _v(0, m + 1, 0, _ZERO_PRE) if M == 0 else _v(M + 1, 0, 0, _ZERO_PRE)
         return [(">=", _v(M, m, 0, z)), ("<", upper)]
-    low = _v(M, m, p, pre or (z if M == 0 else ()))
+    low = _v(M, m, p, pre)  # a full version is its own lower bound, as in ~1.2.3 (node-semver 7.8.3)
     if M == 0:
         upper = _v(0, 0, p + 1, _ZERO_PRE) if m == 0 else _v(0, m + 1, 0, _ZERO_PRE)
     else:
@@ -345,13 +356,18 @@ def _caret(
     return [(">=", low), ("<", upper)]
 
 
-def _tilde(M: int | None, m: int | None, p: int | None, pre: tuple[PrereleaseId, ...]) -> list[_Cmp]:
+def _tilde(
+    M: int | None, m: int | None, p: int | None, pre: tuple[PrereleaseId, ...], inc_pre: bool
+) -> list[_Cmp]:
     """``~1.2.3`` => ``>=1.2.3 <1.3.0-0``, ``~1`` => ``>=1.0.0 <2.0.0-0`` (replaceTilde)."""
+    z = _ZERO_PRE if inc_pre else ()  # open forms start at -0, as carets and x-ranges do
     if M is None:
         return []
     if m is None:
-        return [(">=", _v(M, 0, 0)), ("<", _v(M + 1, 0, 0, _ZERO_PRE))]
-    return [(">=", _v(M, m, p or 0, pre)), ("<", _v(M, m + 1, 0, _ZERO_PRE))]
+        return [(">=", _v(M, 0, 0, z)), ("<", _v(M + 1, 0, 0, _ZERO_PRE))]
+    if p is None:
+        return [(">=", _v(M, m, 0, z)), ("<", _v(M, m + 1, 0, _ZERO_PRE))]
+    return [(">=", _v(M, m, p, pre)), ("<", _v(M, m + 1, 0, _ZERO_PRE))]
 
 
 def _xrange(
@@ -375,10 +391,17 @@ def _xrange(
 
 
 def _desugar_set(text: str, part: str, inc_pre: bool) -> list[_Cmp]:
-    """One stripped ``||``-separated *part* of *text* as comparators ([] means any)."""
+    """One ``||``-separated *part* of *text* as comparators ([] means any)."""
+    part = _BUILD_STRIP_RE.sub("", part).strip(" \t\n\r\f\v")
     comparators: list[_Cmp] = []
+    # node-semver drops '>=0.0.0' as the same as '*', but only when it reads that exact text,
+    # which a version written with its 'v' ('>=v0.0.0', 'v0.0.0 - 1') is not.
+    literal: set[int] = set()  # indexes in comparators
     if (hyphen := _HYPHEN_RE.fullmatch(part)) is not None:
-        comparators = _hyphen(_get_partial(hyphen, "f"), _get_partial(hyphen, "t"), inc_pre)
+        start = _get_partial(hyphen, "f")
+        comparators = _hyphen(start, _get_partial(hyphen, "t"), inc_pre)
+        if hyphen["fv"] and start[2] is not None:
+            literal.add(0)
     else:
         pos = 0
         while pos < len(part):
@@ -390,20 +413,28 @@ def _desugar_set(text: str, part: str, inc_pre: bool) -> list[_Cmp]:
                     version=text,
                 )
             op, parts = token["op"] or "", _get_partial(token, "")
+            if not op.startswith(("^", "~")) and _number_after_wildcard(token, ""):
+                raise InvalidVersionError(
+                    f"invalid version range {_quote(text)} at {_quote(token[0].strip(), 40)}: a number "
+                    "cannot follow a wildcard (x, X or *) here; write e.g. '1.x', '1.2.x' or '1.2.3'",
+                    version=text,
+                )
             if op == "^":
                 comparators += _caret(*parts, inc_pre)
             elif op.startswith("~"):
-                comparators += _tilde(*parts)
+                comparators += _tilde(*parts, inc_pre)
             else:
                 comparators += _xrange(op, *parts, inc_pre)
+                if op == ">=" and token["v"] and parts[2] is not None:
+                    literal.add(len(comparators) - 1)
             pos = token.end()
     # '>=0.0.0' (or '>=0.0.0-0' when including pre-releases) is the same as '*'.
     floor = (">=", _v(0, 0, 0, _ZERO_PRE if inc_pre else ()))
     unique: dict[_Cmp, None] = {}
-    for cmp in comparators:
+    for index, cmp in enumerate(comparators):
         if cmp == _NULL:
             return [_NULL]
-        if cmp != floor:
+        if cmp != floor or index in literal:
             unique.setdefault(cmp, None)
     return list(unique)
 
@@ -447,7 +478,7 @@ class VersionRange(_Frozen):
                 version=text,
             )
         inc_pre = bool(include_prerelease)
-        sets = [tuple(_desugar_set(text, part.strip(" \t\n\r\f\v"), inc_pre)) for part in text.split("||")]
+        sets = [tuple(_desugar_set(text, part, inc_pre)) for part in text.split("||")]
         if len(sets) > 1:  # as node-semver: drop null sets, and any '*' set wins
             sets = [s for s in sets if s != (_NULL,)] or sets[:1]
             if () in sets:
