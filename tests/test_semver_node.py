@@ -13,14 +13,17 @@ from __future__ import annotations
 import os
 import random
 import re
+import subprocess
+import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from modelreg.errors import InvalidVersionError
 from modelreg.semver import SemVer, VersionRange
-from support.nodesemver import NodeSemver
+from support.nodesemver import REQUIRE_ENV, NodeSemver
 
 SEED = int(os.environ.get("MODELREG_SEMVER_SEED", "20260701"))
 RANGES = 4000  # each is asked validRange twice and satisfies for VERSIONS_PER_RANGE versions twice
@@ -201,6 +204,22 @@ def test_versions_and_ranges_agree_with_node_semver(node_semver: NodeSemver) -> 
     found = _disagreements(node_semver, questions)
     shown = "\n".join(found[:SHOWN])
     assert not found, f"{len(found)} of {len(questions)} answers differ (seed {SEED}); first ones:\n{shown}"
+
+
+@pytest.mark.parametrize(("require", "outcome"), [("1", "1 error"), ("", "1 skipped")])
+def test_missing_node_fails_when_required_and_skips_otherwise(tmp_path: Path, require: str, outcome: str) -> None:
+    """CI sets MODELREG_REQUIRE_NODE=1 so that the differential test can never skip silently."""
+    env = {**os.environ, "PATH": str(tmp_path), REQUIRE_ENV: require}  # a PATH with no node on it
+    test = f"{__file__}::test_node_semver_is_the_pinned_7_8"
+    run = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", test],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert outcome in run.stdout and (run.returncode != 0) == (require == "1"), run.stdout
+    assert "no 'node' on PATH" in run.stdout
 
 
 def test_the_generator_reaches_every_kind_of_answer() -> None:
