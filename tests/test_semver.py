@@ -513,9 +513,9 @@ RANGE_PARSE = [
     ("~0", "<1.0.0-0", True),  # open tilde forms start at -0 (7.8.5), and '>=0.0.0-0' is '*'
     ("~1.2", ">=1.2.0-0 <1.3.0-0", True),
     ("^0.0.0", ">=0.0.0 <0.0.1-0", True),
-    ("~ >1.2", ">=1.2.0 <1.3.0-0", False),  # npm reads '~ >' as '~>'
-    ("1.2+b - 3+c", ">=1.2.0 <4.0.0-0", False),  # build metadata is dropped wherever it stands
-    ("1.2.3 +b", "1.2.3", False),
+    ("1.2+b - 3+c", ">=1.2.0 <4.0.0-0", False),  # build metadata may follow any part, and is dropped
+    ("^1+b.2 ~1.x+b-c", ">=1.0.0 <2.0.0-0", False),
+    ("1+a+b.c", ">=1.0.0 <2.0.0-0", False),
     (">=v0.0.0 ^0.0.x", ">=0.0.0 <0.1.0-0", False),  # only the exact text '>=0.0.0' is dropped as '*'
     ("v0.0.0 - 1", ">=0.0.0 <2.0.0-0", False),
     ("^1.x.3", ">=1.0.0 <2.0.0-0", False),  # carets and tildes still read a number after a wildcard
@@ -559,6 +559,9 @@ def test_range_desugars_like_node_semver(text: str, normalized: str, include_pre
         ">=1.0.0 <",
         "latest",
         "1.2.3-01",
+        "1.2.3 +b",  # build metadata must follow a version
+        "+b",
+        "~ >1.2",  # no space inside '~>'
         "x" * 1100,
     ],
     ids=lambda t: repr(t)[:30],
@@ -572,6 +575,27 @@ def test_invalid_range_is_refused_with_a_helpful_message(text: str) -> None:
     assert caught.value.version == text
     with pytest.raises(InvalidVersionError):
         parse_range(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "at"),
+    [
+        ("1.x.3", "1.x.3"),
+        ("1.*.2", "1.*.2"),
+        ("*.1", "*.1"),
+        ("x.1", "x.1"),
+        ("< *.1", "< *.1"),
+        ("^1 >=1.x.3-rc", ">=1.x.3-rc"),
+    ],
+)
+def test_number_after_a_wildcard_is_an_invalid_range_that_says_so(text: str, at: str) -> None:
+    """node-semver 7.8 refuses these x-ranges; the message names the comparator and a valid spelling."""
+    for include_prerelease in (False, True):
+        with pytest.raises(InvalidVersionError) as caught:
+            VersionRange(text, include_prerelease=include_prerelease)
+        message = str(caught.value)
+        assert message.startswith(f"invalid version range {text!r} at {at!r}: a number cannot follow a wildcard")
+        assert "'1.2.x'" in message and caught.value.version == text
 
 
 @pytest.mark.parametrize(

@@ -111,9 +111,9 @@ def _comparator_set(rng: random.Random) -> str:
     return _space(rng, 1).join(comparators)
 
 
-# An '=' after another operator or a 'v' ('^=1', '< =1', '>==1'): a documented difference.
-_EXTRA_PREFIX = re.compile(r"(?:[~^=v]|~\s*>)\s*=|[<>]\s+=")
-_BUILD = re.compile(r"\+[0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*")  # node-semver drops these first
+# What node-semver reads and we refuse (see DIFFERENCES): an '=' after another operator or a 'v'
+# ('^=1', '< =1', '>==1'), a space inside '~>' ('~ >1'), a '+build' standing alone ('1 +b').
+_NODE_ONLY = re.compile(r"(?:[~^=v]|~\s*>)\s*=|[<>]\s+=|~>?\s+>|(?:^|[\s|<>=~^])\+")
 
 
 def _range_text(rng: random.Random) -> str:
@@ -122,7 +122,7 @@ def _range_text(rng: random.Random) -> str:
     text = "||".join(_space(rng, 0) + s + _space(rng, 0) for s in sets)
     if "*" not in text and rng.random() < 0.2:  # a '*' glued to a version is a documented difference
         mutated = _mutate(rng, text, NEAR_MISS)
-        if not _EXTRA_PREFIX.search(_BUILD.sub("", mutated)):
+        if not _NODE_ONLY.search(mutated):
             text = mutated
     return text
 
@@ -249,6 +249,12 @@ DIFFERENCES: list[tuple[list[Any], Any, Any]] = [
     (["validRange", "< =1.2.3", False], "<=1.2.3", None),
     (["validRange", "~=0", False], "<1.0.0-0", None),
     (["validRange", "~>=0", False], "<1.0.0-0", None),
+    # A space inside '~>'.
+    (["validRange", "~ >1.2", False], ">=1.2.0 <1.3.0-0", None),
+    (["validRange", "~> >1.2", False], ">=1.2.0 <1.3.0-0", None),
+    # Build metadata standing alone: node-semver drops every '+build' before reading a set.
+    (["validRange", "1.2.3 +b", False], "1.2.3", None),
+    (["validRange", "+b", False], "*", None),
     (["validRange", "^+b =1", False], ">=1.0.0 <2.0.0-0", None),
     # A '*' glued to a version: node-semver drops the first '*' of a comparator (and its operator).
     (["validRange", "*1.2.3", False], "1.2.3", None),

@@ -247,7 +247,7 @@ _XID = rf"(?:{_NUM}|[xX*])"  # an x-range identifier: number, x, X or *
 
 
 def _partial(p: str) -> str:
-    """Pattern for ``v?1``, ``1.2``, ``1.x``, ``1.2.3-pre`` (build metadata is gone by now); groups prefixed *p*."""
+    """Pattern for ``v?1``, ``1.2``, ``1.x``, ``1.2.3-pre+build``; groups prefixed *p*."""
     return rf"""
         (?P<{p}v>v)?
         (?P<{p}major>{_XID})
@@ -256,18 +256,14 @@ def _partial(p: str) -> str:
                 (?:-(?P<{p}pre>{_PRE_ID}(?:\.{_PRE_ID})*))?
             )?
         )?
+        (?:\+{_BUILD_ID}(?:\.{_BUILD_ID})*)*     # builds, after any part ('1.x+b', '1+a+b'): ignored
     """
-
-
-# node-semver drops every '+build' from a comparator set before reading it, wherever it stands
-# (so '1.2+b' is '1.2' and '1.2.3 +b' is '1.2.3'); range.js BUILDSTRIPRE.
-_BUILD_STRIP_RE: Final = re.compile(rf"\+{_BUILD_ID}(?:\.{_BUILD_ID})*", _FLAGS)
 
 
 _HYPHEN_RE: Final = re.compile(rf"{_partial('f')} \s+-\s+ {_partial('t')}", _FLAGS)
 _TOKEN_RE: Final = re.compile(
     rf"""
-    (?P<op>~(?:\s*>)?|\^|[<>]=?|=)?    # tilde (also ~> and, as npm, '~ >'), caret, comparison
+    (?P<op>~>?|\^|[<>]=?|=)?    # tilde (also ~>), caret, comparison or nothing
     \s*                         # npm allows '>= 1.2.3' and '~ 1.2'
     {_partial("")}
     (?:\s+|\Z)                  # tokens are separated by whitespace
@@ -391,8 +387,7 @@ def _xrange(
 
 
 def _desugar_set(text: str, part: str, inc_pre: bool) -> list[_Cmp]:
-    """One ``||``-separated *part* of *text* as comparators ([] means any)."""
-    part = _BUILD_STRIP_RE.sub("", part).strip(" \t\n\r\f\v")
+    """One stripped ``||``-separated *part* of *text* as comparators ([] means any)."""
     comparators: list[_Cmp] = []
     # node-semver drops '>=0.0.0' as the same as '*', but only when it reads that exact text,
     # which a version written with its 'v' ('>=v0.0.0', 'v0.0.0 - 1') is not.
@@ -478,7 +473,7 @@ class VersionRange(_Frozen):
                 version=text,
             )
         inc_pre = bool(include_prerelease)
-        sets = [tuple(_desugar_set(text, part, inc_pre)) for part in text.split("||")]
+        sets = [tuple(_desugar_set(text, part.strip(" \t\n\r\f\v"), inc_pre)) for part in text.split("||")]
         if len(sets) > 1:  # as node-semver: drop null sets, and any '*' set wins
             sets = [s for s in sets if s != (_NULL,)] or sets[:1]
             if () in sets:
