@@ -87,13 +87,12 @@ def _version_text(rng: random.Random) -> str:
 
 
 def _partial(rng: random.Random) -> str:
-    """``1``, ``1.x``, ``1.2.*``, ``1.2.3-rc.1+b``, with wildcards anywhere (some invalid in 7.8)."""
+    """``1``, ``1.x+b``, ``1.2.*``, ``1.2.3-rc.1+b``, with wildcards anywhere (some invalid in 7.8)."""
     parts = []
     for _ in range(rng.choice([1, 2, 3, 3, 3])):
         parts.append(rng.choice(["x", "X", "*"]) if rng.random() < 0.2 else _number(rng))
     text = ".".join(parts)
-    if len(parts) == 3:
-        text += _pre_and_build(rng, 0.35, 0.08)
+    text += _pre_and_build(rng, 0.35 if len(parts) == 3 else 0, 0.08)  # '1.x+b' is allowed too
     return ("v" if rng.random() < 0.05 else "") + text
 
 
