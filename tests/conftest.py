@@ -11,6 +11,7 @@ from collections.abc import Iterator
 import pytest
 
 from fixtures.http_backend import *  # noqa: F403
+from fixtures.node_semver import *  # noqa: F403
 from fixtures.postgres_backend import *  # noqa: F403
 from fixtures.sqlite_backend import *  # noqa: F403
 from modelreg import MemoryRegistry, ModelRegistry

@@ -1,9 +1,9 @@
 """SemVer 2.0.0 versions and npm-style version ranges.
 
-``SemVer`` parses and orders versions exactly as the SemVer 2.0.0 spec says
-(build metadata never affects precedence or equality).  ``VersionRange``
-implements node-semver's range grammar in strict mode: carets, tildes,
-x-ranges, hyphen ranges, comparators and ``||`` alternatives.
+``SemVer`` (from :mod:`modelreg._version`) parses and orders versions exactly as
+the SemVer 2.0.0 spec says. ``VersionRange`` reads node-semver 7.8's range
+grammar in strict mode: carets, tildes, x-ranges, hyphen ranges, comparators and
+``||`` alternatives, with the deliberate differences listed in docs/versions.md.
 """
 
 from __future__ import annotations
@@ -12,8 +12,22 @@ import functools
 import operator
 import re
 from collections.abc import Callable, Iterable
-from typing import Final, NoReturn
+from typing import Final
 
+from modelreg._version import (
+    _BUILD_ID,
+    _FLAGS,
+    _NUM,
+    _PRE_ID,
+    MAX_VERSION_LENGTH,
+    VERSION_PATTERN,
+    PrereleaseId,
+    SemVer,
+    _Frozen,
+    _ident,
+    _quote,
+    parse_version,
+)
 from modelreg.errors import InvalidVersionError
 
 __all__ = [
@@ -26,217 +40,8 @@ __all__ = [
     "parse_version",
 ]
 
-MAX_VERSION_LENGTH: Final = 256
-"""Longest version text accepted (node-semver's ``MAX_LENGTH``)."""
-
 MAX_RANGE_LENGTH: Final = 1024
 """Longest range text accepted; keeps parsing and the parse cache bounded."""
-
-PrereleaseId = int | str
-
-_NUM = r"(?:0|[1-9][0-9]*)"  # numeric identifier: no leading zeros
-_PRE_ID = rf"(?:{_NUM}|[0-9]*[A-Za-z-][0-9A-Za-z-]*)"  # numeric or alphanumeric
-_BUILD_ID = r"[0-9A-Za-z-]+"  # any non-empty alphanumeric run, leading zeros allowed
-
-VERSION_PATTERN: Final = rf"""
-    v?                                       # optional lowercase 'v', dropped
-    (?P<major>{_NUM}) \.
-    (?P<minor>{_NUM}) \.
-    (?P<patch>{_NUM})
-    (?:-                                     # pre-release: dot-separated ids
-        (?P<prerelease>{_PRE_ID}(?:\.{_PRE_ID})*)
-    )?
-    (?:\+                                    # build metadata: dot-separated ids
-        (?P<build>{_BUILD_ID}(?:\.{_BUILD_ID})*)
-    )?
-"""
-_FLAGS: Final = re.VERBOSE | re.ASCII
-_VERSION_RE: Final = re.compile(VERSION_PATTERN, _FLAGS)
-_PRE_ID_RE: Final = re.compile(_PRE_ID, _FLAGS)
-_BUILD_ID_RE: Final = re.compile(_BUILD_ID, _FLAGS)
-
-_VERSION_HINT: Final = "expected MAJOR.MINOR.PATCH[-PRERELEASE][+BUILD], e.g. '1.4.2' or '2.0.0-rc.1'"
-
-
-def _quote(text: str, limit: int = 80) -> str:
-    """``repr`` of *text*, cut to about *limit* characters for error messages."""
-    if len(text) <= limit:
-        return repr(text)
-    return f"{text[: limit - 3]!r}... ({len(text)} characters)"
-
-
-def _ident(text: str) -> PrereleaseId:
-    """A validated pre-release identifier; numeric ones become ints."""
-    return int(text) if text.isdigit() else text
-
-
-class _Frozen:
-    """Refuses attribute assignment and deletion after construction."""
-
-    __slots__ = ()
-
-    def __setattr__(self, name: str, value: object) -> NoReturn:
-        raise AttributeError(f"{type(self).__name__} is immutable")
-
-    def __delattr__(self, name: str) -> NoReturn:
-        raise AttributeError(f"{type(self).__name__} is immutable")
-
-
-@functools.total_ordering
-class SemVer(_Frozen):
-    """An immutable SemVer 2.0.0 version, ordered by SemVer precedence.
-
-    Numeric identifiers sort numerically and below alphanumeric ones; a
-    release sorts above its pre-releases; a longer pre-release list wins when
-    all earlier identifiers are equal; build metadata is ignored:
-
-    >>> v = SemVer.parse
-    >>> v("1.0.0-alpha") < v("1.0.0-alpha.1") < v("1.0.0-alpha.beta") < v("1.0.0-beta")
-    True
-    >>> v("1.0.0-beta.2") < v("1.0.0-beta.11") < v("1.0.0-rc.1") < v("1.0.0")
-    True
-    >>> v("1.0.0-2") < v("1.0.0-10") < v("1.0.0-a")
-    True
-    >>> v("1.0.0+a") == v("1.0.0+b"), str(v("v1.0.0+a"))
-    (True, '1.0.0+a')
-    """
-
-    __slots__ = ("_key", "_str", "build", "major", "minor", "patch", "prerelease")
-
-    major: int
-    minor: int
-    patch: int
-    prerelease: tuple[PrereleaseId, ...]
-    build: tuple[str, ...]
-    _key: tuple[int, int, int, int, tuple[tuple[int, int | str], ...]]
-    _str: str
-
-    def __init__(
-        self,
-        major: int,
-        minor: int,
-        patch: int,
-        prerelease: Iterable[PrereleaseId] = (),
-        build: Iterable[str] = (),
-    ) -> None:
-        """Build a version from parts; numeric-looking pre-release strings become ints."""
-        if not all(type(n) is int and n >= 0 for n in (major, minor, patch)):
-            raise InvalidVersionError(
-                f"invalid version parts {(major, minor, patch)!r}: need non-negative ints"
-            )
-        pre: list[PrereleaseId] = []
-        for p in prerelease:
-            if type(p) is int and p >= 0:
-                pre.append(p)
-            elif isinstance(p, str) and _PRE_ID_RE.fullmatch(p):
-                pre.append(_ident(p))
-            else:
-                raise InvalidVersionError(f"invalid pre-release identifier {p!r}")
-        bld = tuple(build)
-        for b in bld:
-            if not (isinstance(b, str) and _BUILD_ID_RE.fullmatch(b)):
-                raise InvalidVersionError(f"invalid build identifier {b!r}")
-        self._set(major, minor, patch, tuple(pre), bld)
-        if len(self._str) > MAX_VERSION_LENGTH:
-            raise InvalidVersionError(
-                f"invalid version {_quote(self._str)}: longer than {MAX_VERSION_LENGTH} characters; "
-                + _VERSION_HINT,
-                version=self._str,
-            )
-
-    def _set(
-        self, major: int, minor: int, patch: int, pre: tuple[PrereleaseId, ...], bld: tuple[str, ...]
-    ) -> None:
-        setter = object.__setattr__
-        setter(self, "major", major)
-        setter(self, "minor", minor)
-        setter(self, "patch", patch)
-        setter(self, "prerelease", pre)
-        setter(self, "build", bld)
-        # A release (flag 1) outranks every pre-release (flag 0) of its triple;
-        # (0, n) puts numeric identifiers below alphanumeric (1, s) ones.
-        ids = tuple((0, p) if isinstance(p, int) else (1, p) for p in pre)
-        setter(self, "_key", (major, minor, patch, 0 if pre else 1, ids))
-        text = f"{major}.{minor}.{patch}"
-        if pre:
-            text += "-" + ".".join(map(str, pre))
-        if bld:
-            text += "+" + ".".join(bld)
-        setter(self, "_str", text)
-
-    @classmethod
-    def parse(cls, text: str) -> SemVer:
-        """Parse SemVer 2.0.0 text (optional leading ``v``); raise InvalidVersionError."""
-        if not isinstance(text, str):
-            raise TypeError(f"version must be a str, not {type(text).__name__}")
-        if len(text) > MAX_VERSION_LENGTH:
-            raise InvalidVersionError(
-                f"invalid version {_quote(text)}: longer than {MAX_VERSION_LENGTH} characters; "
-                + _VERSION_HINT,
-                version=text,
-            )
-        match = _VERSION_RE.fullmatch(text)
-        if match is None:
-            raise InvalidVersionError(f"invalid version {_quote(text)}: {_VERSION_HINT}", version=text)
-        pre_text, build_text = match["prerelease"], match["build"]
-        version = object.__new__(cls)
-        version._set(
-            int(match["major"]),
-            int(match["minor"]),
-            int(match["patch"]),
-            tuple(_ident(p) for p in pre_text.split(".")) if pre_text else (),
-            tuple(build_text.split(".")) if build_text else (),
-        )
-        return version
-
-    @property
-    def is_prerelease(self) -> bool:
-        """True when the version has pre-release identifiers."""
-        return bool(self.prerelease)
-
-    @property
-    def canonical(self) -> str:
-        """Canonical text: no leading ``v``, build metadata kept."""
-        return self._str
-
-    @property
-    def identity(self) -> str:
-        """Canonical text without build metadata; equal identity means equal versions."""
-        return self._str.partition("+")[0]
-
-    def __str__(self) -> str:
-        return self._str
-
-    def __repr__(self) -> str:
-        return f"<{type(self).__name__}({self._str!r})>"
-
-    def __hash__(self) -> int:
-        return hash(self._key)
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, SemVer):
-            return NotImplemented
-        return self._key == other._key
-
-    def __lt__(self, other: SemVer) -> bool:
-        if not isinstance(other, SemVer):
-            return NotImplemented
-        return self._key < other._key
-
-    def __reduce__(self) -> tuple[object, ...]:
-        return (type(self), (self.major, self.minor, self.patch, self.prerelease, self.build))
-
-
-@functools.lru_cache(maxsize=4096)
-def _parse_version_cached(text: str) -> SemVer:
-    return SemVer.parse(text)
-
-
-def parse_version(text: str) -> SemVer:
-    """Cached :meth:`SemVer.parse`; raise TypeError for non-str input."""
-    if not isinstance(text, str):
-        raise TypeError(f"version must be a str, not {type(text).__name__}")
-    return _parse_version_cached(text)
 
 
 # --------------------------------------------------------------------------
@@ -249,14 +54,14 @@ _XID = rf"(?:{_NUM}|[xX*])"  # an x-range identifier: number, x, X or *
 def _partial(p: str) -> str:
     """Pattern for ``v?1``, ``1.2``, ``1.x``, ``1.2.3-pre+build``; groups prefixed *p*."""
     return rf"""
-        v?
+        (?P<{p}v>v)?
         (?P<{p}major>{_XID})
         (?:\. (?P<{p}minor>{_XID})
             (?:\. (?P<{p}patch>{_XID})
                 (?:-(?P<{p}pre>{_PRE_ID}(?:\.{_PRE_ID})*))?
-                (?:\+{_BUILD_ID}(?:\.{_BUILD_ID})*)?     # build: parsed, ignored
             )?
         )?
+        (?:\+{_BUILD_ID}(?:\.{_BUILD_ID})*)*     # builds, after any part ('1.x+b', '1+a+b'): ignored
     """
 
 
@@ -302,6 +107,13 @@ def _get_partial(match: re.Match[str], p: str) -> _Partial:
     return parts[0], parts[1], parts[2], pre
 
 
+def _number_after_wildcard(match: re.Match[str], p: str) -> bool:
+    """True for ``1.x.3``, ``x.1``: node-semver 7.8 refuses these as x-ranges (it still reads ``~1.x.3``)."""
+    major, minor, patch = (match[p + name] for name in ("major", "minor", "patch"))
+    wild = ("x", "X", "*")
+    return (major in wild and minor not in (None, *wild)) or (minor in wild and patch not in (None, *wild))
+
+
 def _hyphen(f: _Partial, t: _Partial, inc_pre: bool) -> list[_Cmp]:
     """``1.2 - 3.4`` => ``>=1.2.0 <3.5.0-0`` (range.js hyphenReplace)."""
     z = _ZERO_PRE if inc_pre else ()
@@ -337,7 +149,7 @@ def _caret(
     if p is None:
         upper = _v(0, m + 1, 0, _ZERO_PRE) if M == 0 else _v(M + 1, 0, 0, _ZERO_PRE)
         return [(">=", _v(M, m, 0, z)), ("<", upper)]
-    low = _v(M, m, p, pre or (z if M == 0 else ()))
+    low = _v(M, m, p, pre)  # a full version is its own lower bound, as in ~1.2.3 (node-semver 7.8.3)
     if M == 0:
         upper = _v(0, 0, p + 1, _ZERO_PRE) if m == 0 else _v(0, m + 1, 0, _ZERO_PRE)
     else:
@@ -345,13 +157,18 @@ def _caret(
     return [(">=", low), ("<", upper)]
 
 
-def _tilde(M: int | None, m: int | None, p: int | None, pre: tuple[PrereleaseId, ...]) -> list[_Cmp]:
+def _tilde(
+    M: int | None, m: int | None, p: int | None, pre: tuple[PrereleaseId, ...], inc_pre: bool
+) -> list[_Cmp]:
     """``~1.2.3`` => ``>=1.2.3 <1.3.0-0``, ``~1`` => ``>=1.0.0 <2.0.0-0`` (replaceTilde)."""
+    z = _ZERO_PRE if inc_pre else ()  # open forms start at -0, as carets and x-ranges do
     if M is None:
         return []
     if m is None:
-        return [(">=", _v(M, 0, 0)), ("<", _v(M + 1, 0, 0, _ZERO_PRE))]
-    return [(">=", _v(M, m, p or 0, pre)), ("<", _v(M, m + 1, 0, _ZERO_PRE))]
+        return [(">=", _v(M, 0, 0, z)), ("<", _v(M + 1, 0, 0, _ZERO_PRE))]
+    if p is None:
+        return [(">=", _v(M, m, 0, z)), ("<", _v(M, m + 1, 0, _ZERO_PRE))]
+    return [(">=", _v(M, m, p, pre)), ("<", _v(M, m + 1, 0, _ZERO_PRE))]
 
 
 def _xrange(
@@ -377,8 +194,14 @@ def _xrange(
 def _desugar_set(text: str, part: str, inc_pre: bool) -> list[_Cmp]:
     """One stripped ``||``-separated *part* of *text* as comparators ([] means any)."""
     comparators: list[_Cmp] = []
+    # node-semver drops '>=0.0.0' as the same as '*', but only when it reads that exact text,
+    # which a version written with its 'v' ('>=v0.0.0', 'v0.0.0 - 1') is not.
+    literal: set[int] = set()  # indexes in comparators
     if (hyphen := _HYPHEN_RE.fullmatch(part)) is not None:
-        comparators = _hyphen(_get_partial(hyphen, "f"), _get_partial(hyphen, "t"), inc_pre)
+        start = _get_partial(hyphen, "f")
+        comparators = _hyphen(start, _get_partial(hyphen, "t"), inc_pre)
+        if hyphen["fv"] and start[2] is not None:
+            literal.add(0)
     else:
         pos = 0
         while pos < len(part):
@@ -390,20 +213,28 @@ def _desugar_set(text: str, part: str, inc_pre: bool) -> list[_Cmp]:
                     version=text,
                 )
             op, parts = token["op"] or "", _get_partial(token, "")
+            if not op.startswith(("^", "~")) and _number_after_wildcard(token, ""):
+                raise InvalidVersionError(
+                    f"invalid version range {_quote(text)} at {_quote(token[0].strip(), 40)}: a number "
+                    "cannot follow a wildcard (x, X or *) here; write e.g. '1.x', '1.2.x' or '1.2.3'",
+                    version=text,
+                )
             if op == "^":
                 comparators += _caret(*parts, inc_pre)
             elif op.startswith("~"):
-                comparators += _tilde(*parts)
+                comparators += _tilde(*parts, inc_pre)
             else:
                 comparators += _xrange(op, *parts, inc_pre)
+                if op == ">=" and token["v"] and parts[2] is not None:
+                    literal.add(len(comparators) - 1)
             pos = token.end()
     # '>=0.0.0' (or '>=0.0.0-0' when including pre-releases) is the same as '*'.
     floor = (">=", _v(0, 0, 0, _ZERO_PRE if inc_pre else ()))
     unique: dict[_Cmp, None] = {}
-    for cmp in comparators:
+    for index, cmp in enumerate(comparators):
         if cmp == _NULL:
             return [_NULL]
-        if cmp != floor:
+        if cmp != floor or index in literal:
             unique.setdefault(cmp, None)
     return list(unique)
 
