@@ -9,12 +9,17 @@ import os
 from collections.abc import Iterator
 
 import pytest
+from hypothesis import settings
 
 from fixtures.http_backend import *  # noqa: F403
 from fixtures.node_semver import *  # noqa: F403
 from fixtures.postgres_backend import *  # noqa: F403
 from fixtures.sqlite_backend import *  # noqa: F403
 from modelreg import MemoryRegistry, ModelRegistry
+
+# Per-example deadlines measure the machine, not the code: CI machines are shared and noisy.
+settings.register_profile("modelreg", deadline=None)
+settings.load_profile("modelreg")
 
 ALL_BACKENDS = ["memory", "sqlite", "postgresql", "http"]
 BACKENDS = [b for b in os.environ.get("MODELREG_BACKENDS", ",".join(ALL_BACKENDS)).split(",") if b]
