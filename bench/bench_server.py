@@ -138,8 +138,13 @@ async def _connection(host: str, port: int, spec: dict[str, Any], conn: int, dea
     reader, writer = await asyncio.open_connection(host, port)
     method, paths, body = spec["method"], spec["paths"], str(spec.get("body") or "")
     head = method == "HEAD"
+    interval = spec["connections"] / spec["rate"] if spec.get("rate") else 0.0  # paced: a steady request rate
+    due = time.perf_counter()
     i = 0
     while time.perf_counter() < deadline:
+        if interval:
+            due += interval
+            await asyncio.sleep(max(0.0, due - time.perf_counter()))
         if method == "PUT":
             # New versions spread over the seeded models, as many pipelines registering at once would.
             path = f"/api/v1/models/model-{(conn * 31 + i) % spec['models']:03d}/versions/{spec['round']}.{conn}.{i}"
@@ -182,9 +187,9 @@ async def _load(spec: dict[str, Any]) -> dict[str, Any]:
 
 
 async def _storm(spec: dict[str, Any]) -> dict[str, Any]:
-    """Writers registering and readers reading at once; the figures of each side."""
+    """Writers registering as fast as they can and readers at a steady rate at once; the figures of each."""
     writers = {**spec, "method": "PUT", "connections": spec["writers"]}
-    readers = {**spec, "method": "GET", "connections": spec["readers"]}
+    readers = {**spec, "method": "GET", "connections": spec["readers"], "rate": spec["read_rate"]}
     write, read = await asyncio.gather(_load(writers), _load(readers))
     return {"write": write, "read": read}
 
@@ -385,6 +390,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="only GET metadata, PUT register and the ceiling")
     parser.add_argument("--streams", type=int, metavar="N",
                         help="only the fan-out scenario: a write storm with and without N open event streams")
+    parser.add_argument("--read-rate", type=float, default=2000.0, help="reads/s during the fan-out write storm")
     parser.add_argument("--loadgen", help=argparse.SUPPRESS)
     parser.add_argument("--hold", help=argparse.SUPPRESS)
     parser.add_argument("--serve", nargs=4, help=argparse.SUPPRESS)
@@ -487,14 +493,16 @@ def _fanout(opts: argparse.Namespace, workdir: Path) -> None:
         paths = [f"/api/v1/models/model-{rng.randrange(opts.models):03d}/versions/1.{rng.randrange(opts.versions)}.0"
                  for _ in range(1000)]
         half = max(1, opts.connections // 2)
-        storm = {"port": port, "writers": half, "readers": half, "duration": opts.duration, "warmup": 0.5,
-                 "paths": paths, "models": opts.models, "body": _metadata(0, "9.0.0").to_json()}
+        storm = {"port": port, "writers": half, "readers": half, "read_rate": opts.read_rate,
+                 "duration": opts.duration, "warmup": 0.5, "paths": paths, "models": opts.models,
+                 "body": _metadata(0, "9.0.0").to_json()}
         print(f"fan-out: one uvicorn process over {url}, access log off; storm: {half} connections registering "
-              f"and {half} reading metadata, {opts.duration:g} s; alternating rounds without and with "
-              f"{opts.streams} open event streams (best of {opts.rounds} each)")
+              f"as fast as they can and {half} reading metadata at {opts.read_rate:g} req/s in all, "
+              f"{opts.duration:g} s; alternating rounds without and with {opts.streams} open event streams "
+              f"(best of {opts.rounds} each: most writes/s, lowest read p99)")
         runs: dict[bool, list[dict[str, Any]]] = {False: [], True: []}
         for r in range(opts.rounds):
-            runs[False].append(_drive_storm({**storm, "round": 100 + 2 * r}))
+            runs[False].append(_drive_storm({**storm, "round": 100 + 2 * r}, server.pid))
             holder = subprocess.Popen([sys.executable, str(HERE), "--hold", json.dumps(
                 {"port": port, "streams": opts.streams})], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
             assert holder.stdin is not None and holder.stdout is not None
@@ -503,20 +511,24 @@ def _fanout(opts: argparse.Namespace, workdir: Path) -> None:
                 holder.kill()
                 raise SystemExit(f"opened {opened} of {opts.streams} event streams")
             try:
-                runs[True].append(_drive_storm({**storm, "round": 101 + 2 * r}))
+                runs[True].append(_drive_storm({**storm, "round": 101 + 2 * r}, server.pid))
                 time.sleep(1.0)  # let the streams drain before counting what they received
             finally:
                 received = json.loads(holder.communicate(timeout=60)[0].strip() or "{}")
             runs[True][-1]["received"] = received
-        best = {streams: max(results, key=lambda result: result["write"]["rps"]) for streams, results in runs.items()}
+        best = {streams: {"write": max((r["write"] for r in results), key=lambda w: w["rps"]),
+                          "read": min((r["read"] for r in results), key=lambda w: w["p99_ms"]),
+                          "cpu": sum(r["server_cpu"] for r in results) / len(results) / (opts.duration + 0.5)}
+                for streams, results in runs.items()}
         for streams, result in best.items():
             label = f"{opts.streams} streams" if streams else "no streams"
             print(_row(f"PUT register, {label}", result["write"]))
-            print(_row(f"GET metadata during it, {label}", result["read"]))
-        received = best[True]["received"]
-        writes = best[True]["write"]["rps"] * opts.duration
-        print(f"events received per stream during the storm with streams: {received.get('events_min')}-"
-              f"{received.get('events_max')} (about {writes:.0f} registrations, plus the 0.5 s warm-up's)")
+            print(_row(f"GET metadata during it, {label}", result["read"],
+                       f"   server CPU {result['cpu']:.0%} of a core"))
+        last = runs[True][-1]
+        print(f"events received per stream in the last round with streams: {last['received'].get('events_min')}-"
+              f"{last['received'].get('events_max')} (it made {last['write']['rps'] * opts.duration:.0f} "
+              "registrations, plus its warm-up's)")
         write_ratio = best[True]["write"]["rps"] / best[False]["write"]["rps"]
         p99_ratio = best[True]["read"]["p99_ms"] / best[False]["read"]["p99_ms"]
         print(f"targets: writes with/without >= 0.70: {'yes' if write_ratio >= 0.7 else 'NO'} ({write_ratio:.2f})   "
@@ -525,10 +537,19 @@ def _fanout(opts: argparse.Namespace, workdir: Path) -> None:
         _stop(server)
 
 
-def _drive_storm(spec: dict[str, Any]) -> dict[str, Any]:
+def _drive_storm(spec: dict[str, Any], server_pid: int) -> dict[str, Any]:
+    cpu = _cpu_seconds(server_pid)
     out = subprocess.run([sys.executable, str(HERE), "--loadgen", json.dumps(spec)],
                          capture_output=True, text=True, check=True).stdout
-    return dict(json.loads(out))
+    result = dict(json.loads(out))
+    result["server_cpu"] = _cpu_seconds(server_pid) - cpu
+    return result
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User plus system CPU time of a process so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _seed_over_http(port: int, models: int, versions: int) -> None:
