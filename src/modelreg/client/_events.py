@@ -207,7 +207,7 @@ class EventStream:
     def _end(self, error: RegistryError) -> None:
         """End the subscription rather than skip changes: closed, with ``error`` saying why."""
         self.error = error
-        _log.error("%s", error)
+        _log.error("event subscription to %s ended rather than skip changes: %s", self._client.url, error)
         self.subscription.close()
 
     def _hello(self, data: str) -> None:
