@@ -55,6 +55,27 @@ def test_every_stream_gets_every_change_once_in_order_however_they_are_batched()
         assert revisions == list(range(1, count + 1))
 
 
+def test_a_stream_far_behind_catches_up_from_the_buffer_a_thousand_events_at_a_time() -> None:
+    registry = MemoryRegistry()
+    feed = EventFeed(registry)
+    for i in range(2500):
+        registry.register_model("behind", f"1.0.{i}", metadata())
+    registry.close()  # every event has reached the feed
+
+    async def scenario() -> list[str]:
+        chunks: list[str] = []
+        await asyncio.wait_for(_read(feed.stream(0), 2500, chunks), WAIT)
+        return chunks
+
+    try:
+        chunks = asyncio.run(scenario())
+    finally:
+        feed.close()
+    sizes = [len(re.findall(r"^id: \d+$", chunk, re.M)) for chunk in chunks[1:]]
+    assert sizes == [1000, 1000, 500]
+    assert [int(n) for n in re.findall(r"^id: (\d+)$", "".join(chunks[1:]), re.M)] == list(range(1, 2501))
+
+
 def test_a_silent_stream_gets_a_keep_alive_comment() -> None:
     feed = EventFeed(MemoryRegistry(), heartbeat=0.3)
 

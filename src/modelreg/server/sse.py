@@ -39,11 +39,11 @@ _RETRY_MS = 1000
 _REPLAY_BATCH = 1000
 _WAKE_BATCH = 32  # streams woken per event-loop iteration: requests are served between batches
 # Waking a stream to send costs tens of microseconds of the loop's time, mostly its socket
-# write; flushes spaced 1 ms per open stream keep fan-out to a few percent of the loop, and
-# 500 streams cost a 500-stream write storm ~10% of its writes (0.2 ms per stream cost ~25%).
+# write. With 500 streams, flushes spaced 0.2 ms per stream left a write storm ~0.5x of its
+# writes, 0.5 ms ~0.75x, 1 ms ~0.9x (bench/bench_server.py --streams 500).
 _FLUSH_SECONDS_PER_STREAM = 0.001
 _MAX_FLUSH_INTERVAL = 1.0
-_CHUNK_CACHE = 64
+_CHUNK_CACHE = 16
 
 
 def _message(event: RegistryEvent) -> str:
@@ -175,10 +175,10 @@ class EventFeed:
                 fanout.loop.call_soon_threadsafe(fanout.kick)
 
     def _after(self, revision: int) -> tuple[str, int] | None:
-        """The buffered events past ``revision`` as SSE text, and the newest one's revision.
+        """Up to ``_REPLAY_BATCH`` buffered events past ``revision`` as SSE text, and the last one's revision.
 
-        None when some of them have been dropped from the buffer. Streams that are at
-        the same revision (nearly all of them) share one text.
+        None when some of them have been dropped from the buffer. Streams at the
+        same revision (nearly all of them, after a flush) share one text.
         """
         with self._lock:
             if revision < self._floor:
@@ -189,16 +189,20 @@ class EventFeed:
             cached = self._chunks.get(revision)
             if cached is not None and cached[1] == head:
                 return cached
-            parts = []
-            for number, text in reversed(self._events):
-                if number <= revision:
+            newer: list[tuple[int, str]] = []
+            for event in reversed(self._events):
+                if event[0] <= revision:
                     break
-                parts.append(text)
-            parts.reverse()
+                newer.append(event)
+        if len(newer) > _REPLAY_BATCH:  # far behind: catch up a batch at a time
+            batch = newer[: -_REPLAY_BATCH - 1 : -1]
+            return "".join(text for _, text in batch), batch[-1][0]
+        found = "".join(text for _, text in reversed(newer)), head
+        with self._lock:
             if len(self._chunks) >= _CHUNK_CACHE:
                 self._chunks.clear()
-            found = self._chunks[revision] = ("".join(parts), head)
-            return found
+            self._chunks[revision] = found
+        return found
 
     def start(self, since: int | None) -> int:
         """The revision a new stream starts after (HTTPProblem 410 if ``since`` is too old or too new)."""
@@ -224,19 +228,25 @@ class EventFeed:
             )
         return since
 
-    def _fanout(self, loop: asyncio.AbstractEventLoop) -> _Fanout:
+    def _join(self, loop: asyncio.AbstractEventLoop, stream: _Stream) -> _Fanout:
         with self._lock:
             fanout = self._fanouts.get(loop)
             if fanout is None:
                 fanout = self._fanouts[loop] = _Fanout(loop, self._lock, self.heartbeat)
+            fanout.add(stream)
             return fanout
+
+    def _leave(self, fanout: _Fanout, stream: _Stream) -> None:
+        with self._lock:
+            fanout.discard(stream)
+            if not fanout.streams and self._fanouts.get(fanout.loop) is fanout:
+                del self._fanouts[fanout.loop]
 
     async def stream(self, start: int) -> AsyncIterator[str]:
         """SSE text: ``hello`` (store id, current revision), ``ready`` naming ``start``, then every later event."""
         loop = asyncio.get_running_loop()
-        fanout = self._fanout(loop)
         stream = _Stream(start, loop.time())
-        fanout.add(stream)
+        fanout = self._join(loop, stream)
         try:
             hello = json.dumps({"store": self.store_id, "revision": self.current()})
             ready = json.dumps({"revision": start})
@@ -259,10 +269,7 @@ class EventFeed:
                 await stream.waiter
                 stream.waiter = None
         finally:
-            with self._lock:
-                fanout.discard(stream)
-                if not fanout.streams and self._fanouts.get(loop) is fanout:
-                    del self._fanouts[loop]
+            self._leave(fanout, stream)
 
     def close(self) -> None:
         """End every stream (server shutdown) and stop following the registry; idempotent."""
