@@ -109,6 +109,41 @@ def test_a_revision_beyond_the_stores_is_410_naming_both(module_server: Running,
     assert problem["store"] == _store_id(module_server.registry_url)
 
 
+@needs_sqlite
+def test_a_revision_another_process_committed_is_caught_up_with_not_refused(tmp_path: Path) -> None:
+    import anyio
+    from starlette.types import Message
+
+    from modelreg.server import create_app
+    from modelreg.stores.sqlite import SqliteRegistry
+
+    path = tmp_path / "shared.db"
+    writer = SqliteRegistry(path)
+    served = SqliteRegistry(path, poll_interval=3600)  # its watcher will not notice the write by itself
+    app = create_app(served)
+    app.access_log = None
+    writer.register_model("ev-other", "1.0.0", metadata())
+    sent: list[Message] = []
+
+    async def receive() -> Message:
+        return {"type": "http.disconnect"}
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    scope = {"type": "http", "method": "HEAD", "path": "/api/v1/events", "raw_path": b"/api/v1/events",
+             "query_string": b"", "headers": [(b"last-event-id", b"1")], "root_path": "", "http_version": "1.1",
+             "client": ("127.0.0.1", 5000), "asgi": {"version": "3.0", "spec_version": "2.3"}}
+    try:
+        assert served.revision == 0
+        anyio.run(_bounded, app(scope, receive, send))
+    finally:
+        app.events.close()
+        served.close()
+        writer.close()
+    assert sent[0]["status"] == 200
+
+
 def test_last_event_id_wins_over_since(module_server: Running, client: RegistryClient) -> None:
     client.register_model("ev-wins", "1.0.0", metadata())
     revision = client.history("ev-wins")[-1].revision
