@@ -10,8 +10,8 @@ never silently misses a change.
 
 Fan-out must not slow the registry: the streams of one event loop are woken together,
 by one call from the registry's event thread, at once after a quiet spell but then at
-most once per 1 ms per open stream (at most 1 s), a batch of streams per loop iteration
-so requests are answered in between. Under a write storm each stream gets a few large
+most once per 1 ms per open stream (at most 1 s), 32 streams at a time with 1 ms in
+between, so requests are answered and writers' threads run in between. Under a write storm each stream gets a few large
 writes a second instead of one small write per event; each event is encoded once.
 """
 
@@ -37,10 +37,13 @@ DEFAULT_BUFFER = 10_000
 DEFAULT_HEARTBEAT = 15.0
 _RETRY_MS = 1000
 _REPLAY_BATCH = 1000
-_WAKE_BATCH = 32  # streams woken per event-loop iteration: requests are served between batches
 # Waking a stream to send costs tens of microseconds of the loop's time, mostly its socket
-# write. With 500 streams, flushes spaced 0.2 ms per stream left a write storm ~0.5x of its
-# writes, 0.5 ms ~0.75x, 1 ms ~0.9x (bench/bench_server.py --streams 500).
+# write. Measured with 500 streams (bench/bench_server.py --streams 500): flushes 0.2 ms apart
+# per stream left a write storm ~0.5x of its writes, 1 ms ~0.8-0.9x, and 1 ms with a 1 ms gap
+# between batches of 32 streams ~1.0x: the loop idles in the gap, so writers' threads get the
+# GIL back at once instead of after the 5 ms switch interval, and requests are answered.
+_WAKE_BATCH = 32
+_BATCH_GAP = 0.001
 _FLUSH_SECONDS_PER_STREAM = 0.001
 _MAX_FLUSH_INTERVAL = 1.0
 _CHUNK_CACHE = 16
@@ -100,7 +103,7 @@ class _Fanout:
             self.loop.call_at(due, self.flush)
 
     def flush(self) -> None:
-        """Wake every stream, ``_WAKE_BATCH`` per loop iteration."""
+        """Wake every stream, ``_WAKE_BATCH`` at a time, ``_BATCH_GAP`` apart."""
         with self._lock:
             self.pending = False  # before the streams read the buffer: a later event kicks again
         self._last_flush = self.loop.time()
@@ -111,7 +114,7 @@ class _Fanout:
         for stream in streams[start:end]:
             stream.wake()
         if end < len(streams):
-            self.loop.call_soon(self._wake, streams, end)
+            self.loop.call_later(_BATCH_GAP, self._wake, streams, end)
 
     def _tick(self) -> None:
         """Every third of a heartbeat: wake the streams that have been silent for a heartbeat."""
