@@ -110,3 +110,26 @@ def test_a_subscription_that_keeps_its_store_has_no_error(start_server: StartSer
     with RegistryClient(server.url) as client, client.subscribe(lambda event: None) as subscription:
         client.register_model("reset-none", "1.0.0", metadata())
         assert (subscription.closed, subscription.error) == (False, None)
+
+
+@pytest.mark.parametrize(("problem", "code", "says"), [
+    ({"code": "unknown_revision", "revision": 0, "since": 7, "store": "b" * 32}, "store_changed",
+     f"now serves another store (id {'b' * 32}, at revision 0)"),
+    ({"code": "unknown_revision", "revision": 3, "since": 7, "store": "a" * 32}, "unknown_revision",
+     "is at revision 3, behind revision 7"),
+    ({"code": "events_unavailable", "available_after": 20000}, "events_unavailable",
+     "no longer keeps the events after revision 7 (it keeps those after revision 20000)"),
+])
+def test_a_410_on_reconnecting_ends_the_subscription_with_a_code_saying_why(
+    problem: dict[str, object], code: str, says: str
+) -> None:
+    import httpx
+
+    from modelreg.client._events import EventStream
+
+    with RegistryClient("http://127.0.0.1:9") as client:  # never connected: the answer is given to it
+        stream = EventStream(client, lambda event: None, on_stop=lambda stream: None, since=7)
+        stream._store = "a" * 32  # what the first hello named
+        error = stream._gone(httpx.Response(410, json={"status": 410, **problem}))
+    assert error.code == code
+    assert says in str(error)
