@@ -9,8 +9,11 @@ start time (process start to first 200) and RSS after the load.
 
     .venv/bin/python bench/bench_server.py                     # ~1.5 minutes
     .venv/bin/python bench/bench_server.py --compare-frameworks  # Starlette vs FastAPI vs ours
+    .venv/bin/python bench/bench_server.py --streams 500       # event fan-out only (~30 s)
 
 Targets (issue 4): >= 0.7x the ceiling's requests/s, p99 < 10 ms, start < 2 s, RSS < 200 MB.
+Fan-out (issue 7): with 500 event streams open, a write storm with concurrent reads keeps
+>= 0.7x the writes/s and <= 2x the read p99 of the same storm with no streams.
 """
 
 from __future__ import annotations
@@ -135,8 +138,13 @@ async def _connection(host: str, port: int, spec: dict[str, Any], conn: int, dea
     reader, writer = await asyncio.open_connection(host, port)
     method, paths, body = spec["method"], spec["paths"], str(spec.get("body") or "")
     head = method == "HEAD"
+    interval = spec["connections"] / spec["rate"] if spec.get("rate") else 0.0  # paced: a steady request rate
+    due = time.perf_counter()
     i = 0
     while time.perf_counter() < deadline:
+        if interval:
+            due += interval
+            await asyncio.sleep(max(0.0, due - time.perf_counter()))
         if method == "PUT":
             # New versions spread over the seeded models, as many pipelines registering at once would.
             path = f"/api/v1/models/model-{(conn * 31 + i) % spec['models']:03d}/versions/{spec['round']}.{conn}.{i}"
@@ -178,13 +186,66 @@ async def _load(spec: dict[str, Any]) -> dict[str, Any]:
             "loadgen_cpu": (time.process_time() - cpu) / elapsed}
 
 
+async def _storm(spec: dict[str, Any]) -> dict[str, Any]:
+    """Writers registering as fast as they can and readers at a steady rate at once; the figures of each."""
+    writers = {**spec, "method": "PUT", "connections": spec["writers"]}
+    readers = {**spec, "method": "GET", "connections": spec["readers"], "rate": spec["read_rate"]}
+    write, read = await asyncio.gather(_load(writers), _load(readers))
+    return {"write": write, "read": read}
+
+
 def _loadgen_main(spec_json: str) -> None:
     try:
         import uvloop  # the generator must outrun the server on the other core
         uvloop.install()
     except ImportError:
         pass
-    print(json.dumps(asyncio.run(_load(json.loads(spec_json)))))
+    spec = json.loads(spec_json)
+    print(json.dumps(asyncio.run(_storm(spec) if "writers" in spec else _load(spec))))
+
+
+class _StreamReader(asyncio.Protocol):
+    """One event stream, read and counted but otherwise discarded (as cheaply as a client can)."""
+
+    def __init__(self, opened: asyncio.Future[None]) -> None:
+        self.opened = opened
+        self.events = 0
+        self._carry = b""
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        transport.write(  # type: ignore[attr-defined]  # uvloop's transport is no asyncio.Transport subclass
+            b"GET /api/v1/events HTTP/1.1\r\nHost: bench\r\nAccept: text/event-stream\r\n\r\n")
+
+    def data_received(self, data: bytes) -> None:
+        chunk = self._carry + data  # a marker split between two reads is counted once
+        self.events += chunk.count(b"event: registered")
+        self._carry = chunk[-16:]
+        if not self.opened.done() and b"event: ready" in chunk:
+            self.opened.set_result(None)
+
+
+async def _hold(spec: dict[str, Any]) -> list[_StreamReader]:
+    loop = asyncio.get_running_loop()
+    readers: list[_StreamReader] = []
+    for _ in range(spec["streams"]):
+        opened: asyncio.Future[None] = loop.create_future()
+        _, reader = await loop.create_connection(lambda o=opened: _StreamReader(o), "127.0.0.1", spec["port"])
+        await asyncio.wait_for(opened, 30)
+        readers.append(reader)
+    print(json.dumps({"open": len(readers)}), flush=True)
+    await loop.run_in_executor(None, sys.stdin.read)  # until the parent closes our stdin
+    return readers
+
+
+def _hold_main(spec_json: str) -> None:
+    """Open event streams, say so on stdout, hold them until stdin closes, then print the events received."""
+    try:
+        import uvloop
+        uvloop.install()
+    except ImportError:
+        pass
+    events = [reader.events for reader in asyncio.run(_hold(json.loads(spec_json)))]
+    print(json.dumps({"events_min": min(events), "events_max": max(events)}), flush=True)
 
 
 # -- the parent: orchestration --------------------------------------------------------
@@ -327,11 +388,18 @@ def main() -> None:
     parser.add_argument("--no-access-log", action="store_true", help="serve with access_log=False")
     parser.add_argument("--compare-frameworks", action="store_true")
     parser.add_argument("--quick", action="store_true", help="only GET metadata, PUT register and the ceiling")
+    parser.add_argument("--streams", type=int, metavar="N",
+                        help="only the fan-out scenario: a write storm with and without N open event streams")
+    parser.add_argument("--read-rate", type=float, default=2000.0, help="reads/s during the fan-out write storm")
     parser.add_argument("--loadgen", help=argparse.SUPPRESS)
+    parser.add_argument("--hold", help=argparse.SUPPRESS)
     parser.add_argument("--serve", nargs=4, help=argparse.SUPPRESS)
     opts = parser.parse_args()
     if opts.loadgen:
         _loadgen_main(opts.loadgen)
+        return
+    if opts.hold:
+        _hold_main(opts.hold)
         return
     if opts.serve:
         kind, port, models, versions = opts.serve
@@ -341,6 +409,8 @@ def main() -> None:
         workdir = Path(tmp)
         if opts.compare_frameworks:
             _compare_frameworks(opts, workdir)
+        elif opts.streams is not None:
+            _fanout(opts, workdir)
         else:
             _run(opts, workdir)
 
@@ -410,6 +480,76 @@ def _run(opts: argparse.Namespace, workdir: Path) -> None:
         _stop(server)
         requests = sum(1 for line in server_log.read_text(errors="replace").splitlines() if '" 2' in line)
         print(f"server access-log lines with a 2xx status: {requests}")
+
+
+def _fanout(opts: argparse.Namespace, workdir: Path) -> None:
+    """The same write storm (with concurrent reads) with no event streams, then with ``opts.streams`` open."""
+    url = _registry_url(workdir, opts.models, opts.versions)
+    port = _free_port()
+    serve_call = f"from modelreg.server import serve; serve({url!r}, port={port}, access_log=False)"
+    server, _ = _start([sys.executable, "-c", serve_call], port, workdir / "server.log")
+    try:
+        rng = random.Random(7)
+        paths = [f"/api/v1/models/model-{rng.randrange(opts.models):03d}/versions/1.{rng.randrange(opts.versions)}.0"
+                 for _ in range(1000)]
+        half = max(1, opts.connections // 2)
+        storm = {"port": port, "writers": half, "readers": half, "read_rate": opts.read_rate,
+                 "duration": opts.duration, "warmup": 0.5, "paths": paths, "models": opts.models,
+                 "body": _metadata(0, "9.0.0").to_json()}
+        print(f"fan-out: one uvicorn process over {url}, access log off; storm: {half} connections registering "
+              f"as fast as they can and {half} reading metadata at {opts.read_rate:g} req/s in all, "
+              f"{opts.duration:g} s; alternating rounds without and with {opts.streams} open event streams "
+              f"(best of {opts.rounds} each: most writes/s, lowest read p99)")
+        runs: dict[bool, list[dict[str, Any]]] = {False: [], True: []}
+        for r in range(opts.rounds):
+            runs[False].append(_drive_storm({**storm, "round": 100 + 2 * r}, server.pid))
+            holder = subprocess.Popen([sys.executable, str(HERE), "--hold", json.dumps(
+                {"port": port, "streams": opts.streams})], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+            assert holder.stdin is not None and holder.stdout is not None
+            opened = json.loads(holder.stdout.readline() or '{"open": 0}')["open"]
+            if opened != opts.streams:
+                holder.kill()
+                raise SystemExit(f"opened {opened} of {opts.streams} event streams")
+            try:
+                runs[True].append(_drive_storm({**storm, "round": 101 + 2 * r}, server.pid))
+                time.sleep(1.0)  # let the streams drain before counting what they received
+            finally:
+                received = json.loads(holder.communicate(timeout=60)[0].strip() or "{}")
+            runs[True][-1]["received"] = received
+        best = {streams: {"write": max((r["write"] for r in results), key=lambda w: w["rps"]),
+                          "read": min((r["read"] for r in results), key=lambda w: w["p99_ms"]),
+                          "cpu": sum(r["server_cpu"] for r in results) / len(results) / (opts.duration + 0.5)}
+                for streams, results in runs.items()}
+        for streams, result in best.items():
+            label = f"{opts.streams} streams" if streams else "no streams"
+            print(_row(f"PUT register, {label}", result["write"]))
+            print(_row(f"GET metadata during it, {label}", result["read"],
+                       f"   server CPU {result['cpu']:.0%} of a core"))
+        last = runs[True][-1]
+        print(f"events received per stream in the last round with streams: {last['received'].get('events_min')}-"
+              f"{last['received'].get('events_max')} (it made {last['write']['rps'] * opts.duration:.0f} "
+              "registrations, plus its warm-up's)")
+        write_ratio = best[True]["write"]["rps"] / best[False]["write"]["rps"]
+        p99_ratio = best[True]["read"]["p99_ms"] / best[False]["read"]["p99_ms"]
+        print(f"targets: writes with/without >= 0.70: {'yes' if write_ratio >= 0.7 else 'NO'} ({write_ratio:.2f})   "
+              f"read p99 with/without <= 2.0: {'yes' if p99_ratio <= 2 else 'NO'} ({p99_ratio:.2f})")
+    finally:
+        _stop(server)
+
+
+def _drive_storm(spec: dict[str, Any], server_pid: int) -> dict[str, Any]:
+    cpu = _cpu_seconds(server_pid)
+    out = subprocess.run([sys.executable, str(HERE), "--loadgen", json.dumps(spec)],
+                         capture_output=True, text=True, check=True).stdout
+    result = dict(json.loads(out))
+    result["server_cpu"] = _cpu_seconds(server_pid) - cpu
+    return result
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User plus system CPU time of a process so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _seed_over_http(port: int, models: int, versions: int) -> None:

@@ -15,6 +15,12 @@ def test_open_registry_memory_url_gives_a_memory_registry() -> None:
     assert isinstance(open_registry("memory://"), MemoryRegistry)
 
 
+def test_each_memory_registry_is_a_store_of_its_own() -> None:
+    registry = MemoryRegistry()
+    assert registry.store_id == registry.store_id
+    assert registry.store_id != MemoryRegistry().store_id
+
+
 def test_history_keeps_only_the_most_recent_events() -> None:
     registry = MemoryRegistry(history_limit=5)
     for i in range(10):

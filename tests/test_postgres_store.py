@@ -310,7 +310,22 @@ def test_a_database_made_by_migration_1_is_upgraded_on_open_with_its_data_intact
         ]
         registry.register_model("m", "2.0.0", metadata())
         assert registry.history("m")[-1].actor == "bob"
-    assert [row[0] for row in sql.execute("SELECT version FROM schema_migrations ORDER BY version")] == [1, 2]
+    assert [row[0] for row in sql.execute("SELECT version FROM schema_migrations ORDER BY version")] == list(
+        range(1, SCHEMA_VERSION + 1)
+    )
+
+
+def test_replicas_share_the_store_id_and_a_recreated_database_gets_a_new_one(
+    open_replica: Open, sql: psycopg.Connection[tuple[object, ...]]
+) -> None:
+    first, second = open_replica(), open_replica()
+    assert first.store_id == second.store_id and len(first.store_id) == 32
+    made = first.store_id
+    first.close()
+    second.close()
+    sql.execute("DROP TABLE events, aliases, versions, models, store_identity, schema_migrations")
+
+    assert open_replica().store_id != made
 
 
 def test_replicas_opening_a_new_database_at_once_create_the_schema_once(
@@ -333,7 +348,9 @@ def test_replicas_opening_a_new_database_at_once_create_the_schema_once(
         thread.join(timeout=60)
 
     assert errors == []
-    assert [row[0] for row in sql.execute("SELECT version FROM schema_migrations ORDER BY version")] == [1, 2]
+    assert [row[0] for row in sql.execute("SELECT version FROM schema_migrations ORDER BY version")] == list(
+        range(1, SCHEMA_VERSION + 1)
+    )
 
 
 def test_a_database_newer_than_the_code_is_refused_untouched(

@@ -167,10 +167,45 @@ def test_a_database_made_by_schema_1_is_migrated_on_open_with_its_data_intact(tm
             registry.register_model("resnet", "1.2.0+other", metadata())
 
     with closing(sqlite3.connect(path)) as conn:
-        assert [v for (v,) in conn.execute("SELECT version FROM schema_migrations ORDER BY version")] == [1, 2]
+        assert [v for (v,) in conn.execute("SELECT version FROM schema_migrations ORDER BY version")] == list(
+            range(1, SCHEMA_VERSION + 1)
+        )
         indexes = {name for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
         assert "events_by_name" in indexes
     replay_and_check(path)
+
+
+def test_the_store_id_is_kept_in_the_file_and_new_in_a_recreated_one(tmp_path: Path) -> None:
+    path = tmp_path / "reg.db"
+    with SqliteRegistry(path) as registry:
+        first = registry.store_id
+        with SqliteRegistry(path) as other:  # another opening at the same time: the same store
+            assert other.store_id == first
+    assert len(first) == 32 and int(first, 16) >= 0
+    with SqliteRegistry(path) as reopened:
+        assert reopened.store_id == first
+    path.unlink()
+    with SqliteRegistry(path) as recreated:
+        assert recreated.store_id != first
+
+
+def test_a_database_migrated_from_schema_1_gets_a_store_id(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    _make_schema_1_database(path)
+    with SqliteRegistry(path) as registry:
+        made = registry.store_id
+    with SqliteRegistry(path) as registry:
+        assert registry.store_id == made
+
+
+def test_an_emptied_store_identity_table_is_refused_clearly(tmp_path: Path) -> None:
+    path = tmp_path / "reg.db"
+    SqliteRegistry(path).close()
+    with closing(sqlite3.connect(path)) as conn, conn:
+        conn.execute("DELETE FROM store_identity")
+
+    with pytest.raises(StoreError, match="0 rows in its store_identity table, not the one id"):
+        SqliteRegistry(path)
 
 
 def test_a_database_newer_than_the_code_is_refused_untouched(tmp_path: Path) -> None:

@@ -43,7 +43,7 @@ def test_missing_extra_is_named_with_the_install_command(
 
 @pytest.mark.parametrize(("url", "takes"), [
     ("memory://", "history_limit="),
-    ("sqlite:///{tmp}/reg.db", "poll_interval=, timeout="),
+    ("sqlite:///{tmp}/reg.db", "poll_interval=, store_timeout="),
     ("postgresql://127.0.0.1:1/x", "min_size="),
     ("http://127.0.0.1:1", "token="),
 ])

@@ -76,6 +76,8 @@ def _str_arg(what: str, value: object) -> str:
 class SnapshotRegistry:
     """Shared implementation of ModelRegistry over a ``RegistryState`` snapshot."""
 
+    _store_id: str  # each backend sets it: a fresh one per MemoryRegistry, the database's for durable stores
+
     def __init__(self) -> None:
         self._state = RegistryState()
         self._write_lock = threading.RLock()
@@ -239,6 +241,11 @@ class SnapshotRegistry:
     def revision(self) -> int:
         """Revision of the last change this registry has applied."""
         return self._state.revision
+
+    @property
+    def store_id(self) -> str:
+        """A random id made with the store and kept in it, so a recreated store is told from the old one."""
+        return self._store_id
 
 
 def applied(state: RegistryState, change: Change, revision: int) -> RegistryState:

@@ -12,6 +12,8 @@ from datetime import datetime
 from types import TracebackType
 from typing import Any, Literal
 
+from .errors import RegistryError
+
 __all__ = ["EVENT_KINDS", "EventHub", "EventKind", "RegistryEvent", "Subscription"]
 
 EventKind = Literal["registered", "unregistered", "alias_set", "alias_removed"]
@@ -72,8 +74,18 @@ class Subscription:
 
     @property
     def closed(self) -> bool:
-        """True once ``close()`` has been called."""
+        """True once ``close()`` has been called (or the subscription ended on its own, see ``error``)."""
         return self._hub is None
+
+    @property
+    def error(self) -> RegistryError | None:
+        """Why delivery ended on its own, or None; in-process subscriptions never do.
+
+        A ``RegistryClient`` subscription ends, closed, rather than skip changes: when
+        its server now serves another store, a rewound one, or has dropped the events
+        it would need to resume (the ``code`` says which).
+        """
+        return None
 
     def close(self) -> None:
         """Stop delivery and release the callback; idempotent.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections import deque
 
 from ._base import Plan, SnapshotRegistry
@@ -24,6 +25,7 @@ class MemoryRegistry(SnapshotRegistry):
         if isinstance(history_limit, bool) or not isinstance(history_limit, int) or history_limit < 0:
             raise ValueError(f"history_limit must be a non-negative int, not {history_limit!r}")
         super().__init__()
+        self._store_id = uuid.uuid4().hex  # forgotten with the process, like the data
         self._events: deque[RegistryEvent] = deque(maxlen=history_limit)
 
     def _transact(self, plan: Plan) -> list[RegistryEvent]:

@@ -311,6 +311,64 @@ def test_serve_answers_the_cli_over_http_and_stops_on_sigterm(
         assert reopened.get_versions("m") == ["1.0.0", "1.1.0"]  # written through to the SQLite file
 
 
+def _serve(spawn: list[subprocess.Popen[str]], url: str, port: int, log: Path) -> subprocess.Popen[str]:
+    with log.open("w") as out:
+        server = subprocess.Popen([sys.executable, "-m", "modelreg", "--registry", url, "serve", "--port", str(port)],
+                                  stdout=out, stderr=subprocess.STDOUT, text=True, env=ENV)
+    spawn.append(server)
+    _wait_for_health(f"http://127.0.0.1:{port}", server)
+    return server
+
+
+def _stop_server(server: subprocess.Popen[str]) -> None:
+    server.send_signal(signal.SIGTERM)
+    assert server.wait(timeout=WAIT) == 0
+
+
+@needs_server
+@pytest.mark.parametrize("store", ["memory", "recreated sqlite file"])
+def test_watch_says_the_server_came_back_with_another_store_and_exits_1(
+    store: str, tmp_path: Path, spawn: list[subprocess.Popen[str]]
+) -> None:
+    url = "memory://" if store == "memory" else f"sqlite:///{tmp_path / 'reg.db'}"
+    port = _free_port()
+    base = f"http://127.0.0.1:{port}"
+    server = _serve(spawn, url, port, tmp_path / "first.log")
+    watcher, out, err = start(spawn, "--registry", base, "watch")
+    assert err.next().startswith("watching all models")
+    assert modelreg("--registry", base, "register", "m", "1.0.0", "--artifact", "s3://m/1").returncode == 0
+    assert out.next().split()[::2] == ["r1", "registered", "1.0.0"]
+    _stop_server(server)
+    if store != "memory":
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{tmp_path / 'reg.db'}{suffix}").unlink(missing_ok=True)
+        with open_registry(url) as fresh:  # type: ignore[attr-defined]  # a new store, already past revision 1
+            fresh.register_model("m", "5.0.0", meta())
+            fresh.register_model("m", "6.0.0", meta())
+
+    _serve(spawn, url, port, tmp_path / "second.log")
+    assert watcher.wait(timeout=WAIT) == 1
+    lines = [err.next()]
+    while not lines[-1].startswith("error: "):  # after the client's warnings while the server was away
+        lines.append(err.next())
+    assert lines[-1].startswith(f"error: the server at {base} now serves another store"), lines
+    assert not any("Traceback" in line for line in lines)
+    assert out.rest() == []  # nothing from the new store was printed as if it followed r1
+
+
+@needs_server
+def test_watch_since_a_revision_the_server_has_not_reached_exits_1_saying_so(
+    tmp_path: Path, spawn: list[subprocess.Popen[str]]
+) -> None:
+    port = _free_port()
+    _serve(spawn, "memory://", port, tmp_path / "server.log")
+    done = modelreg("--registry", f"http://127.0.0.1:{port}", "watch", "--since", "1000000")
+    assert done.returncode == 1
+    assert done.stderr.startswith("error: this store (id ") and "is at revision 0, so it has no revision 1000000" in (
+        done.stderr)
+    assert done.stderr.count("\n") == 1 and done.stdout == ""
+
+
 @needs_server
 def test_serve_with_tokens_checks_the_cli_token_and_records_the_actor(
     url: str, tmp_path: Path, spawn: list[subprocess.Popen[str]]

@@ -27,10 +27,13 @@ def client(module_server: Running) -> Iterator[RegistryClient]:
 
 
 class Feed:
-    """Reads events off one open stream, a few at a time."""
+    """Reads events off one open stream, a few at a time, after its ``hello`` (kept in ``hello``)."""
 
     def __init__(self, response: httpx.Response) -> None:
         self._events = parse_sse(response.iter_lines())
+        kind, _, data = next(self._events)
+        assert kind == "hello"
+        self.hello = json.loads(data)
 
     def take(self, count: int) -> list[tuple[str, int, dict[str, object]]]:
         return [(kind, int(ident or -1), json.loads(data))
@@ -41,12 +44,15 @@ def _stream(url: str, **kwargs: object) -> httpx.Client:
     return httpx.Client(base_url=url, timeout=httpx.Timeout(10.0), **kwargs)  # type: ignore[arg-type]
 
 
-def test_stream_starts_ready_then_sends_each_change(module_server: Running, client: RegistryClient) -> None:
+def test_stream_starts_with_hello_naming_the_store_then_ready_then_sends_each_change(
+    module_server: Running, client: RegistryClient
+) -> None:
     with _stream(module_server.url) as http, http.stream("GET", "/api/v1/events") as response:
         assert response.headers["content-type"].startswith("text/event-stream")
         feed = Feed(response)
         [(kind, start, data)] = feed.take(1)
         assert (kind, data) == ("ready", {"revision": start})
+        assert feed.hello == {"store": _store_id(module_server.registry_url), "revision": start}
 
         client.register_model("ev-a", "1.0.0", metadata())
         client.set_alias("ev-a", "production", "1.0.0")
@@ -77,6 +83,65 @@ def test_reconnecting_replays_exactly_what_was_missed(module_server: Running, cl
     assert [(kind, ident) for kind, ident, _ in got] == [("ready", first), ("registered", start + 2),
                                                          ("registered", start + 3)]
     assert [data["version"] for _, _, data in got[1:]] == ["1.1.0", "1.2.0"]
+
+
+def _store_id(url: str) -> str:
+    if url == "memory://":
+        pytest.skip("a memory:// server's store id is known only to that server")
+    with open_registry(url) as registry:  # type: ignore[attr-defined]
+        return str(registry.store_id)
+
+
+@pytest.mark.parametrize("how", ["Last-Event-ID", "since"])
+def test_a_revision_beyond_the_stores_is_410_naming_both(module_server: Running, client: RegistryClient,
+                                                         how: str) -> None:
+    client.register_model(f"ev-ahead-{how}", "1.0.0", metadata())
+    current = client.history(f"ev-ahead-{how}")[-1].revision
+    resume = {"headers": {"Last-Event-ID": "1000000"}} if how == "Last-Event-ID" else {"params": {"since": "1000000"}}
+    with _stream(module_server.url) as http:
+        response = http.get("/api/v1/events", **resume)  # type: ignore[arg-type]
+
+    assert response.status_code == 410
+    assert response.headers["content-type"] == "application/problem+json"
+    problem = response.json()
+    assert (problem["code"], problem["since"], problem["revision"]) == ("unknown_revision", 1000000, current)
+    assert f"is at revision {current}, so it has no revision 1000000" in problem["detail"]
+    assert problem["store"] == _store_id(module_server.registry_url)
+
+
+@needs_sqlite
+def test_a_revision_another_process_committed_is_caught_up_with_not_refused(tmp_path: Path) -> None:
+    import anyio
+    from starlette.types import Message
+
+    from modelreg.server import create_app
+    from modelreg.stores.sqlite import SqliteRegistry
+
+    path = tmp_path / "shared.db"
+    writer = SqliteRegistry(path)
+    served = SqliteRegistry(path, poll_interval=3600)  # its watcher will not notice the write by itself
+    app = create_app(served)
+    app.access_log = None
+    writer.register_model("ev-other", "1.0.0", metadata())
+    sent: list[Message] = []
+
+    async def receive() -> Message:
+        return {"type": "http.disconnect"}
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    scope = {"type": "http", "method": "HEAD", "path": "/api/v1/events", "raw_path": b"/api/v1/events",
+             "query_string": b"", "headers": [(b"last-event-id", b"1")], "root_path": "", "http_version": "1.1",
+             "client": ("127.0.0.1", 5000), "asgi": {"version": "3.0", "spec_version": "2.3"}}
+    try:
+        assert served.revision == 0
+        anyio.run(_bounded, app(scope, receive, send))
+    finally:
+        app.events.close()
+        served.close()
+        writer.close()
+    assert sent[0]["status"] == 200
 
 
 def test_last_event_id_wins_over_since(module_server: Running, client: RegistryClient) -> None:

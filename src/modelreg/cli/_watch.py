@@ -96,6 +96,8 @@ def watch(session: Session, name: str | None, since: int | None) -> None:
     """Print changes as they happen, one line each, until Ctrl-C.
 
     With NAME, only that model's changes; with --json, one JSON object a line.
+    If the server comes back serving another or a rewound store, or without the
+    changes since the last one printed, it says so and exits 1.
 
     Example:
 
@@ -125,6 +127,8 @@ def watch(session: Session, name: str | None, since: int | None) -> None:
                 try:
                     event = pending.get(timeout=_POLL_SECONDS)
                 except queue.Empty:
+                    if subscription.error is not None:  # ended rather than skip changes: say why, exit 1
+                        raise subscription.error from None
                     continue
                 if event.revision > last:
                     _print_event(event, session.as_json)

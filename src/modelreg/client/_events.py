@@ -1,7 +1,10 @@
 """The client end of the event stream: one thread per subscription reading Server-Sent Events.
 
 The thread reconnects with ``Last-Event-ID`` after a broken connection, so each change
-is delivered once and in revision order across reconnects.
+is delivered once and in revision order across reconnects. Each stream's ``hello``
+names the store it serves; when a reconnect finds another store, a rewound one, or a
+server that no longer has the events to resume from, the subscription ends (closed,
+its ``error`` saying why) rather than carry on past changes it never delivered.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from typing import TYPE_CHECKING
 
 import httpx
 
-from ..errors import StoreError
+from ..errors import RegistryError, StoreError
 from ..events import Callback, EventHub, RegistryEvent, Subscription
 
 if TYPE_CHECKING:
@@ -61,6 +64,12 @@ class RemoteSubscription(Subscription):
         super().__init__(EventHub(), 0, callback)
         self._stream = stream
 
+    @property
+    def error(self) -> RegistryError | None:
+        """Why the subscription ended on its own (code ``store_changed``, ``unknown_revision`` or
+        ``events_unavailable``), or None."""
+        return self._stream.error
+
     def close(self) -> None:
         """Stop delivery and the background thread; idempotent."""
         super().close()
@@ -81,7 +90,9 @@ class EventStream:
         self._ready = threading.Event()
         self._deliver_lock = threading.RLock()  # re-entrant: a callback may close its own subscription
         self._failure: BaseException | None = None
+        self.error: RegistryError | None = None  # set when the subscription ends rather than skip changes
         self._last: int | None = since  # resuming from here is how since= asks the server for a replay
+        self._store: str | None = None  # the id the first hello named
         self._response: httpx.Response | None = None
         self._thread = threading.Thread(target=self._run, name="modelreg-events", daemon=True)
 
@@ -149,7 +160,7 @@ class EventStream:
                 if response.status_code != 200:
                     response.read()
                     if response.status_code == 410 and self._ready.is_set():
-                        self._skip_gone(response)
+                        self._end(self._gone(response))
                         return
                     raise self._client.error_for(response)
                 for kind, ident, data in parse_sse(response.iter_lines()):
@@ -159,19 +170,65 @@ class EventStream:
             finally:
                 self._response = None
 
-    def _skip_gone(self, response: httpx.Response) -> None:
-        """The server no longer keeps the events we need: say so loudly, and resume where it can."""
+    def _gone(self, response: httpx.Response) -> RegistryError:
+        """The error for a 410 on reconnecting: the server cannot resume after ``_last``."""
         try:
-            floor = response.json().get("available_after")
-        except (ValueError, AttributeError):
-            floor = None
-        _log.error(
-            "events after revision %s up to %s are no longer kept by %s: those changes were missed",
-            self._last, floor if isinstance(floor, int) else "now", self._client.url,
+            problem = response.json()
+        except ValueError:
+            problem = None
+        if not isinstance(problem, dict):
+            problem = {}
+        store, revision = problem.get("store"), problem.get("revision")
+        if problem.get("code") == "unknown_revision":
+            if isinstance(store, str) and self._store is not None and store != self._store:
+                return self._changed(store, revision)
+            return _error(
+                "unknown_revision",
+                f"the store at {self._client.url} is at revision {revision}, behind revision {self._last} that "
+                "this subscription already delivered: it was restored from an older copy or recreated, so the "
+                "changes delivered after its revision are gone or differ; subscribe again and re-read what you need",
+            )
+        floor = problem.get("available_after")
+        return _error(
+            "events_unavailable",
+            f"the server at {self._client.url} no longer keeps the events after revision {self._last} (it keeps "
+            f"those after revision {floor}): the changes in between were missed; subscribe again and re-read "
+            "what you need",
         )
-        self._last = floor if isinstance(floor, int) else None
+
+    def _changed(self, store: str, revision: object) -> RegistryError:
+        return _error(
+            "store_changed",
+            f"the server at {self._client.url} now serves another store (id {store}, at revision {revision}) than "
+            f"the one this subscription followed up to revision {self._last} (id {self._store}): its changes are "
+            "not a continuation; subscribe again and re-read what you need",
+        )
+
+    def _end(self, error: RegistryError) -> None:
+        """End the subscription rather than skip changes: closed, with ``error`` saying why."""
+        self.error = error
+        _log.error("event subscription to %s ended rather than skip changes: %s", self._client.url, error)
+        self.subscription.close()
+
+    def _hello(self, data: str) -> None:
+        try:
+            hello = json.loads(data)
+            store, revision = hello["store"], hello["revision"]
+        except (ValueError, KeyError, TypeError):
+            _log.warning("ignoring an unreadable hello from %s: %r", self._client.url, data[:200])
+            return
+        if self._store is None:
+            self._store = store
+        elif store != self._store:
+            self._end(self._changed(store, revision))
+        elif isinstance(revision, int) and self._last is not None and revision < self._last:
+            self._end(_error("unknown_revision", f"the store at {self._client.url} went back from revision "
+                             f"{self._last} to {revision}; subscribe again and re-read what you need"))
 
     def _handle(self, kind: str, ident: str | None, data: str) -> None:
+        if kind == "hello":
+            self._hello(data)
+            return
         if kind == "ready":
             if self._last is None and ident is not None and ident.isdigit():
                 self._last = int(ident)
@@ -193,3 +250,9 @@ class EventStream:
             except Exception:
                 _log.exception("subscriber %r raised on %s event r%d", self.subscription.callback, event.kind,
                                event.revision)
+
+
+def _error(code: str, message: str) -> RegistryError:
+    error = RegistryError(message)
+    error.code = code
+    return error

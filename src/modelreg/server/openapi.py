@@ -96,7 +96,8 @@ _ERRORS = {
     "403": "The token's role is too low (code forbidden).",
     "404": "No such model version or alias (code version_not_found, alias_not_found).",
     "409": "Duplicate version, or an alias points at the version (code duplicate_version, version_in_use).",
-    "410": "Events before the requested revision are no longer kept (code events_unavailable).",
+    "410": "Events before the requested revision are no longer kept (code events_unavailable), or the store "
+    "has not reached it: a different, recreated or restored store (code unknown_revision).",
     "413": "The body is over the server's limit (code payload_too_large).",
     "415": "The body is not sent as application/json (charset utf-8 if any) (code unsupported_media_type).",
     "422": "Invalid name, version, range or metadata (code invalid_name, invalid_version, invalid_metadata, "
@@ -178,12 +179,13 @@ def _paths() -> dict[str, Any]:
         "/api/v1/models/{name}/history": {"get": _op("A model's changes, oldest first", [_P_NAME],
                                                      {"200": _ok("The events", "History")}, (*_API_ERRORS, "503"))},
         "/api/v1/events": {"get": _op(
-            "Changes as Server-Sent Events: a 'ready' event, then one event per change (id = revision)",
+            "Changes as Server-Sent Events: a 'hello' event (the store's id and revision), a 'ready' event, "
+            "then one event per change (id = revision)",
             [_param("since", "query", {"type": "string", "pattern": "^[0-9]{1,18}$"},
                     "Replay changes after this revision (the Last-Event-ID header wins).", required=False)],
             {"200": {"description": "An endless text/event-stream; each event's data is an Event as JSON",
                      "content": {"text/event-stream": {"schema": _SSE_EVENT}}}},
-            ("400", "401", "403", "410", "413"))},
+            ("400", "401", "403", "410", "413", "503"))},
         "/healthz": {"get": _op("The process is up", [], {"200": _ok("Up", "Status")}, ("400", "413"), public=True)},
         "/readyz": {"get": _op("The store answers and the server is not shutting down", [],
                                {"200": _ok("Ready", "Status")}, ("400", "413", "503"), public=True)},

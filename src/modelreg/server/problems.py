@@ -46,6 +46,7 @@ HTTP_CODES: dict[str, tuple[int, str]] = {
     "not_found": (404, "No such resource"),
     "method_not_allowed": (405, "Method not allowed"),
     "events_unavailable": (410, "Events no longer available"),
+    "unknown_revision": (410, "Revision not reached by this store"),
     "payload_too_large": (413, "Request body too large"),
     "unsupported_media_type": (415, "Unsupported media type"),
     "invalid_body": (422, "Invalid request body"),

@@ -202,6 +202,8 @@ async def events(call: Call) -> Reply | StreamingResponse:
         since = _revision(call.query["since"], "query parameter 'since'")
     else:
         since = None
+    if since is not None and since > call.app.events.current():
+        await call.run(call.app.events.catch_up)  # another replica of the store may be a little ahead of us
     start = call.app.events.start(since)
     if call.scope["method"] == "HEAD":
         return Reply(200, b"", b"text/event-stream")

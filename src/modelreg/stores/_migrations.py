@@ -1,4 +1,4 @@
-"""What the SQLite and PostgreSQL schemas share: a numbered migration, and refusing a newer schema."""
+"""What the SQLite and PostgreSQL schemas share: a numbered migration, refusing a newer schema, the store id."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from ..errors import StoreError
 
-__all__ = ["Migration", "refuse_newer"]
+__all__ = ["Migration", "checked_store_id", "refuse_newer"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,3 +25,13 @@ def refuse_newer(current: int, known: int, where: str) -> None:
             f"{where} has schema version {current}, newer than the {known} this modelreg "
             "knows; upgrade modelreg to open it"
         )
+
+
+def checked_store_id(rows: list[tuple[object, ...]], where: str) -> str:
+    """The one id in ``store_identity``'s rows; StoreError when the table was emptied or damaged."""
+    if len(rows) != 1 or not isinstance(rows[0][0], str) or not rows[0][0]:
+        raise StoreError(
+            f"{where} has {len(rows)} rows in its store_identity table, not the one id modelreg wrote; "
+            "the table was changed outside modelreg or is damaged"
+        )
+    return rows[0][0]

@@ -6,7 +6,7 @@ from typing import Any
 
 import psycopg
 
-from ._migrations import Migration, refuse_newer
+from ._migrations import Migration, checked_store_id, refuse_newer
 
 __all__ = [
     "CHANNEL",
@@ -16,6 +16,7 @@ __all__ = [
     "VERSIONS_KEY",
     "WRITE_LOCK",
     "migrate",
+    "store_id",
 ]
 
 # Advisory lock keys: fixed, so every process and replica sharing the database
@@ -79,6 +80,15 @@ MIGRATIONS: tuple[Migration, ...] = (
             "CREATE INDEX events_by_name ON events (name, revision)",
         ),
     ),
+    Migration(
+        3,
+        "a random id made with the store, so an event stream's client can tell a recreated store",
+        (
+            "CREATE TABLE store_identity (id text NOT NULL PRIMARY KEY)",
+            # gen_random_uuid() is built in from PostgreSQL 13.
+            "INSERT INTO store_identity (id) VALUES (replace(gen_random_uuid()::text, '-', ''))",
+        ),
+    ),
 )
 
 SCHEMA_VERSION = MIGRATIONS[-1].version
@@ -90,6 +100,11 @@ def _current(conn: psycopg.Connection[tuple[Any, ...]]) -> int:
         return 0
     row = conn.execute("SELECT coalesce(max(version), 0) FROM schema_migrations").fetchone()
     return int(row[0]) if row else 0
+
+
+def store_id(conn: psycopg.Connection[tuple[Any, ...]], where: str) -> str:
+    """The id migration 3 gave this database (kept by a dump and restore, new in a recreated one)."""
+    return checked_store_id(conn.execute("SELECT id FROM store_identity").fetchall(), where)
 
 
 def migrate(conn: psycopg.Connection[tuple[Any, ...]], where: str, *, upto: int = SCHEMA_VERSION) -> list[int]:

@@ -6,9 +6,9 @@ import logging
 import sqlite3
 from datetime import UTC, datetime
 
-from ._migrations import Migration, refuse_newer
+from ._migrations import Migration, checked_store_id, refuse_newer
 
-__all__ = ["MIGRATIONS", "SCHEMA_VERSION", "migrate", "rollback", "schema_version"]
+__all__ = ["MIGRATIONS", "SCHEMA_VERSION", "migrate", "rollback", "schema_version", "store_id"]
 
 _log = logging.getLogger("modelreg.stores")
 
@@ -62,6 +62,14 @@ MIGRATIONS: tuple[Migration, ...] = (
             "CREATE INDEX events_by_name ON events (name, revision)",
         ),
     ),
+    Migration(
+        3,
+        "a random id made with the store, so an event stream's client can tell a recreated store",
+        (
+            "CREATE TABLE store_identity (id TEXT NOT NULL PRIMARY KEY)",
+            "INSERT INTO store_identity (id) VALUES (lower(hex(randomblob(16))))",
+        ),
+    ),
 )
 
 SCHEMA_VERSION = MIGRATIONS[-1].version
@@ -75,6 +83,11 @@ def schema_version(conn: sqlite3.Connection) -> int:
     if exists is None:
         return 0
     return int(conn.execute("SELECT coalesce(max(version), 0) FROM schema_migrations").fetchone()[0])
+
+
+def store_id(conn: sqlite3.Connection, where: str) -> str:
+    """The id migration 3 gave this database (copied with the file, new in a recreated one)."""
+    return checked_store_id(conn.execute("SELECT id FROM store_identity").fetchall(), where)
 
 
 def rollback(conn: sqlite3.Connection) -> None:

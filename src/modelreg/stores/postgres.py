@@ -23,7 +23,7 @@ from ..events import RegistryEvent
 from ._durable import ALIAS_ROWS, DurableRegistry, EventRow, duplicate_version, number_option, state_from_rows
 from ._outage import DEFAULT_STORE_TIMEOUT, Deadline
 from ._pg_listen import Listener
-from ._pg_schema import CHANNEL, VERSIONS_KEY, WRITE_LOCK, migrate
+from ._pg_schema import CHANNEL, VERSIONS_KEY, WRITE_LOCK, migrate, store_id
 from ._pg_sql import Script, event_rows_for
 
 __all__ = ["DEFAULT_CONNECT_TIMEOUT", "DEFAULT_POLL_INTERVAL", "DEFAULT_STORE_TIMEOUT", "PostgresRegistry"]
@@ -112,7 +112,9 @@ class PostgresRegistry(DurableRegistry):
         try:
             self._listener = Listener(url, channel=CHANNEL, connect_timeout=connect_timeout)
             with self._store_errors("connecting to"):
-                migrate(self._listener.connect(), self._where)
+                conn = self._listener.connect()
+                migrate(conn, self._where)
+                self._store_id = store_id(conn, self._where)
             self._pool = ConnectionPool(
                 url,
                 min_size=min_size,

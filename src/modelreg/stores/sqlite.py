@@ -27,7 +27,7 @@ from ._durable import (
     state_from_rows,
 )
 from ._outage import DEFAULT_STORE_TIMEOUT, Deadline, write_started
-from ._sqlite_schema import migrate, rollback
+from ._sqlite_schema import migrate, rollback, store_id
 
 __all__ = ["DEFAULT_POLL_INTERVAL", "DEFAULT_STORE_TIMEOUT", "SqliteRegistry", "sqlite_path_from_url"]
 
@@ -113,6 +113,7 @@ class SqliteRegistry(DurableRegistry):
             self._conn = self._connect()
             with self._store_errors("updating the schema of"):
                 migrate(self._conn, self._where)
+                self._store_id = store_id(self._conn, self._where)
             self._watch_conn = self._connect()
             with self._store_errors("polling"), self._reader() as conn:
                 self._data_version: int = _data_version(conn)
