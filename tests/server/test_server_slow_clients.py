@@ -196,7 +196,7 @@ class _Attacker:
     def __init__(self, address: tuple[str, int], count: int) -> None:
         self.address = address
         self.count = count
-        self.held: list[socket.socket] = []
+        self.held: list[tuple[socket.socket, bytes]] = []  # and what it has yet to drip
         self.opened = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -208,7 +208,7 @@ class _Attacker:
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
         self._thread.join(30)
-        for sock in self.held:
+        for sock, _ in self.held:
             sock.close()
 
     def _open(self) -> None:
@@ -216,20 +216,21 @@ class _Attacker:
         sock = socket.create_connection(self.address, timeout=5)
         sock.setblocking(False)
         self.opened += 1
+        drip = b""
         if kind == 1:  # headers without the blank line
             sock.send(b"GET /api/v1/models HTTP/1.1\r\nHost: x\r\n")
         elif kind == 2:  # a PUT that sends 5 of 1,000 declared bytes
             sock.send(b"PUT /api/v1/models/slow/versions/1.0.0 HTTP/1.1\r\nHost: x\r\n"
                       b"Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n{\"ab")
-        elif kind == 3:  # 1 byte every 2 s
-            sock.send(b"G")
-        self.held.append(sock)
+        elif kind == 3:  # a request sent 1 byte every 2 s
+            drip = b"GET /api/v1/models HTTP/1.1\r\nHost: x\r\nX-Slow: " + b"a" * 1000
+        self.held.append((sock, drip))
 
     def _run(self) -> None:
         last_drip = time.monotonic()
         while not self._stop.is_set():
             alive = []
-            for sock in self.held:
+            for sock, drip in self.held:
                 try:
                     closed = sock.recv(65536) == b""
                 except BlockingIOError:
@@ -239,13 +240,15 @@ class _Attacker:
                 if closed:
                     sock.close()
                 else:
-                    alive.append(sock)
+                    alive.append((sock, drip))
             self.held = alive
             if time.monotonic() - last_drip >= 2:
                 last_drip = time.monotonic()
-                for sock in self.held:
-                    with contextlib.suppress(OSError):
-                        sock.send(b"E")
+                for i, (sock, drip) in enumerate(self.held):
+                    if drip:
+                        with contextlib.suppress(OSError):
+                            sock.send(drip[:1])
+                        self.held[i] = (sock, drip[1:])
             while len(self.held) < self.count and not self._stop.is_set():
                 try:
                     self._open()
@@ -278,6 +281,7 @@ def test_normal_requests_succeed_while_an_attacker_holds_every_connection_it_can
                     pass
             statuses.append(httpx.get(f"{server.url}/api/v1/models", timeout=5).status_code)
             peak = _rss_mib(server.proc.pid)
+            print(f"RSS {before:.1f} -> {peak:.1f} MiB; attacker opened {attacker.opened} connections, cap {cap}")
             assert attacker.opened > 2 * cap  # the server shed and closed what it could not hold
         assert statuses == [200] * len(statuses)
         assert peak - before < 24, f"RSS grew from {before:.0f} to {peak:.0f} MiB"
