@@ -294,3 +294,20 @@ def test_normal_requests_succeed_while_an_attacker_holds_every_connection_it_can
         assert server.proc.poll() is None
     finally:
         server.stop()
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "message"),
+    [
+        ("header_timeout", 0, "header_timeout must be a number of seconds above 0"),
+        ("body_timeout", float("nan"), "body_timeout must be a number of seconds above 0"),
+        ("max_header_bytes", 0, "max_header_bytes must be a positive int"),
+        ("max_connections", 10**9, r"max_connections=1000000000 is more than the file-descriptor limit allows"),
+    ],
+)
+def test_serve_refuses_limits_it_cannot_honour(option: str, value: object, message: str) -> None:
+    from modelreg.server import serve
+
+    # An unknown scheme: were the limit let through, opening the registry would fail right after binding.
+    with pytest.raises(ValueError, match=message):
+        serve("unserved://", port=0, **{option: value})

@@ -96,7 +96,7 @@ def serve(
     max_header_bytes: int,
     max_connections: int | None,
 ) -> None:
-    """Serve the registry over HTTP until SIGTERM or Ctrl-C.
+    """Serve the registry over HTTP or HTTPS until SIGTERM or Ctrl-C.
 
     The JSON API is under /api/v1, its OpenAPI document at /openapi.json.
 

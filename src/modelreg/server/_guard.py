@@ -9,6 +9,7 @@ is shed to make room: a client that sends a whole request at once always gets th
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import resource
 from dataclasses import dataclass
@@ -23,11 +24,14 @@ from .problems import problem_body
 
 __all__ = ["ConnectionGuard", "Limits", "connection_ceiling", "guarded_protocol"]
 
+_log = logging.getLogger("modelreg.server")
+_REPORT_SECONDS = 60.0
+
 # A connection is in one phase at a time; only HEADERS and BODY wait on the client.
 _HEADERS, _BODY, _SERVING, _GONE = range(4)
 
 FD_RESERVE = 64
-"""File descriptors kept free beyond those open at start: store, logs, TLS, accept bursts."""
+"""File descriptors kept free beyond those open at start: the store's files and pooled connections, logs, TLS."""
 
 
 @dataclass(frozen=True)
@@ -71,8 +75,9 @@ class ConnectionGuard:
     def __init__(self, limits: Limits) -> None:
         self.limits = limits
         self.open = 0
-        self.shed = 0
+        self.shed = 0  # since the last report in the log
         self.refused = 0
+        self._reported = -_REPORT_SECONDS
         # Insertion-ordered: every entry of one phase has the same timeout, so the oldest expire first.
         self._waiting: tuple[dict[GuardedProtocol, float], dict[GuardedProtocol, float]] = ({}, {})
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -85,6 +90,7 @@ class ConnectionGuard:
             loop.call_later(self._tick, self._sweep)
         if self.open >= self.limits.max_connections:
             victim = self._oldest()
+            self._report(loop.time(), starting=not (self.shed or self.refused))
             if victim is None:
                 self.refused += 1
                 return False
@@ -92,6 +98,20 @@ class ConnectionGuard:
             victim.expire(shed=True)
         self.open += 1
         return True
+
+    def _report(self, now: float, *, starting: bool = False) -> None:
+        """One warning when the cap is first reached, then at most one a minute while it still is."""
+        if (starting and now - self._reported >= _REPORT_SECONDS) or (
+            now - self._reported >= _REPORT_SECONDS and (self.shed or self.refused)
+        ):
+            if starting:
+                _log.warning("at the connection limit (%d): shedding the connections that wait longest on their "
+                             "client", self.limits.max_connections)
+            else:
+                _log.warning("at the connection limit (%d): %d connection(s) shed, %d refused in the last %d s",
+                             self.limits.max_connections, self.shed, self.refused, int(now - self._reported))
+                self.shed = self.refused = 0
+            self._reported = now
 
     def enter(self, conn: GuardedProtocol, old: int, new: int, now: float) -> None:
         """Move ``conn`` from phase ``old`` to ``new``; a waiting phase starts its clock now."""
@@ -117,6 +137,7 @@ class ConnectionGuard:
                 expired.append(conn)
             for conn in expired:
                 conn.expire(shed=False)
+        self._report(now)
         self._loop.call_later(self._tick, self._sweep)
 
 

@@ -284,6 +284,7 @@ def serve(
     _positive_int("max_body_bytes", max_body_bytes)
     if not isinstance(host, str) or not host:
         raise ValueError(f"host must be a non-empty string, not {host!r}")
+    limits = _limits(header_timeout, body_timeout, max_header_bytes, max_connections)
     tls = _tls_context(tls_cert, tls_key)
     auth = load_auth(tokens_file)
     _check_exposure(host, auth, tls is not None, insecure, behind_tls_proxy)
@@ -292,8 +293,7 @@ def serve(
     try:
         registry = open_registry(url)
         try:
-            # Measured after the store is open, so its files and connections are part of the headroom.
-            listen = _Listen(sock, tls, _limits(header_timeout, body_timeout, max_header_bytes, max_connections))
+            listen = _Listen(sock, tls, limits)
             _run(create_app(registry, auth=auth, max_body_bytes=max_body_bytes), listen, url, host, access_log)
         finally:
             close = getattr(registry, "close", None)
