@@ -190,6 +190,32 @@ def test_a_new_connection_is_refused_quickly_when_every_connection_is_busy(tmp_p
         server.stop()
 
 
+def test_unfinished_headers_of_all_connections_together_are_bounded(tmp_path: Path) -> None:
+    # --max-header-bytes 1024: all connections together may hold 1024 x 1024 bytes of unfinished headers.
+    server = _cli_server(tmp_path, "budget", "--max-header-bytes", "1024", "--header-timeout", "60")
+    held: list[socket.socket] = []
+    try:
+        for _ in range(1200):  # 1,200 x 1,000 bytes: the oldest must go
+            sock = socket.create_connection(_address(server.url))
+            sock.sendall(b"GET /api/v1/models HTTP/1.1\r\nX-Pad: " + b"a" * 963)
+            held.append(sock)
+        assert httpx.get(f"{server.url}/api/v1/models", timeout=10).status_code == 200
+        time.sleep(0.5)
+        closed = []
+        for sock in held:
+            sock.settimeout(0.005)
+            try:
+                closed.append(sock.recv(1) == b"")
+            except TimeoutError:
+                closed.append(False)
+        assert 100 <= sum(closed) <= 400  # about 1,200,000 - 1,048,576 bytes' worth, oldest first
+        assert all(closed[: sum(closed) - 10]) and not any(closed[-100:])
+    finally:
+        for sock in held:
+            sock.close()
+        server.stop()
+
+
 class _Attacker:
     """Keeps opening connections that never finish a request, replacing each one the server closes."""
 

@@ -22,13 +22,19 @@ from uvicorn.server import ServerState
 
 from .problems import problem_body
 
-__all__ = ["ConnectionGuard", "Limits", "connection_ceiling", "guarded_protocol"]
+__all__ = ["ConnectionGuard", "Limits", "connection_ceiling", "default_connections", "guarded_protocol"]
 
 _log = logging.getLogger("modelreg.server")
 _REPORT_SECONDS = 60.0
 
 # A connection is in one phase at a time; only HEADERS and BODY wait on the client.
 _HEADERS, _BODY, _SERVING, _GONE = range(4)
+
+MAX_DEFAULT_CONNECTIONS = 16384
+"""The default cap never exceeds this, however high ``ulimit -n`` is (containers often allow a million)."""
+
+HEADER_BUDGET_FACTOR = 1024
+"""Unfinished headers of all connections together may hold this many times ``max_header_bytes`` (64 MiB)."""
 
 FD_RESERVE = 64
 """File descriptors kept free beyond those open at start: the store's files and pooled connections, logs, TLS."""
@@ -56,6 +62,11 @@ def connection_ceiling() -> tuple[int, int]:
     return max(1, soft - already - FD_RESERVE), soft
 
 
+def default_connections(ceiling: int) -> int:
+    """The cap used unless one is given: what the descriptors allow, within MAX_DEFAULT_CONNECTIONS."""
+    return min(ceiling, MAX_DEFAULT_CONNECTIONS)
+
+
 def _problem(status: int, reason: bytes, code: str, title: str, detail: str) -> bytes:
     body = problem_body(status, code, title, detail)
     head = (
@@ -75,6 +86,8 @@ class ConnectionGuard:
     def __init__(self, limits: Limits) -> None:
         self.limits = limits
         self.open = 0
+        self.header_bytes = 0  # held by unfinished headers, all connections together
+        self._header_budget = limits.max_header_bytes * HEADER_BUDGET_FACTOR
         self.shed = 0  # since the last report in the log
         self.refused = 0
         self._reported = -_REPORT_SECONDS
@@ -121,6 +134,18 @@ class ConnectionGuard:
             self._waiting[new][conn] = now
         if new == _GONE:
             self.open -= 1
+
+    def trim(self) -> None:
+        """Shed the oldest connections holding unfinished headers until together they fit the budget again."""
+        if self.header_bytes <= self._header_budget:
+            return
+        holding = [conn for conn in self._waiting[_HEADERS] if conn.holds_headers]
+        self._report(self._loop.time() if self._loop else 0.0, starting=not (self.shed or self.refused))
+        for conn in holding:
+            if self.header_bytes <= self._header_budget:
+                break
+            self.shed += 1
+            conn.expire(shed=True)
 
     def _oldest(self) -> GuardedProtocol | None:
         heads = [(next(iter(phase.items()))) for phase in self._waiting if phase]
@@ -180,6 +205,7 @@ class GuardedProtocol(HttpToolsProtocol):
         self._unset_keepalive_if_required()
         if not self._in_body:
             self._header_bytes += len(data)
+            self.guard.header_bytes += len(data)
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserError:
@@ -198,13 +224,14 @@ class GuardedProtocol(HttpToolsProtocol):
             self._headers_too_large()  # never buffer more than the limit plus one read
             return
         self._settle()
+        self.guard.trim()
 
     def on_headers_complete(self) -> None:
         limit = self.guard.limits.max_header_bytes
         if self._header_bytes > limit and self._exact_header_bytes() > limit:
             self._headers_too_large()
             raise _Reject
-        self._header_bytes = 0
+        self._uncount()
         self._in_body = True
         super().on_headers_complete()
 
@@ -215,6 +242,15 @@ class GuardedProtocol(HttpToolsProtocol):
     def on_response_complete(self) -> None:
         super().on_response_complete()
         self._settle()
+
+    @property
+    def holds_headers(self) -> bool:
+        """Whether part of a request's headers is buffered here (what the header budget counts)."""
+        return self._header_bytes > 0
+
+    def _uncount(self) -> None:
+        self.guard.header_bytes -= self._header_bytes
+        self._header_bytes = 0
 
     def _exact_header_bytes(self) -> int:
         return len(self.url) + sum(len(name) + len(value) + 4 for name, value in self.headers)
@@ -234,17 +270,19 @@ class GuardedProtocol(HttpToolsProtocol):
     def _move(self, phase: int) -> None:
         if phase != self._phase:
             if phase == _HEADERS and self._phase == _SERVING and not self.pipeline:
-                self._header_bytes = 0  # a new request starts: what was counted belonged to the last one
+                self._uncount()  # a new request starts: what was counted belonged to the last one
+            if phase == _GONE:
+                self._uncount()
             old, self._phase = self._phase, phase
             if old != _GONE:
                 self.guard.enter(self, old, phase, self.loop.time())
 
     def expire(self, *, shed: bool) -> None:
         """Close a connection whose client ran out of time (or that is shed at the cap): 408 if it was mid-request."""
-        phase = self._phase
+        phase, partial = self._phase, self.holds_headers
         self._move(_GONE)
         limits = self.guard.limits
-        if phase == _HEADERS and self._header_bytes and not shed:
+        if phase == _HEADERS and partial and not shed:
             self._answer(408, b"Request Timeout", "request_timeout", "Request timeout",
                          f"the request headers did not arrive within {limits.header_timeout:g} s")
         elif phase == _BODY and self.cycle is not None and not self.cycle.response_started:

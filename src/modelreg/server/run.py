@@ -28,7 +28,7 @@ from ._config import (
     DEFAULT_PORT,
     redact_url,
 )
-from ._guard import ConnectionGuard, Limits, connection_ceiling, guarded_protocol
+from ._guard import ConnectionGuard, Limits, connection_ceiling, default_connections, guarded_protocol
 from .app import ModelregApp, create_app
 from .auth import TOKENS_ENV, Auth, load_auth
 
@@ -204,7 +204,7 @@ def _limits(header_timeout: float, body_timeout: float, max_header_bytes: int, m
     """The guard's limits, checked; the connection cap defaults to what RLIMIT_NOFILE leaves room for."""
     ceiling, nofile = connection_ceiling()
     if max_connections is None:
-        cap = ceiling
+        cap = default_connections(ceiling)
     elif _positive_int("max_connections", max_connections) > ceiling:
         raise ValueError(
             f"max_connections={max_connections} is more than the file-descriptor limit allows: at most {ceiling} "
