@@ -183,24 +183,37 @@ class GuardedProtocol(HttpToolsProtocol):
         self._in_body = False
         self._header_bytes = 0  # bytes received while reading headers: an upper bound on their size
         self._answered = False
+        self._refusal: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
         if not self.guard.admit(self, self.loop):
-            limit = self.guard.limits.max_connections
-            self._answer(503, b"Service Unavailable", "too_many_connections", "Too many connections",
-                         f"the server holds its limit of {limit} connections, all busy; retry shortly")
+            # Answer once the request has arrived (or after a moment): closing with it unread
+            # would reset the connection and lose the 503.
+            self._refusal = self.loop.call_later(min(1.0, self.guard.limits.header_timeout), self._refuse)
             return
         self._phase = _SERVING
         self._settle()
 
     def connection_lost(self, exc: Exception | None) -> None:
         super().connection_lost(exc)
+        if self._refusal is not None:
+            self._refusal.cancel()
         self._move(_GONE)
+
+    def _refuse(self) -> None:
+        if self._refusal is not None:
+            self._refusal.cancel()
+        limit = self.guard.limits.max_connections
+        self._answer(503, b"Service Unavailable", "too_many_connections", "Too many connections",
+                     f"the server holds its limit of {limit} connections, all busy; retry shortly")
 
     def data_received(self, data: bytes) -> None:
         # uvicorn's data_received, plus the header byte count and requests we refused mid-parse.
         if self._answered:
+            return
+        if self._refusal is not None:
+            self._refuse()
             return
         self._unset_keepalive_if_required()
         if not self._in_body:
