@@ -122,6 +122,7 @@ class Session:
     url: str | None = None
     token: str | None = None
     as_json: bool = False
+    ca_bundle: str | None = None
     _registry: ModelRegistry | None = field(default=None, repr=False)
 
     @property
@@ -135,13 +136,15 @@ class Session:
         return redact_url(self.registry_url)
 
     def registry(self) -> ModelRegistry:
-        """Open the registry the URL names (once); the token goes only to HTTP(S) URLs."""
+        """Open the registry the URL names (once); the token goes only to HTTP(S) URLs, the CA bundle to HTTPS."""
         if self._registry is None:
             url = self.registry_url
             scheme = urlsplit(url).scheme.lower()
             options: dict[str, Any] = {}
             if self.token and scheme in ("http", "https"):
                 options["token"] = self.token
+            if self.ca_bundle and scheme == "https":
+                options["ca_bundle"] = self.ca_bundle
             try:
                 self._registry = open_registry(url, **options)
             except ImportError as exc:

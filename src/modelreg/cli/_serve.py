@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from ..server import DEFAULT_MAX_BODY_BYTES, DEFAULT_PORT
+from ..server._config import DEFAULT_BODY_TIMEOUT, DEFAULT_HEADER_TIMEOUT, DEFAULT_MAX_HEADER_BYTES
 from ._context import CliFailure, Session, pass_session
 
 __all__ = ["serve"]
@@ -41,6 +42,49 @@ __all__ = ["serve"]
     "keep it below the clients' timeout (15 s by default).",
 )
 @click.option("--no-access-log", is_flag=True, help="Do not log one line per request.")
+@click.option(
+    "--tls-cert",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Serve HTTPS with this PEM certificate (chain); the key may be in the same file.",
+)
+@click.option(
+    "--tls-key",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="The PEM private key of --tls-cert.",
+)
+@click.option(
+    "--behind-tls-proxy",
+    is_flag=True,
+    help="Serve plain HTTP on a non-loopback address because a TLS-terminating proxy is in front.",
+)
+@click.option(
+    "--header-timeout",
+    type=click.FloatRange(min=0, min_open=True, max=86400, max_open=True),
+    default=DEFAULT_HEADER_TIMEOUT,
+    show_default=True,
+    metavar="SECONDS",
+    help="Close a connection that has not sent a request's complete headers within this.",
+)
+@click.option(
+    "--body-timeout",
+    type=click.FloatRange(min=0, min_open=True, max=86400, max_open=True),
+    default=DEFAULT_BODY_TIMEOUT,
+    show_default=True,
+    metavar="SECONDS",
+    help="Abandon a request (408) whose body has not fully arrived within this after its headers.",
+)
+@click.option(
+    "--max-header-bytes",
+    type=click.IntRange(min=1),
+    default=DEFAULT_MAX_HEADER_BYTES,
+    show_default=True,
+    help="Refuse (431) a request whose request line and headers are larger than this.",
+)
+@click.option(
+    "--max-connections",
+    type=click.IntRange(min=1),
+    help="Connections held at once [default: what the file-descriptor limit (ulimit -n) leaves room for].",
+)
 @pass_session
 def serve(
     session: Session,
@@ -51,15 +95,23 @@ def serve(
     max_body_bytes: int,
     store_timeout: float | None,
     no_access_log: bool,
+    tls_cert: Path | None,
+    tls_key: Path | None,
+    behind_tls_proxy: bool,
+    header_timeout: float,
+    body_timeout: float,
+    max_header_bytes: int,
+    max_connections: int | None,
 ) -> None:
-    """Serve the registry over HTTP until SIGTERM or Ctrl-C.
+    """Serve the registry over HTTP or HTTPS until SIGTERM or Ctrl-C.
 
     The JSON API is under /api/v1, its OpenAPI document at /openapi.json.
 
     Example:
 
     \b
-        modelreg --registry sqlite:////srv/modelreg/registry.db serve --host 0.0.0.0 --tokens-file /etc/modelreg/tokens
+        modelreg --registry sqlite:////srv/modelreg/registry.db serve --host 0.0.0.0 \\
+            --tokens-file /etc/modelreg/tokens --tls-cert /etc/modelreg/cert.pem --tls-key /etc/modelreg/key.pem
     """
     try:
         from ..server import serve as run_server
@@ -76,4 +128,11 @@ def serve(
         max_body_bytes=max_body_bytes,
         store_timeout=store_timeout,
         access_log=not no_access_log,
+        tls_cert=str(tls_cert) if tls_cert is not None else None,
+        tls_key=str(tls_key) if tls_key is not None else None,
+        behind_tls_proxy=behind_tls_proxy,
+        header_timeout=header_timeout,
+        body_timeout=body_timeout,
+        max_header_bytes=max_header_bytes,
+        max_connections=max_connections,
     )

@@ -30,10 +30,17 @@ __all__ = ["cli"]
     metavar="TOKEN",
     help="Bearer token for an http(s):// registry [env MODELREG_TOKEN].",
 )
+@click.option(
+    "--ca-bundle",
+    envvar="MODELREG_CA_BUNDLE",
+    metavar="FILE",
+    help="PEM file of the CA(s) that signed an https:// registry's certificate, when not a public CA "
+    "[env MODELREG_CA_BUNDLE; $SSL_CERT_FILE is honoured too].",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON on stdout.")
 @click.version_option(__version__, prog_name="modelreg")
 @click.pass_context
-def cli(ctx: click.Context, url: str | None, token: str | None, as_json: bool) -> None:
+def cli(ctx: click.Context, url: str | None, token: str | None, ca_bundle: str | None, as_json: bool) -> None:
     """Browse and change a model registry from the terminal, or serve one over HTTP.
 
     Errors print one line, 'error: <message>', and exit with a code per kind
@@ -45,7 +52,7 @@ def cli(ctx: click.Context, url: str | None, token: str | None, as_json: bool) -
     \b
         modelreg --registry http://registry.internal:8600 resolve resnet50 production
     """
-    session = Session(url=url, token=token, as_json=as_json)
+    session = Session(url=url, token=token, as_json=as_json, ca_bundle=ca_bundle)
     ctx.obj = session
     ctx.call_on_close(session.close)
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import ssl
 import threading
 import time
 from contextlib import AbstractContextManager
@@ -28,7 +30,10 @@ from ..semver import parse_version
 from ..server._config import check_token
 from ._events import EventStream
 
-__all__ = ["RegistryClient"]
+__all__ = ["CA_BUNDLE_ENV", "RegistryClient"]
+
+CA_BUNDLE_ENV = "MODELREG_CA_BUNDLE"
+"""A PEM file (or directory) of CA certificates to verify an https:// server by, when ``ca_bundle`` is not given."""
 
 _log = logging.getLogger("modelreg.client")
 _CLASSES: dict[str, type[RegistryError]] = {cls.code: cls for cls in ERROR_CLASSES}
@@ -48,6 +53,43 @@ def _reason(exc: httpx.HTTPError) -> str:
     return text if len(text) <= 200 else text[:197] + "..."
 
 
+def _verify(ca_bundle: str | os.PathLike[str] | None) -> ssl.SSLContext | bool:
+    """How to verify an https:// server: a private CA bundle, or (True) httpx's default trust store.
+
+    httpx's default honours ``$SSL_CERT_FILE`` and ``$SSL_CERT_DIR``, else uses certifi's CAs.
+    """
+    if ca_bundle is None:
+        ca_bundle = os.environ.get(CA_BUNDLE_ENV) or None
+        if ca_bundle is None:
+            return True
+    if not isinstance(ca_bundle, (str, os.PathLike)):
+        raise TypeError(f"ca_bundle must be a path (str or os.PathLike), not {type(ca_bundle).__name__}")
+    path = os.fspath(ca_bundle)
+    try:
+        if os.path.isdir(path):
+            return ssl.create_default_context(capath=path)
+        return ssl.create_default_context(cafile=path)
+    except (OSError, ssl.SSLError) as exc:
+        reason = getattr(exc, "strerror", None) or getattr(exc, "reason", None) or exc
+        raise ValueError(f"cannot read CA certificates from ca_bundle {path!r}: {reason}; "
+                         "expected a PEM file (or directory) of CA certificates") from None
+
+
+def _tls_failure(url: str, exc: BaseException) -> StoreError | None:
+    """A clear StoreError when ``exc`` was caused by TLS (an unverifiable certificate above all), else None."""
+    cause: BaseException | None = exc
+    while cause is not None and not isinstance(cause, ssl.SSLError):
+        cause = cause.__cause__ or cause.__context__
+    if isinstance(cause, ssl.SSLCertVerificationError):
+        return StoreError(
+            f"cannot verify the TLS certificate of {url}: {cause.verify_message or cause.reason}. If a private CA "
+            f"signed it, pass its certificate as ca_bundle= (CLI: --ca-bundle or ${CA_BUNDLE_ENV})"
+        )
+    if cause is not None:
+        return StoreError(f"the TLS handshake with {url} failed ({cause.reason or cause}): is it serving HTTPS?")
+    return None
+
+
 class RegistryClient:
     """A ModelRegistry whose registry lives on a modelreg server; reuses connections, thread-safe.
 
@@ -57,9 +99,19 @@ class RegistryClient:
     ``timeout`` (seconds, per request) defaults to 15: longer than the server's store
     timeout (5 s by default), so a write is answered, 201 or 503, before the client
     gives up; keep it longer if the server's ``--store-timeout`` is raised.
+    An https:// server's certificate is always verified: by ``ca_bundle`` (a PEM file of
+    private CAs; default ``$MODELREG_CA_BUNDLE``), else the system's ``$SSL_CERT_FILE`` or certifi.
     """
 
-    def __init__(self, url: str, *, token: str | None = None, timeout: float = 15.0, retries: int = 2) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        token: str | None = None,
+        timeout: float = 15.0,
+        retries: int = 2,
+        ca_bundle: str | os.PathLike[str] | None = None,
+    ) -> None:
         if not isinstance(url, str):
             raise TypeError(f"url must be a str, not {type(url).__name__}")
         parts = urlsplit(url)
@@ -71,13 +123,14 @@ class RegistryClient:
             raise ValueError(f"timeout must be a positive number of seconds, not {timeout!r}")
         if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
             raise ValueError(f"retries must be a non-negative int, not {retries!r}")
+        verify = _verify(ca_bundle) if parts.scheme == "https" else True
         self.url = url.rstrip("/")
         self.timeout = float(timeout)
         self._retries = retries
         headers = {"User-Agent": f"modelreg/{__version__}", "Accept": "application/json"}
         if token is not None:
             headers["Authorization"] = f"Bearer {token}"
-        self._http = httpx.Client(base_url=self.url, headers=headers, timeout=self.timeout)
+        self._http = httpx.Client(base_url=self.url, headers=headers, timeout=self.timeout, verify=verify)
         self._streams: set[EventStream] = set()
         self._lock = threading.Lock()
         self._closed = False
@@ -96,6 +149,9 @@ class RegistryClient:
             except httpx.LocalProtocolError as exc:  # nothing was sent: the request itself is malformed
                 raise RegistryError(f"cannot send {method} {path} to {self.url}: {_reason(exc)}") from exc
             except httpx.TransportError as exc:
+                tls = _tls_failure(self.url, exc)
+                if tls is not None:  # retrying cannot make a certificate verifiable
+                    raise tls from exc
                 # A refused connection sent nothing, so even a write may be retried; a read may always be.
                 retry = isinstance(exc, httpx.ConnectError) or (
                     method in _IDEMPOTENT and isinstance(exc, (httpx.NetworkError, httpx.RemoteProtocolError))

@@ -5,7 +5,17 @@ from __future__ import annotations
 import re
 from urllib.parse import urlsplit
 
-__all__ = ["DEFAULT_CLIENT_TIMEOUT", "DEFAULT_MAX_BODY_BYTES", "DEFAULT_PORT", "TOKEN", "check_token", "redact_url"]
+__all__ = [
+    "DEFAULT_BODY_TIMEOUT",
+    "DEFAULT_CLIENT_TIMEOUT",
+    "DEFAULT_HEADER_TIMEOUT",
+    "DEFAULT_MAX_BODY_BYTES",
+    "DEFAULT_MAX_HEADER_BYTES",
+    "DEFAULT_PORT",
+    "TOKEN",
+    "check_token",
+    "redact_url",
+]
 
 TOKEN = re.compile(r"[\x21-\x7e]+", re.ASCII)
 """What a bearer token may hold: visible ASCII, no spaces (what ``Authorization: Bearer`` carries)."""
@@ -25,6 +35,15 @@ Worst case, every character of the bounded text takes 6 bytes (a control charact
 + 100 x (128 + 1,024) tag + 1,000 x 128 metric-name characters = 257,296 x 6 = 1,543,776 bytes,
 plus 65,536 of hyperparameters and the numbers and punctuation: about 1.6 MB.
 """
+
+DEFAULT_HEADER_TIMEOUT = 10.0
+"""Seconds a connection gets to send a request's complete headers (from connecting, or from the last response)."""
+
+DEFAULT_BODY_TIMEOUT = 30.0
+"""Seconds a request's whole body gets to arrive once its headers have: 2 MiB at 70 KB/s."""
+
+DEFAULT_MAX_HEADER_BYTES = 64 * 1024
+"""The most bytes the request line and headers together may take; larger requests get 431."""
 
 
 def redact_url(url: str) -> str:

@@ -8,17 +8,29 @@ import ipaddress
 import logging
 import signal
 import socket
+import ssl
 import sys
 import threading
 from collections.abc import Iterator
+from dataclasses import dataclass
 from types import FrameType
 from typing import TextIO
 from urllib.parse import urlsplit
 
 import uvicorn
+from uvicorn.config import STARTUP_FAILURE
 
 from ..urls import default_registry_url, open_registry
-from ._config import DEFAULT_CLIENT_TIMEOUT, DEFAULT_MAX_BODY_BYTES, DEFAULT_PORT, redact_url
+from ._config import (
+    DEFAULT_BODY_TIMEOUT,
+    DEFAULT_CLIENT_TIMEOUT,
+    DEFAULT_HEADER_TIMEOUT,
+    DEFAULT_MAX_BODY_BYTES,
+    DEFAULT_MAX_HEADER_BYTES,
+    DEFAULT_PORT,
+    redact_url,
+)
+from ._guard import ConnectionGuard, Limits, connection_ceiling, default_connections, guarded_protocol
 from .app import ModelregApp, create_app
 from .auth import TOKENS_ENV, Auth, load_auth
 
@@ -84,17 +96,52 @@ class _AccessSink:
                 self._stream.flush()
 
 
-class _Server(uvicorn.Server):
-    """uvicorn's server, plus: end event streams at SIGTERM, and return instead of re-raising the signal."""
+@dataclass(frozen=True)
+class _Listen:
+    """What the listening socket serves: its TLS context (None for plain HTTP) and the guard's limits."""
 
-    def __init__(self, config: uvicorn.Config, app: ModelregApp) -> None:
+    sock: socket.socket
+    tls: ssl.SSLContext | None
+    limits: Limits
+
+
+class _Server(uvicorn.Server):
+    """uvicorn's server, plus: guarded connections, TLS with a handshake timeout, end event streams at
+    SIGTERM, and return instead of re-raising the signal."""
+
+    def __init__(self, config: uvicorn.Config, app: ModelregApp, listen: _Listen) -> None:
+        self.guard = ConnectionGuard(listen.limits)
+        config.http = guarded_protocol(self.guard)
         super().__init__(config)
         self._app = app
+        self._listen = listen
         self._loop: asyncio.AbstractEventLoop | None = None
 
     async def serve(self, sockets: list[socket.socket] | None = None) -> None:
         self._loop = asyncio.get_running_loop()
         await super().serve(sockets)
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        # uvicorn's startup for one pre-bound socket, plus a bound on the TLS handshake (uvicorn
+        # leaves asyncio's 60 s): a client that never finishes it is on the header clock too.
+        await self.lifespan.startup()
+        if self.lifespan.should_exit:
+            sys.exit(STARTUP_FAILURE)
+        config = self.config
+
+        def protocol() -> asyncio.Protocol:
+            return config.http_protocol_class(  # type: ignore[call-arg]
+                config=config, server_state=self.server_state, app_state=self.lifespan.state
+            )
+
+        loop = asyncio.get_running_loop()
+        tls = self._listen.tls
+        handshake = self._listen.limits.header_timeout if tls is not None else None
+        server = await loop.create_server(
+            protocol, sock=self._listen.sock, ssl=tls, backlog=config.backlog, ssl_handshake_timeout=handshake
+        )
+        self.servers = [server]
+        self.started = True
 
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
         super().handle_exit(sig, frame)
@@ -147,6 +194,71 @@ def _describe(auth: Auth | None, host: str) -> str:
     return "INSECURE: no tokens, anonymous full access on a non-loopback address"
 
 
+def _positive_int(name: str, value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{name} must be a positive int, not {value!r}")
+    return value
+
+
+def _seconds(name: str, value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < 86400:
+        raise ValueError(f"{name} must be a number of seconds above 0 and below 86400, not {value!r}")
+    return float(value)
+
+
+def _limits(header_timeout: float, body_timeout: float, max_header_bytes: int, max_connections: int | None) -> Limits:
+    """The guard's limits, checked; the connection cap defaults to what RLIMIT_NOFILE leaves room for."""
+    ceiling, nofile = connection_ceiling()
+    if max_connections is None:
+        cap = default_connections(ceiling)
+    elif _positive_int("max_connections", max_connections) > ceiling:
+        raise ValueError(
+            f"max_connections={max_connections} is more than the file-descriptor limit allows: at most {ceiling} "
+            f"with RLIMIT_NOFILE {nofile} (raise it with 'ulimit -n', or ask for fewer connections)"
+        )
+    else:
+        cap = max_connections
+    return Limits(
+        header_timeout=_seconds("header_timeout", header_timeout),
+        body_timeout=_seconds("body_timeout", body_timeout),
+        max_header_bytes=_positive_int("max_header_bytes", max_header_bytes),
+        max_connections=cap,
+    )
+
+
+def _tls_context(tls_cert: str | None, tls_key: str | None) -> ssl.SSLContext | None:
+    """A server TLS context from PEM files (the key may sit in the certificate file); None without a cert."""
+    if tls_cert is None:
+        if tls_key is not None:
+            raise ValueError("tls_key needs tls_cert: pass the certificate (PEM) that goes with the key")
+        return None
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)  # TLS 1.2 or later
+    try:
+        context.load_cert_chain(tls_cert, tls_key)
+    except (OSError, ssl.SSLError) as exc:
+        files = tls_cert if tls_key is None else f"{tls_cert} and {tls_key}"
+        reason = getattr(exc, "strerror", None) or getattr(exc, "reason", None) or exc
+        raise ValueError(f"cannot load the TLS certificate and key from {files}: {reason}") from None
+    return context
+
+
+def _check_exposure(host: str, auth: Auth | None, tls: bool, insecure: bool, behind_tls_proxy: bool) -> None:
+    """Refuse a non-loopback address that would expose tokens in clear text, or full access to anyone."""
+    if is_loopback(host):
+        return
+    if auth is None and not insecure:
+        raise ValueError(
+            f"refusing to serve on {host} without tokens: anyone who can reach it could change the registry. "
+            f"Configure tokens (a tokens file or ${TOKENS_ENV}), bind 127.0.0.1, or pass --insecure"
+        )
+    if auth is not None and not tls and not behind_tls_proxy:
+        raise ValueError(
+            f"refusing to serve on {host} over plain HTTP: every bearer token would cross the network in clear "
+            "text. Pass --tls-cert and --tls-key to serve HTTPS, or --behind-tls-proxy if a TLS-terminating "
+            "proxy is in front and only it can reach this address"
+        )
+
+
 def serve(
     registry_url: str | None = None,
     *,
@@ -157,34 +269,41 @@ def serve(
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     store_timeout: float | None = None,
     access_log: bool = True,
+    header_timeout: float = DEFAULT_HEADER_TIMEOUT,
+    body_timeout: float = DEFAULT_BODY_TIMEOUT,
+    max_header_bytes: int = DEFAULT_MAX_HEADER_BYTES,
+    max_connections: int | None = None,
+    tls_cert: str | None = None,
+    tls_key: str | None = None,
+    behind_tls_proxy: bool = False,
 ) -> None:
     """Serve the registry at ``registry_url`` (default: the SQLite file) until SIGTERM or Ctrl+C.
 
     Tokens come from ``tokens_file`` and ``$MODELREG_SERVER_TOKENS``; without any, only a
-    loopback address may be bound unless ``insecure``. ``store_timeout`` (SQLite and
-    PostgreSQL) bounds each write; None keeps the store's default. Raises ValueError or a
-    RegistryError with a one-line message for bad configuration. Closes the registry
-    before returning.
+    loopback address may be bound unless ``insecure``; with tokens, a non-loopback address
+    needs ``tls_cert`` (HTTPS) or ``behind_tls_proxy``. ``store_timeout``
+    (SQLite and PostgreSQL) bounds each write; None keeps the store's default. Slow clients are bounded by
+    ``header_timeout``, ``body_timeout``, ``max_header_bytes`` and ``max_connections``
+    (default: what the file-descriptor limit leaves room for). Raises ValueError or a
+    RegistryError with a one-line message for bad configuration. Closes the registry before returning.
     """
     if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
         raise ValueError(f"port must be an int from 0 to 65535, not {port!r}")
-    if isinstance(max_body_bytes, bool) or not isinstance(max_body_bytes, int) or max_body_bytes < 1:
-        raise ValueError(f"max_body_bytes must be a positive int, not {max_body_bytes!r}")
+    _positive_int("max_body_bytes", max_body_bytes)
     if not isinstance(host, str) or not host:
         raise ValueError(f"host must be a non-empty string, not {host!r}")
+    limits = _limits(header_timeout, body_timeout, max_header_bytes, max_connections)
+    tls = _tls_context(tls_cert, tls_key)
     auth = load_auth(tokens_file)
-    if auth is None and not is_loopback(host) and not insecure:
-        raise ValueError(
-            f"refusing to serve on {host} without tokens: anyone who can reach it could change the registry. "
-            f"Configure tokens (a tokens file or ${TOKENS_ENV}), bind 127.0.0.1, or pass --insecure"
-        )
+    _check_exposure(host, auth, tls is not None, insecure, behind_tls_proxy)
     url = registry_url if registry_url is not None else default_registry_url()
     options = _store_options(url, store_timeout)
     sock = _bind(host, port)
     try:
         registry = open_registry(url, **options)
         try:
-            _run(create_app(registry, auth=auth, max_body_bytes=max_body_bytes), sock, url, host, access_log)
+            listen = _Listen(sock, tls, limits)
+            _run(create_app(registry, auth=auth, max_body_bytes=max_body_bytes), listen, url, host, access_log)
         finally:
             close = getattr(registry, "close", None)
             if callable(close):
@@ -212,16 +331,21 @@ def _store_options(url: str, store_timeout: float | None) -> dict[str, float]:
     return {"store_timeout": float(store_timeout)}
 
 
-def _run(app: ModelregApp, sock: socket.socket, url: str, host: str, access_log: bool) -> None:
+def _run(app: ModelregApp, listen: _Listen, url: str, host: str, access_log: bool) -> None:
     _configure_logging()
     sink = _AccessSink(sys.stderr) if access_log else None
     app.access_log = sink.write if sink is not None else None
-    server = _Server(server_config(app), app)
-    bound_host, bound_port = sock.getsockname()[:2]
+    server = _Server(server_config(app), app, listen)
+    bound_host, bound_port = listen.sock.getsockname()[:2]
     shown = f"[{bound_host}]" if ":" in bound_host else bound_host
-    _log.info("modelreg serving %s at http://%s:%d (%s)", redact_url(url), shown, bound_port, _describe(app.auth, host))
+    scheme = "https" if listen.tls is not None else "http"
+    _log.info("modelreg serving %s at %s://%s:%d (%s)", redact_url(url), scheme, shown, bound_port,
+              _describe(app.auth, host))
+    limits = listen.limits
+    _log.info("limits: %d connections, headers %g s and %d bytes, body %g s", limits.max_connections,
+              limits.header_timeout, limits.max_header_bytes, limits.body_timeout)
     try:
-        server.run(sockets=[sock])
+        server.run(sockets=[listen.sock])
     finally:
         if sink is not None:
             sink.flush()
