@@ -19,6 +19,7 @@ from modelreg import ModelMetadata, open_registry
 from modelreg.cli._context import Session, exit_code_for
 from modelreg.cli.app import cli
 from modelreg.errors import ERROR_CLASSES
+from modelreg.server import serve
 
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "cli.md"
 # Environment variables that would leak the developer's own registry into the tests.
@@ -538,6 +539,18 @@ def test_watch_since_on_a_registry_without_an_event_log_is_a_usage_error() -> No
     result = run("memory://", "watch", "--since", "0")
     assert result.exit_code == 2
     assert "--since needs a registry that keeps an event log" in result.stderr
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:8600", "https://registry.example:8600"])
+def test_serve_refuses_another_server_as_its_store(url: str) -> None:
+    error = fails(url, "serve", "--port", "0", code=2)
+    assert f"serve needs a store, not another server: the registry is {url}" in one_error_line(error)
+
+
+def test_serve_refuses_modelreg_url_left_pointing_at_a_server(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MODELREG_URL", "http://127.0.0.1:8600")  # as a client shell has it: serve would wait on itself
+    with pytest.raises(ValueError, match=r"\$MODELREG_URL is http://127.0.0.1:8600. Pass one with --registry"):
+        serve(port=0)
 
 
 def test_serve_refuses_a_store_timeout_for_a_registry_that_has_no_store() -> None:

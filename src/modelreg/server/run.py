@@ -297,6 +297,7 @@ def serve(
     auth = load_auth(tokens_file)
     _check_exposure(host, auth, tls is not None, insecure, behind_tls_proxy)
     url = registry_url if registry_url is not None else default_registry_url()
+    _check_store_url(url, from_environment=registry_url is None)
     options = _store_options(url, store_timeout)
     sock = _bind(host, port)
     try:
@@ -311,6 +312,18 @@ def serve(
             _log.info("registry closed")
     finally:
         sock.close()
+
+
+def _check_store_url(url: str, *, from_environment: bool) -> None:
+    """Refuse another server as the store: a server over itself (``MODELREG_URL`` left set
+    to its own address, as clients use it) would wait on itself forever."""
+    if urlsplit(url).scheme.lower() in ("http", "https"):
+        where = f"$MODELREG_URL is {redact_url(url)}" if from_environment else f"the registry is {redact_url(url)}"
+        raise ValueError(
+            f"serve needs a store, not another server: {where}. "
+            "Pass one with --registry (modelreg --registry sqlite:///registry.db serve), e.g. sqlite:///PATH, "
+            "postgresql://… or memory://"
+        )
 
 
 def _store_options(url: str, store_timeout: float | None) -> dict[str, float]:
