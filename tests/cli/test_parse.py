@@ -99,6 +99,11 @@ def test_numbers_whose_value_is_the_stored_float_are_kept(url: str) -> None:
         ("m.yaml", "hyperparameters:\n  x: 0.1000000000000000000001\n", "nearest 64-bit float is 0.1"),
         ("m.yaml", "hyperparameters:\n  x: 1.0e+400\n", "too large"),
         ("m.yaml", "hyperparameters:\n  x: 1:30.5\n", "base-60"),
+        ("m.yaml", "hyperparameters:\n  x: 010\n", "octal, hexadecimal, binary or base-60"),  # YAML 1.1: 8
+        ("m.yaml", "hyperparameters:\n  x: 0x10\n", "octal, hexadecimal, binary or base-60"),  # YAML 1.1: 16
+        ("m.yaml", "hyperparameters:\n  x: 0b11\n", "octal, hexadecimal, binary or base-60"),  # YAML 1.1: 3
+        ("m.yaml", "hyperparameters:\n  x: 12:30:00\n", "octal, hexadecimal, binary or base-60"),  # 45000
+        ("m.yaml", "hyperparameters:\n  x: 1e400\n", "too large"),  # YAML 1.1: the text "1e400"
     ],
 )
 def test_numbers_stored_inexactly_are_refused_in_metadata_files(
@@ -111,9 +116,11 @@ def test_numbers_stored_inexactly_are_refused_in_metadata_files(
 
 def test_yaml_numbers_written_differently_but_exactly_are_kept(url: str, tmp_path: Path) -> None:
     path = tmp_path / "m.yaml"
-    path.write_text("performance_metrics:\n  a: 1.50\n  b: 1_000.5\n  c: .5\n")
+    path.write_text("performance_metrics:\n  a: 1.50\n  b: 1_000.5\n  c: .5\n  d: 1e3\n"
+                    "hyperparameters:\n  n: 10\n  m: -0\n  big: 9007199254740993\n  s: '010'\n")
     assert register(url, "--from-file", str(path)).exit_code == 0
-    assert stored(url)["performance_metrics"] == {"a": 1.5, "b": 1000.5, "c": 0.5}
+    assert stored(url)["performance_metrics"] == {"a": 1.5, "b": 1000.5, "c": 0.5, "d": 1000.0}
+    assert stored(url)["hyperparameters"] == {"n": 10, "m": 0, "big": 9007199254740993, "s": "010"}
 
 
 @pytest.mark.parametrize(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import re
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -170,6 +171,10 @@ def _parse_yaml(path: Path, text: str) -> Any:
         raise click.BadParameter(f"{path} is not valid YAML: {where}", param_hint="'--from-file'") from None
 
 
+_YAML_DECIMAL_INT = re.compile(r"[-+]?(?:0|[1-9][0-9_]*)")
+_YAML_EXPONENT_FLOAT = re.compile(r"[-+]?[0-9][0-9_]*[eE][-+]?[0-9]+")
+
+
 def _exact_yaml_loader(yaml: Any) -> Any:
     """PyYAML's SafeLoader, keeping to the JSON rules: exact floats only, no repeated keys, and
     timestamps kept as the text written, so a training_date meets the same RFC 3339 parser as
@@ -199,11 +204,21 @@ def _exact_yaml_loader(yaml: Any) -> Any:
         except ValueError as exc:
             raise fail(str(exc), node) from None
 
+    def decimal_yaml_int(loader: Any, node: Any) -> int:
+        text = str(loader.construct_scalar(node))
+        if not _YAML_DECIMAL_INT.fullmatch(text):  # YAML 1.1 reads 010 as 8, 0x10 as 16, 1:30 as 90
+            raise fail(f"{text[:40]} is an octal, hexadecimal, binary or base-60 number in YAML 1.1, "
+                       "not the decimal it reads as; write it in decimal or quote it", node)
+        return int(text.replace("_", ""))
+
     def timestamp_text(loader: Any, node: Any) -> str:
         return str(loader.construct_scalar(node))
 
     ExactLoader.add_constructor("tag:yaml.org,2002:float", exact_yaml_float)
+    ExactLoader.add_constructor("tag:yaml.org,2002:int", decimal_yaml_int)
     ExactLoader.add_constructor("tag:yaml.org,2002:timestamp", timestamp_text)
+    # YAML 1.1 floats need a dot, so 1e3 would be the text "1e3"; read it as JSON and YAML 1.2 do.
+    ExactLoader.add_implicit_resolver("tag:yaml.org,2002:float", _YAML_EXPONENT_FLOAT, list("-+0123456789"))
     return ExactLoader
 
 
