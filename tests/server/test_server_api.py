@@ -272,3 +272,21 @@ def test_204_responses_carry_no_content_headers_and_keep_the_connection_usable(
         # The same connection still frames the next response correctly: nothing was left in the stream.
         status, headers, _ = _exchange(sock, b"GET /api/v1/models/api-204/versions HTTP/1.1\r\nHost: x\r\n\r\n")
         assert status == "HTTP/1.1 200 OK" and headers["content-type"] == "application/json"
+
+
+def test_head_never_claims_a_length_other_than_get_would_send(http: httpx.Client, module_server: Running) -> None:
+    _put(http, "api-head", "1.0.0")
+    host, port = module_server.url.split("//", 1)[1].rsplit(":", 1)
+    with socket.create_connection((host, int(port)), timeout=10) as sock:
+        for version in ("1.0.0", "9.9.9"):  # exists (no body built) and missing (the problem GET would send)
+            path = b"/api/v1/models/api-head/versions/" + version.encode()
+            _, get_headers, body = _exchange(sock, b"GET " + path + b" HTTP/1.1\r\nHost: x\r\n\r\n")
+            while len(body) < int(get_headers["content-length"]):  # the rest of GET's body
+                body += sock.recv(65536)
+            status, headers, rest = _exchange(sock, b"HEAD " + path + b" HTTP/1.1\r\nHost: x\r\n\r\n")
+            assert rest == b""
+            # RFC 9110 8.6: a HEAD response's Content-Length, when sent, is the length GET would send.
+            assert headers.get("content-length", get_headers["content-length"]) == get_headers["content-length"], (
+                status, headers, get_headers)
+        status, headers, _ = _exchange(sock, b"GET /api/v1/models/api-head/versions HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert status == "HTTP/1.1 200 OK"  # the connection still frames responses correctly

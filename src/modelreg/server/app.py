@@ -386,6 +386,10 @@ class ModelregApp:
         if reply.status in _NO_CONTENT:  # RFC 9110 15.3.5, 15.4.5: no body, so no content headers either
             headers = []
             body = b""
+        elif method == "HEAD" and not body:
+            # A HEAD endpoint that did not build GET's body (existence checks) may not claim a
+            # length: RFC 9110 8.6 allows leaving it out, never sending a different one.
+            headers = [(b"content-type", reply.content_type)]
         else:
             headers = [(b"content-type", reply.content_type), (b"content-length", b"%d" % len(body))]
         if reply.headers:
