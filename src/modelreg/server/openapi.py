@@ -100,10 +100,17 @@ _ERRORS = {
     "has not reached it: a different, recreated or restored store (code unknown_revision).",
     "413": "The body is over the server's limit (code payload_too_large).",
     "415": "The body is not sent as application/json (charset utf-8 if any) (code unsupported_media_type).",
+    "408": "The request's headers or body did not arrive within the server's timeout (code request_timeout); "
+    "the connection is closed.",
     "422": "Invalid name, version, range or metadata (code invalid_name, invalid_version, invalid_metadata, "
     "invalid_body).",
-    "503": "The store is unavailable (code store_unavailable).",
+    "431": "The request line and headers are over the server's limit (code headers_too_large); the connection "
+    "is closed.",
+    "503": "The store is unavailable (code store_unavailable), or every connection up to the server's cap is "
+    "busy being served (code too_many_connections).",
 }
+# What the connection layer (server/_guard.py) can answer to any request, whatever its route.
+_CONNECTION_ERRORS = ("408", "431", "503")
 
 
 def _problem(status: str) -> dict[str, Any]:
@@ -132,8 +139,8 @@ _API_ERRORS = ("400", "401", "403", "413", "422")
 
 def _op(summary: str, params: list[dict[str, Any]], responses: dict[str, Any], errors: tuple[str, ...],
         body: str | None = None, public: bool = False) -> dict[str, Any]:
-    op: dict[str, Any] = {"summary": summary, "parameters": params,
-                          "responses": {**responses, **{code: _problem(code) for code in errors}}}
+    problems = {code: _problem(code) for code in (*errors, *_CONNECTION_ERRORS)}
+    op: dict[str, Any] = {"summary": summary, "parameters": params, "responses": {**responses, **problems}}
     if body is not None:
         op["requestBody"] = {"required": True, "content": {"application/json": {"schema": _ref(body)}}}
     if public:
