@@ -273,9 +273,14 @@ class DurableRegistry(SnapshotRegistry):
 
     # -- writes and readiness --------------------------------------------------------
 
-    def _write(self, plan: Plan, timeout: float | None = None) -> list[RegistryEvent]:
+    def _deadline(self, timeout: float | None) -> Deadline:
+        """A new write's deadline (``store_timeout`` unless given), counted from when it began waiting."""
         deadline = Deadline(self._store_timeout if timeout is None else timeout, write_started.get())
         deadline.left("writing to", self._where, "its turn (queued behind other writes)")
+        return deadline
+
+    def _write(self, plan: Plan, timeout: float | None = None) -> list[RegistryEvent]:
+        deadline = self._deadline(timeout)
         with holding(self._write_lock, deadline, "writing to", self._where):
             return self._transact_by(plan, deadline)
 

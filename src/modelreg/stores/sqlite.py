@@ -26,7 +26,7 @@ from ._durable import (
     number_option,
     state_from_rows,
 )
-from ._outage import DEFAULT_STORE_TIMEOUT, Deadline, write_started
+from ._outage import DEFAULT_STORE_TIMEOUT, Deadline
 from ._sqlite_schema import migrate, rollback, store_id
 
 __all__ = ["DEFAULT_POLL_INTERVAL", "DEFAULT_STORE_TIMEOUT", "SqliteRegistry", "sqlite_path_from_url"]
@@ -323,8 +323,7 @@ class SqliteRegistry(DurableRegistry):
         A writer that waits past its deadline for the write lock takes its ticket
         back, so no later batch commits a write whose caller was told it failed.
         """
-        deadline = Deadline(self._store_timeout if timeout is None else timeout, write_started.get())
-        deadline.left("writing to", self._where, "its turn (queued behind other writes)")
+        deadline = self._deadline(timeout)
         ticket = _Ticket(plan, current_actor.get(), deadline)
         with self._pending_lock:
             self._pending.append(ticket)
