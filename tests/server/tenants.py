@@ -90,6 +90,7 @@ def main() -> None:
     directory = Path(sys.argv[1])
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
+    sock.listen(2048)  # before announcing: a client that reads the line may connect at once
     config = uvicorn.Config(Tenants(directory), lifespan="on", access_log=False, log_level="warning")
     print(f"listening on http://127.0.0.1:{sock.getsockname()[1]}", flush=True)
     uvicorn.Server(config).run(sockets=[sock])
