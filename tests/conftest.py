@@ -14,6 +14,7 @@ from hypothesis import settings
 from fixtures.http_backend import *  # noqa: F403
 from fixtures.node_semver import *  # noqa: F403
 from fixtures.postgres_backend import *  # noqa: F403
+from fixtures.server_processes import *  # noqa: F403
 from fixtures.sqlite_backend import *  # noqa: F403
 from modelreg import MemoryRegistry, ModelRegistry
 

@@ -10,11 +10,11 @@ from typing import Any
 
 import httpx
 import pytest
-from serverkit import Running
 
 from factories import metadata, wait_until
 from modelreg.server.openapi import document
 from modelreg.server.routes import ROUTES
+from support.serverkit import Running
 
 
 @pytest.fixture

@@ -13,7 +13,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-from serverkit import TOKENS, Running, bearer, registry_url
 
 from factories import metadata
 from fixtures.http_backend import ServerProcess, serve_command
@@ -33,6 +32,7 @@ from modelreg.server.auth import (
 )
 from modelreg.server.problems import HTTPProblem
 from modelreg.server.run import is_loopback
+from support.serverkit import TOKENS, Running, bearer, registry_url
 
 ROLES = [None, "reader", "writer", "boss"]  # no token, read, write, admin
 RANK = {None: 0, "reader": Role.READ, "writer": Role.WRITE, "boss": Role.ADMIN}

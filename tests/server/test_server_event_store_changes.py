@@ -8,11 +8,11 @@ from contextlib import closing
 from pathlib import Path
 
 import pytest
-from serverkit import HAS_SQLITE, StartServer, registry_url
 
 from factories import metadata, wait_until
 from modelreg import RegistryError, RegistryEvent, open_registry
 from modelreg.client import RegistryClient
+from support.serverkit import HAS_SQLITE, StartServer, registry_url
 
 needs_sqlite = pytest.mark.skipif(not HAS_SQLITE, reason="needs modelreg.stores.sqlite (a durable registry)")
 WAIT = 30.0  # seconds: an upper bound for the reconnect, never a speed target

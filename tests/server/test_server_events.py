@@ -10,12 +10,12 @@ from pathlib import Path
 
 import httpx
 import pytest
-from serverkit import HAS_SQLITE, Running, StartServer, registry_url
 
 from factories import metadata, wait_until
 from modelreg import RegistryEvent, open_registry
 from modelreg.client import RegistryClient
 from modelreg.client._events import parse_sse
+from support.serverkit import HAS_SQLITE, Running, StartServer, registry_url
 
 needs_sqlite = pytest.mark.skipif(not HAS_SQLITE, reason="needs modelreg.stores.sqlite (a durable registry)")
 

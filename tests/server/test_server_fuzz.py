@@ -13,7 +13,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from serverkit import StartServer
+
+from support.serverkit import StartServer
 
 CHECKS = "not_a_server_error,response_schema_conformance,status_code_conformance,content_type_conformance"
 

@@ -10,10 +10,10 @@ from urllib.parse import urlsplit
 
 import httpx
 import pytest
-from serverkit import Running
 
 from factories import metadata
 from modelreg.server import DEFAULT_MAX_BODY_BYTES
+from support.serverkit import Running
 
 MAX_BODY = DEFAULT_MAX_BODY_BYTES
 GOOD = json.loads(metadata().to_json())

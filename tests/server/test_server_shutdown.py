@@ -10,10 +10,10 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import httpx
-from serverkit import HAS_SQLITE, StartServer, registry_url
 
 from factories import metadata
 from modelreg import open_registry
+from support.serverkit import HAS_SQLITE, StartServer, registry_url
 
 
 def _address(url: str) -> tuple[str, int]:

@@ -17,10 +17,10 @@ from urllib.parse import urlsplit
 
 import httpx
 import pytest
-from serverkit import registry_url
 
 from fixtures.http_backend import ServerProcess
 from modelreg.server.auth import TOKENS_ENV
+from support.serverkit import registry_url
 
 TIMEOUT = 1.5  # the header and body timeouts the servers here run with, so each test takes seconds
 SLACK = 4  # a loaded machine: a connection must be closed within SLACK x its timeout

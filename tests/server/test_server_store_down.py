@@ -6,12 +6,12 @@ from typing import Any
 
 import httpx
 import pytest
-from serverkit import StartServer
 
 from factories import metadata
 from fixtures.postgres_backend import sql_fixture  # noqa: F401 - registers the `sql` fixture
 from modelreg import StoreError
 from modelreg.client import RegistryClient
+from support.serverkit import StartServer
 
 
 @pytest.mark.postgres

@@ -14,13 +14,13 @@ from typing import Any
 
 import httpx
 import pytest
-from serverkit import StartServer
 
 from factories import metadata, wait_until
 from fixtures.http_backend import ServerProcess
 from fixtures.postgres_backend import private_postgres  # noqa: F401 - registers the fixture
 from modelreg.server.app import WRITE_THREADS
 from modelreg.server.auth import TOKENS_ENV
+from support.serverkit import StartServer
 
 STORE_TIMEOUT = 2.5
 DOWN = "store down:"

@@ -13,7 +13,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-from serverkit import TOKENS, StartServer, bearer, registry_url
 
 from factories import metadata
 from fixtures.http_backend import ServerProcess
@@ -22,6 +21,7 @@ from modelreg.client import RegistryClient
 from modelreg.errors import StoreError
 from modelreg.server import serve
 from modelreg.server.auth import TOKENS_ENV
+from support.serverkit import TOKENS, StartServer, bearer, registry_url
 
 trustme = pytest.importorskip("trustme")
 

@@ -9,11 +9,11 @@ from typing import Any
 
 import httpx
 import pytest
-from serverkit import Running
 
 from factories import metadata
 from modelreg import MetadataError
 from modelreg.client import RegistryClient
+from support.serverkit import Running
 
 GOOD = json.loads(metadata().to_json())
 _names = (f"values-{i}" for i in itertools.count())

@@ -21,7 +21,7 @@ from modelreg.cli.app import cli
 from modelreg.errors import ERROR_CLASSES
 from modelreg.server import serve
 
-DOCS = Path(__file__).resolve().parents[1] / "docs" / "cli.md"
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "cli.md"
 # Environment variables that would leak the developer's own registry into the tests.
 CLEAN_ENV: dict[str, str | None] = {"MODELREG_URL": None, "MODELREG_TOKEN": None}
 

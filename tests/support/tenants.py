@@ -6,7 +6,7 @@ registry (SQLite file when the store exists, else memory), like independent apps
 behind one reverse proxy. The product API is untouched: ``POST /tenants`` and
 ``DELETE /tenants/<id>`` belong to this launcher only.
 
-Run: ``python tests/server/tenants.py DIRECTORY`` prints ``listening on http://127.0.0.1:PORT``.
+Run: ``python tests/support/tenants.py DIRECTORY`` prints ``listening on http://127.0.0.1:PORT``.
 """
 
 from __future__ import annotations

@@ -11,7 +11,6 @@ from datetime import UTC, datetime
 
 import httpx
 import pytest
-from serverkit import Running
 
 from factories import metadata
 from modelreg import (
@@ -32,6 +31,7 @@ from modelreg.errors import ERROR_CLASSES
 from modelreg.metadata import LIMITS
 from modelreg.server import DEFAULT_MAX_BODY_BYTES
 from modelreg.server.problems import problem_for_error
+from support.serverkit import Running
 
 
 @pytest.fixture
