@@ -14,6 +14,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from ._checks import metadata_arg, str_arg
 from ._state import ModelState, RegistryState
 from .errors import InvalidNameError, InvalidVersionError, VersionNotFoundError
 from .events import Callback, EventHub, EventKind, RegistryEvent, Subscription
@@ -59,18 +60,6 @@ class Change:
 
 
 Plan = Callable[[RegistryState], list[Change]]
-
-
-def _metadata_arg(metadata: object) -> ModelMetadata:
-    if not isinstance(metadata, ModelMetadata):
-        raise TypeError(f"metadata must be a ModelMetadata, not {type(metadata).__name__}")
-    return metadata
-
-
-def _str_arg(what: str, value: object) -> str:
-    if not isinstance(value, str):
-        raise TypeError(f"{what} must be a str, not {type(value).__name__}")
-    return value
 
 
 class SnapshotRegistry:
@@ -129,8 +118,8 @@ class SnapshotRegistry:
     def register_model(self, name: str, version: str, metadata: ModelMetadata) -> ModelMetadata:
         """Store a new version; return the stored metadata (canonical version filled in)."""
         validate_name(name)
-        parse_version(_str_arg("version", version))
-        checked = _metadata_arg(metadata)
+        parse_version(str_arg("version", version))
+        checked = metadata_arg(metadata)
         stored: list[ModelMetadata] = []
 
         def plan(state: RegistryState) -> list[Change]:
@@ -144,7 +133,7 @@ class SnapshotRegistry:
     def unregister_model(self, name: str, version: str, force: bool = False) -> None:
         """Remove a version; ``force`` also removes aliases pointing at it."""
         validate_name(name)
-        parse_version(_str_arg("version", version))
+        parse_version(str_arg("version", version))
 
         def plan(state: RegistryState) -> list[Change]:
             canonical, aliases = state.check_unregister(name, version, bool(force))
@@ -157,7 +146,7 @@ class SnapshotRegistry:
         """Point ``alias`` at a version, moving it if it exists."""
         validate_name(name)
         validate_alias(alias)
-        parse_version(_str_arg("version", version))
+        parse_version(str_arg("version", version))
         self._write(lambda state: [Change("alias_set", name, state.require(name, version), alias)])
 
     def remove_alias(self, name: str, alias: str) -> None:
@@ -176,7 +165,7 @@ class SnapshotRegistry:
                 return True
         else:
             validate_name(name)  # a known model's name is valid already
-        parsed = parse_version(_str_arg("version", version))
+        parsed = parse_version(str_arg("version", version))
         return model is not None and parsed.identity in model.identities
 
     def get_metadata(self, name: str, version: str) -> ModelMetadata:
@@ -188,7 +177,7 @@ class SnapshotRegistry:
                 return found
         else:
             validate_name(name)
-        parsed = parse_version(_str_arg("version", version))
+        parsed = parse_version(str_arg("version", version))
         canonical = model.identities.get(parsed.identity) if model is not None else None
         if model is None or canonical is None:
             raise VersionNotFoundError(f"model {name!r} has no version {version!r}", name=name, version=version)
@@ -219,7 +208,7 @@ class SnapshotRegistry:
         if cached is not None and model is not None and cached[0] is model:
             return cached[1]
         validate_name(name)
-        _str_arg("spec", spec)
+        str_arg("spec", spec)
         found = _resolve(state.model(name), spec)
         if found is None:
             raise VersionNotFoundError(_no_match(name, state.model(name), spec), name=name, version=spec)

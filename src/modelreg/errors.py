@@ -8,6 +8,7 @@
     ├── VersionNotFoundError     (also LookupError)  code "version_not_found"
     ├── AliasNotFoundError       (also LookupError)  code "alias_not_found"
     ├── VersionInUseError                            code "version_in_use"
+    ├── EventsUnavailableError   (also LookupError)  code "events_unavailable"
     └── StoreError                                   code "store_unavailable"
 
 Every class carries a stable machine-readable ``code`` that the HTTP layer sends
@@ -19,6 +20,7 @@ from __future__ import annotations
 __all__ = [
     "AliasNotFoundError",
     "DuplicateVersionError",
+    "EventsUnavailableError",
     "InvalidNameError",
     "InvalidVersionError",
     "MetadataError",
@@ -101,6 +103,12 @@ class VersionInUseError(RegistryError):
     code = "version_in_use"
 
 
+class EventsUnavailableError(RegistryError, LookupError):
+    """The event log no longer holds (or never held) the events after the revision asked for."""
+
+    code = "events_unavailable"
+
+
 class StoreError(RegistryError):
     """The storage behind the registry failed or is unreachable; the cause is chained."""
 
@@ -116,5 +124,6 @@ ERROR_CLASSES: tuple[type[RegistryError], ...] = (
     VersionNotFoundError,
     AliasNotFoundError,
     VersionInUseError,
+    EventsUnavailableError,
     StoreError,
 )

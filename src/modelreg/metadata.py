@@ -15,7 +15,7 @@ from ._frozen import frozen_dict, frozen_list
 from ._json import loads_strict
 from .errors import MetadataError
 
-__all__ = ["JSONValue", "LIMITS", "ModelMetadata"]
+__all__ = ["LIMITS", "JSONValue", "ModelMetadata"]
 
 JSONValue = Union[str, int, float, bool, None, Sequence["JSONValue"], Mapping[str, "JSONValue"]]  # noqa: UP007
 

@@ -1,13 +1,14 @@
-"""The ModelRegistry interface that every backend and the HTTP client implement."""
+"""The interfaces: ``ModelRegistry`` (every backend and the HTTP client) and ``EventLog`` (a readable change log)."""
 
 from __future__ import annotations
 
-from typing import Protocol, runtime_checkable
+from types import TracebackType
+from typing import Protocol, Self, runtime_checkable
 
 from .events import Callback, RegistryEvent, Subscription
 from .metadata import ModelMetadata
 
-__all__ = ["ModelRegistry"]
+__all__ = ["EventLog", "ModelRegistry"]
 
 
 @runtime_checkable
@@ -60,4 +61,45 @@ class ModelRegistry(Protocol):
 
     def history(self, name: str) -> list[RegistryEvent]:
         """The changes to one model, oldest first."""
+        ...
+
+    def ping(self) -> None:
+        """Return if the storage answers now, else StoreError (what a readiness check asks)."""
+        ...
+
+    def close(self) -> None:
+        """Release threads and connections; idempotent. Reads of an in-process snapshot may go on."""
+        ...
+
+    def __enter__(self) -> Self: ...
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None: ...
+
+
+@runtime_checkable
+class EventLog(Protocol):
+    """A registry whose committed changes can be read back by revision (what event streams resume from).
+
+    Every backend and the HTTP client implement it: the durable stores from their
+    events table, ``MemoryRegistry`` from its bounded buffer, the client from its server.
+    """
+
+    @property
+    def revision(self) -> int:
+        """Revision of the last change applied (0 for an empty registry)."""
+        ...
+
+    @property
+    def store_id(self) -> str:
+        """A random id made with the store, so a recreated or different store is told from this one."""
+        ...
+
+    def events_after(self, revision: int, limit: int = 1000) -> list[RegistryEvent]:
+        """Up to ``limit`` committed changes after ``revision``, oldest first, starting at ``revision + 1``.
+
+        EventsUnavailableError when the log no longer holds the event right after
+        ``revision``; ``[]`` when nothing came after it.
+        """
         ...

@@ -291,7 +291,7 @@ def test_cli_models_over_http_takes_one_request_however_many_models(client: Regi
 
 
 def test_the_default_timeout_outlasts_the_servers_store_timeout_so_a_write_is_always_answered() -> None:
-    from modelreg.server._config import DEFAULT_CLIENT_TIMEOUT
+    from modelreg._config import DEFAULT_CLIENT_TIMEOUT
     from modelreg.stores._outage import DEFAULT_STORE_TIMEOUT
 
     with RegistryClient("http://127.0.0.1:9") as client:

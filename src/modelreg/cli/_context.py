@@ -11,9 +11,11 @@ from urllib.parse import urlsplit
 
 import click
 
+from .._config import redact_url
 from ..errors import (
     AliasNotFoundError,
     DuplicateVersionError,
+    EventsUnavailableError,
     InvalidNameError,
     InvalidVersionError,
     MetadataError,
@@ -23,7 +25,6 @@ from ..errors import (
     VersionNotFoundError,
 )
 from ..registry import ModelRegistry
-from ..server._config import redact_url
 from ..urls import default_registry_url, open_registry
 
 __all__ = [
@@ -53,6 +54,7 @@ EXIT_CODES: dict[type[RegistryError], int] = {
     AliasNotFoundError: 3,
     DuplicateVersionError: 4,
     VersionInUseError: 4,
+    EventsUnavailableError: 3,
     InvalidVersionError: 5,
     InvalidNameError: 5,
     MetadataError: 5,

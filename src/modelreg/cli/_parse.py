@@ -18,13 +18,13 @@ from ..metadata import ModelMetadata
 
 __all__ = [
     "MAX_METADATA_FILE_BYTES",
-    "Rfc3339DateTime",
     "KeyValue",
+    "Rfc3339DateTime",
     "build_metadata",
     "load_metadata_file",
     "metric_value",
-    "param_value",
     "pairs_to_dict",
+    "param_value",
 ]
 
 if TYPE_CHECKING:

@@ -6,8 +6,13 @@ from pathlib import Path
 
 import click
 
-from ..server import DEFAULT_MAX_BODY_BYTES, DEFAULT_PORT
-from ..server._config import DEFAULT_BODY_TIMEOUT, DEFAULT_HEADER_TIMEOUT, DEFAULT_MAX_HEADER_BYTES
+from .._config import (
+    DEFAULT_BODY_TIMEOUT,
+    DEFAULT_HEADER_TIMEOUT,
+    DEFAULT_MAX_BODY_BYTES,
+    DEFAULT_MAX_HEADER_BYTES,
+    DEFAULT_PORT,
+)
 from ._context import CliFailure, Session, pass_session
 
 __all__ = ["serve"]

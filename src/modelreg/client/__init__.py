@@ -21,13 +21,13 @@ from urllib.parse import quote, urlsplit
 import httpx
 
 from .. import __version__
-from .._base import _metadata_arg, _str_arg
+from .._checks import metadata_arg, str_arg
+from .._config import check_token
 from ..errors import ERROR_CLASSES, RegistryError, StoreError
 from ..events import Callback, RegistryEvent, Subscription
 from ..metadata import ModelMetadata
 from ..names import validate_alias, validate_name
 from ..semver import parse_version
-from ..server._config import check_token
 from ._events import EventStream
 
 __all__ = ["CA_BUNDLE_ENV", "RegistryClient"]
@@ -225,10 +225,10 @@ class RegistryClient:
     def register_model(self, name: str, version: str, metadata: ModelMetadata) -> ModelMetadata:
         """Store a new version; return the stored metadata (canonical version filled in)."""
         validate_name(name)
-        parse_version(_str_arg("version", version))
+        parse_version(str_arg("version", version))
         # UTF-8, not to_json()'s ASCII escapes: those triple non-ASCII text and could pass the body limit.
         body = json.dumps(
-            _metadata_arg(metadata).to_dict(), ensure_ascii=False, separators=(",", ":"), allow_nan=False
+            metadata_arg(metadata).to_dict(), ensure_ascii=False, separators=(",", ":"), allow_nan=False
         ).encode()
         data = self._json("PUT", self._version_path(name, version), content=body,
                           headers={"Content-Type": "application/json"})
@@ -237,7 +237,7 @@ class RegistryClient:
     def unregister_model(self, name: str, version: str, force: bool = False) -> None:
         """Remove a version; ``force`` also removes aliases pointing at it."""
         validate_name(name)
-        parse_version(_str_arg("version", version))
+        parse_version(str_arg("version", version))
         params = {"force": "true"} if force else None
         self._call("DELETE", self._version_path(name, version), params=params)
 
@@ -245,7 +245,7 @@ class RegistryClient:
         """Point ``alias`` at a version, moving it if it exists."""
         validate_name(name)
         validate_alias(alias)
-        parse_version(_str_arg("version", version))
+        parse_version(str_arg("version", version))
         self._call("PUT", f"/api/v1/models/{_seg(name)}/aliases/{_seg(alias)}",
                    content=json.dumps({"version": version}), headers={"Content-Type": "application/json"})
 
@@ -260,7 +260,7 @@ class RegistryClient:
     def has_version(self, name: str, version: str) -> bool:
         """Whether the model has a version of that precedence."""
         validate_name(name)
-        parse_version(_str_arg("version", version))
+        parse_version(str_arg("version", version))
         path = self._version_path(name, version)
         response = self.request("HEAD", path)
         if response.status_code == 200:
@@ -284,7 +284,7 @@ class RegistryClient:
     def get_metadata(self, name: str, version: str) -> ModelMetadata:
         """The stored metadata of a version."""
         validate_name(name)
-        parse_version(_str_arg("version", version))
+        parse_version(str_arg("version", version))
         return self._metadata(self._json("GET", self._version_path(name, version)))
 
     def get_all_model_names(self) -> list[str]:
@@ -300,7 +300,7 @@ class RegistryClient:
     def resolve(self, name: str, spec: str) -> str:
         """Highest version matching a range, ``latest``, or an alias's target."""
         validate_name(name)
-        _str_arg("spec", spec)
+        str_arg("spec", spec)
         data = self._json("GET", f"/api/v1/models/{_seg(name)}/resolve", params={"spec": spec})
         return str(self._metadata(data).version)
 
@@ -343,6 +343,10 @@ class RegistryClient:
             self._streams.discard(stream)
 
     # -- lifecycle -----------------------------------------------------------------
+
+    def ping(self) -> None:
+        """Return if the server and its store answer now (``GET /readyz``), else StoreError."""
+        self._call("GET", "/readyz")
 
     def close(self) -> None:
         """End subscriptions and close connections; idempotent."""

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ._config import DEFAULT_MAX_BODY_BYTES, DEFAULT_PORT
+from .._config import DEFAULT_MAX_BODY_BYTES, DEFAULT_PORT
 
 if TYPE_CHECKING:
     from .app import create_app

@@ -24,10 +24,10 @@ from starlette.responses import Response
 from starlette.types import Message, Receive, Scope, Send
 
 from .._base import acting_as
+from .._config import DEFAULT_MAX_BODY_BYTES
+from .._deadline import started_at
 from ..errors import RegistryError
 from ..registry import ModelRegistry
-from ..stores._outage import started_at
-from ._config import DEFAULT_MAX_BODY_BYTES
 from .auth import Auth, Role
 from .metrics import Metrics
 from .problems import HTTP_CODES, HTTPProblem, problem_body, problem_for_error

@@ -32,7 +32,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from ._config import TOKEN, check_token
+from .._config import TOKEN, check_token
 from .problems import HTTPProblem
 
 __all__ = [

@@ -12,6 +12,7 @@ from typing import Any
 
 from ..errors import (
     DuplicateVersionError,
+    EventsUnavailableError,
     RegistryError,
     StoreError,
     VersionInUseError,
@@ -19,8 +20,8 @@ from ..errors import (
 
 __all__ = [
     "HTTP_CODES",
-    "HTTPProblem",
     "PROBLEM_TYPE_PREFIX",
+    "HTTPProblem",
     "problem_body",
     "problem_for_error",
     "status_for",
@@ -33,6 +34,7 @@ PROBLEM_TYPE_PREFIX = "urn:modelreg:problem:"
 _STATUS_BY_CLASS: dict[type[BaseException], int] = {
     DuplicateVersionError: 409,
     VersionInUseError: 409,
+    EventsUnavailableError: 410,
     StoreError: 503,
     LookupError: 404,  # VersionNotFoundError, AliasNotFoundError
     ValueError: 422,  # InvalidVersionError, InvalidNameError, MetadataError

@@ -20,8 +20,7 @@ from urllib.parse import urlsplit
 import uvicorn
 from uvicorn.config import STARTUP_FAILURE
 
-from ..urls import default_registry_url, open_registry
-from ._config import (
+from .._config import (
     DEFAULT_BODY_TIMEOUT,
     DEFAULT_CLIENT_TIMEOUT,
     DEFAULT_HEADER_TIMEOUT,
@@ -30,6 +29,7 @@ from ._config import (
     DEFAULT_PORT,
     redact_url,
 )
+from ..urls import default_registry_url, open_registry
 from ._guard import ConnectionGuard, Limits, connection_ceiling, default_connections, guarded_protocol
 from .app import ModelregApp, create_app
 from .auth import TOKENS_ENV, Auth, load_auth

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -20,14 +19,16 @@ from datetime import datetime
 from types import TracebackType
 from typing import Self
 
-from .._base import Change, Plan, SnapshotRegistry, _metadata_arg, _str_arg, applied
+from .._base import Change, Plan, SnapshotRegistry, applied
+from .._checks import metadata_arg, str_arg
+from .._deadline import Deadline, write_started
 from .._state import ModelState, RegistryState
 from ..errors import DuplicateVersionError, StoreError
 from ..events import EVENT_KINDS, RegistryEvent
 from ..metadata import ModelMetadata
 from ..names import validate_name
 from ..semver import parse_version
-from ._outage import Deadline, StoreHealth, holding, write_started
+from ._outage import StoreHealth, holding
 
 __all__ = [
     "ALIAS_ROWS",
@@ -37,7 +38,6 @@ __all__ = [
     "decode_metadata",
     "duplicate_version",
     "encode_metadata",
-    "number_option",
     "state_from_rows",
 ]
 
@@ -77,17 +77,6 @@ def decode_metadata(text: str, *, row: str) -> ModelMetadata:
             "the row was changed outside modelreg or is damaged"
         ) from exc
     return metadata
-
-
-def number_option(what: str, value: object, *, minimum: float, integer: bool = False, unit: str = "") -> float:
-    """``value`` as a float; TypeError for a value of the wrong type, ValueError for one below ``minimum``."""
-    kinds = (int,) if integer else (int, float)
-    kind = ("an int" if integer else "a number") + unit
-    if isinstance(value, bool) or not isinstance(value, kinds):
-        raise TypeError(f"{what} must be {kind}, not {type(value).__name__}")
-    if not math.isfinite(value) or value < minimum:
-        raise ValueError(f"{what} must be {kind} >= {minimum:g}, not {value!r}")
-    return float(value)
 
 
 def duplicate_version(name: str, version: str | None) -> DuplicateVersionError:
@@ -387,8 +376,8 @@ class DurableRegistry(SnapshotRegistry):
         checked: list[tuple[str, str, ModelMetadata]] = []
         for name, version, metadata in entries:
             validate_name(name)
-            parse_version(_str_arg("version", version))
-            checked.append((name, version, _metadata_arg(metadata)))
+            parse_version(str_arg("version", version))
+            checked.append((name, version, metadata_arg(metadata)))
         stored: list[ModelMetadata] = []
 
         def plan(state: RegistryState) -> list[Change]:

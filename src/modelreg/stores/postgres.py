@@ -17,11 +17,13 @@ from psycopg.pq import TransactionStatus
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from .._base import Change, Plan
+from .._checks import number_option
+from .._deadline import Deadline
 from .._state import RegistryState
 from ..errors import DuplicateVersionError, RegistryError, StoreError
 from ..events import RegistryEvent
-from ._durable import ALIAS_ROWS, DurableRegistry, EventRow, duplicate_version, number_option, state_from_rows
-from ._outage import DEFAULT_STORE_TIMEOUT, Deadline
+from ._durable import ALIAS_ROWS, DurableRegistry, EventRow, duplicate_version, state_from_rows
+from ._outage import DEFAULT_STORE_TIMEOUT
 from ._pg_listen import Listener
 from ._pg_schema import CHANNEL, VERSIONS_KEY, WRITE_LOCK, migrate, store_id
 from ._pg_sql import Script, event_rows_for

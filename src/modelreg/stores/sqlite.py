@@ -13,6 +13,8 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 from .._base import Change, Plan, acting_as, applied, current_actor
+from .._checks import number_option
+from .._deadline import Deadline
 from .._state import RegistryState
 from ..errors import RegistryError, StoreError
 from ..events import RegistryEvent
@@ -23,10 +25,9 @@ from ._durable import (
     EventRow,
     duplicate_version,
     encode_metadata,
-    number_option,
     state_from_rows,
 )
-from ._outage import DEFAULT_STORE_TIMEOUT, Deadline
+from ._outage import DEFAULT_STORE_TIMEOUT
 from ._sqlite_schema import migrate, rollback, store_id
 
 __all__ = ["DEFAULT_POLL_INTERVAL", "DEFAULT_STORE_TIMEOUT", "SqliteRegistry", "sqlite_path_from_url"]

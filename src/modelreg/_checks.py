@@ -1,0 +1,34 @@
+"""Argument checks shared by every layer: a wrong type is a TypeError, a value out of range a ValueError."""
+
+from __future__ import annotations
+
+import math
+
+from .metadata import ModelMetadata
+
+__all__ = ["metadata_arg", "number_option", "str_arg"]
+
+
+def metadata_arg(metadata: object) -> ModelMetadata:
+    """``metadata`` if it is a ModelMetadata, else TypeError naming what it is."""
+    if not isinstance(metadata, ModelMetadata):
+        raise TypeError(f"metadata must be a ModelMetadata, not {type(metadata).__name__}")
+    return metadata
+
+
+def str_arg(what: str, value: object) -> str:
+    """``value`` if it is a str, else TypeError naming ``what``."""
+    if not isinstance(value, str):
+        raise TypeError(f"{what} must be a str, not {type(value).__name__}")
+    return value
+
+
+def number_option(what: str, value: object, *, minimum: float, integer: bool = False, unit: str = "") -> float:
+    """``value`` as a float; TypeError for a value of the wrong type, ValueError for one below ``minimum``."""
+    kinds = (int,) if integer else (int, float)
+    kind = ("an int" if integer else "a number") + unit
+    if isinstance(value, bool) or not isinstance(value, kinds):
+        raise TypeError(f"{what} must be {kind}, not {type(value).__name__}")
+    if not math.isfinite(value) or value < minimum:
+        raise ValueError(f"{what} must be {kind} >= {minimum:g}, not {value!r}")
+    return float(value)
