@@ -195,6 +195,11 @@ class SnapshotRegistry:
         """Names of models with at least one version, sorted."""
         return list(self._state.names)
 
+    def version_counts(self) -> dict[str, int]:
+        """Model name to its number of versions, for every model."""
+        models = self._state.models
+        return {name: len(model.ordered) for name, model in models.items()}
+
     def get_aliases(self, name: str) -> dict[str, str]:
         """Alias name to canonical version."""
         validate_name(name)

@@ -43,6 +43,9 @@ class MemoryRegistry(SnapshotRegistry):
         validate_name(name)
         return [event for event in list(self._events) if event.name == name]
 
+    def refresh(self) -> None:
+        """Nothing to do: no other process writes to this registry."""
+
     def ping(self) -> None:
         """Always answers: the data lives in this process."""
 

@@ -55,6 +55,10 @@ class ModelRegistry(Protocol):
         """Alias name to canonical version."""
         ...
 
+    def version_counts(self) -> dict[str, int]:
+        """Model name to its number of versions, for every model (one call, not one per model)."""
+        ...
+
     def subscribe(self, callback: Callback) -> Subscription:
         """Call ``callback`` with each committed change, in revision order."""
         ...
@@ -94,6 +98,10 @@ class EventLog(Protocol):
     @property
     def store_id(self) -> str:
         """A random id made with the store, so a recreated or different store is told from this one."""
+        ...
+
+    def refresh(self) -> None:
+        """Apply now what other processes committed, instead of waiting to notice it (a no-op where reads are live)."""
         ...
 
     def events_after(self, revision: int, limit: int = 1000) -> list[RegistryEvent]:

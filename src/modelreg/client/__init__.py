@@ -344,6 +344,9 @@ class RegistryClient:
 
     # -- lifecycle -----------------------------------------------------------------
 
+    def refresh(self) -> None:
+        """Nothing to do: every read asks the server, which answers from its latest state."""
+
     def ping(self) -> None:
         """Return if the server and its store answer now (``GET /readyz``), else StoreError."""
         self._call("GET", "/readyz")
