@@ -1,28 +1,36 @@
-"""SnapshotRegistry: reads from an immutable in-memory snapshot, writes through a storage hook.
+"""SnapshotRegistry: reads from an immutable in-memory snapshot, writes through one storage hook.
 
-MemoryRegistry and the durable stores share this class; they differ only in
-``_persist`` (where a change is made durable and gets its revision) and in how
-they bring the snapshot up to date with writes made elsewhere.
+MemoryRegistry and the durable stores share this class. Every write goes the
+same way: a write method validates its arguments and builds a *plan*;
+``_write`` gives it a deadline and hands it to the backend's ``_commit``, which
+runs the plan on its freshest state, makes the changes durable with their
+events, moves the snapshot (``_transitions``) and returns what it committed.
 """
 
 from __future__ import annotations
 
+import abc
+import math
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from types import TracebackType
+from typing import Self
 
 from ._checks import metadata_arg, str_arg
+from ._deadline import Deadline, write_started
 from ._state import ModelState, RegistryState
+from ._transitions import Change, advance
 from .errors import InvalidNameError, InvalidVersionError, VersionNotFoundError
-from .events import Callback, EventHub, EventKind, RegistryEvent, Subscription
+from .events import Callback, EventHub, RegistryEvent, Subscription
 from .metadata import ModelMetadata
 from .names import validate_alias, validate_name
 from .semver import parse_range, parse_version
 
-__all__ = ["Change", "Plan", "SnapshotRegistry", "acting_as", "applied", "current_actor"]
+__all__ = ["Change", "Committed", "Plan", "SnapshotRegistry", "acting_as", "current_actor"]
 
 current_actor: ContextVar[str | None] = ContextVar("modelreg_actor", default=None)
 _RESOLVE_CACHE_LIMIT = 256
@@ -38,8 +46,9 @@ def acting_as(actor: str | None) -> Iterator[None]:
         if not isinstance(actor, str):
             raise TypeError(f"actor must be a str or None, not {type(actor).__name__}")
         if not actor or len(actor) > MAX_ACTOR_CHARS or not actor.isprintable():
-            raise InvalidNameError(
-                f"invalid actor {actor[:80]!r}: expected 1-{MAX_ACTOR_CHARS} printable characters"
+            raise ValueError(  # not InvalidNameError: an actor is not a model name
+                f"invalid actor {actor[:80]!r}: an actor (who made a change, e.g. 'ci-bot' or a token's name) "
+                f"is 1-{MAX_ACTOR_CHARS} printable characters"
             )
     token = current_actor.set(actor)
     try:
@@ -48,24 +57,30 @@ def acting_as(actor: str | None) -> Iterator[None]:
         current_actor.reset(token)
 
 
-@dataclass(frozen=True, slots=True)
-class Change:
-    """One change a write makes, before storage gives it a revision."""
-
-    kind: EventKind
-    name: str
-    version: str | None = None
-    alias: str | None = None
-    metadata: ModelMetadata | None = None
-
-
 Plan = Callable[[RegistryState], list[Change]]
+"""What a write does, decided on a state: its changes, or a registry error.
+
+A plan may run more than once for one write (PostgreSQL first tries it on its
+snapshot in one round trip, and if another writer got in first, runs it again
+after catching up), so it must be a pure function of the state it is given:
+no side effects, nothing recorded outside what it returns.
+"""
 
 
-class SnapshotRegistry:
-    """Shared implementation of ModelRegistry over a ``RegistryState`` snapshot."""
+@dataclass(frozen=True, slots=True)
+class Committed:
+    """What one write stored: its changes (as applied) and the events they got, in order."""
+
+    changes: tuple[Change, ...]
+    events: tuple[RegistryEvent, ...]
+
+
+class SnapshotRegistry(abc.ABC):
+    """Shared implementation of ModelRegistry and EventLog over a ``RegistryState`` snapshot."""
 
     _store_id: str  # each backend sets it: a fresh one per MemoryRegistry, the database's for durable stores
+    _where: str = "the registry"  # for messages; durable stores name their database
+    _store_timeout: float = math.inf  # seconds a write may take; durable stores set theirs
 
     def __init__(self) -> None:
         self._state = RegistryState()
@@ -73,34 +88,33 @@ class SnapshotRegistry:
         self._hub = EventHub()
         self._resolve_cache: dict[tuple[str, str], tuple[object, str]] = {}
 
-    # -- storage hooks -----------------------------------------------------------
+    # -- the storage hook ----------------------------------------------------------
 
-    def _transact(self, plan: Plan) -> list[RegistryEvent]:
-        """Run ``plan`` on the current state, make its changes durable, apply them; return the events.
+    @abc.abstractmethod
+    def _commit(self, plan: Plan, deadline: Deadline) -> Committed:
+        """Run ``plan`` on the freshest state, store its changes and their events, move the snapshot.
 
-        Called with the write lock held. Durable stores open a database transaction,
-        first apply events other processes committed (so the plan sees them), then
-        write the changes and their events together.
+        Serializes with this process's other writers itself (within ``deadline``):
+        durable stores first apply events other processes committed, inside their
+        write transaction, so the plan sees them; SQLite commits the writes that
+        queue meanwhile together. Returns the changes stored and their events.
         """
-        raise NotImplementedError
 
-    def _record(self, events: list[RegistryEvent]) -> None:
-        """Keep events for ``history`` (MemoryRegistry); durable stores read their table."""
+    def _write(self, plan: Plan, timeout: float | None = None) -> Committed:
+        """The one write path: every write method comes here; backends provide ``_commit``."""
+        return self._commit(plan, self._deadline(timeout))
 
-    # -- applying events ---------------------------------------------------------
+    def _deadline(self, timeout: float | None) -> Deadline:
+        """A new write's deadline (``store_timeout`` unless given), counted from when it began waiting."""
+        deadline = Deadline(self._store_timeout if timeout is None else timeout, write_started.get())
+        deadline.left("writing to", self._where, "its turn (queued behind other writes)")
+        return deadline
 
     def _apply(self, changes: list[Change], events: list[RegistryEvent]) -> None:
         """Move the snapshot past ``events`` and queue them for subscribers (hold the write lock)."""
-        state = self._state
-        for change, event in zip(changes, events, strict=True):
-            state = applied(state, change, event.revision)
-        self._state = state
-        self._record(events)
+        steps = [(change, event.revision) for change, event in zip(changes, events, strict=True)]
+        self._state = advance(self._state, steps)
         self._hub.enqueue(events)
-
-    def _write(self, plan: Plan) -> list[RegistryEvent]:
-        with self._write_lock:
-            return self._transact(plan)
 
     def _event(self, change: Change, revision: int) -> RegistryEvent:
         return RegistryEvent(
@@ -120,15 +134,14 @@ class SnapshotRegistry:
         validate_name(name)
         parse_version(str_arg("version", version))
         checked = metadata_arg(metadata)
-        stored: list[ModelMetadata] = []
 
         def plan(state: RegistryState) -> list[Change]:
             meta = state.check_register(name, version, checked)
-            stored.append(meta)
             return [Change("registered", name, meta.version, None, meta)]
 
-        self._write(plan)
-        return stored[-1]
+        stored = self._write(plan).changes[0].metadata
+        assert stored is not None
+        return stored
 
     def unregister_model(self, name: str, version: str, force: bool = False) -> None:
         """Remove a version; ``force`` also removes aliases pointing at it."""
@@ -227,9 +240,33 @@ class SnapshotRegistry:
         """Call ``callback`` with each committed change, in revision order."""
         return self._hub.subscribe(callback)
 
+    @abc.abstractmethod
     def history(self, name: str) -> list[RegistryEvent]:
         """The changes to one model, oldest first."""
-        raise NotImplementedError
+
+    @abc.abstractmethod
+    def events_after(self, revision: int, limit: int = 1000) -> list[RegistryEvent]:
+        """Up to ``limit`` committed changes after ``revision``, oldest first (EventsUnavailableError if not held)."""
+
+    @abc.abstractmethod
+    def refresh(self) -> None:
+        """Apply now what other processes committed (a no-op where none can write)."""
+
+    @abc.abstractmethod
+    def ping(self) -> None:
+        """Return if the storage answers now, else StoreError."""
+
+    @abc.abstractmethod
+    def close(self) -> None:
+        """Release threads and connections; idempotent."""
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
 
     @property
     def revision(self) -> int:
@@ -240,20 +277,6 @@ class SnapshotRegistry:
     def store_id(self) -> str:
         """A random id made with the store and kept in it, so a recreated store is told from the old one."""
         return self._store_id
-
-
-def applied(state: RegistryState, change: Change, revision: int) -> RegistryState:
-    """``state`` after one change; also used to replay events written elsewhere."""
-    if change.kind == "registered":
-        assert change.metadata is not None
-        return state.registered(change.name, change.metadata, revision)
-    assert change.version is not None
-    if change.kind == "unregistered":
-        return state.unregistered(change.name, change.version, revision)
-    assert change.alias is not None
-    if change.kind == "alias_set":
-        return state.alias_set(change.name, change.alias, change.version, revision)
-    return state.alias_removed(change.name, change.alias, revision)
 
 
 def _no_match(name: str, model: ModelState, spec: str) -> str:

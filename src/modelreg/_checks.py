@@ -6,7 +6,7 @@ import math
 
 from .metadata import ModelMetadata
 
-__all__ = ["metadata_arg", "number_option", "str_arg"]
+__all__ = ["int_arg", "metadata_arg", "number_option", "str_arg"]
 
 
 def metadata_arg(metadata: object) -> ModelMetadata:
@@ -32,3 +32,14 @@ def number_option(what: str, value: object, *, minimum: float, integer: bool = F
     if not math.isfinite(value) or value < minimum:
         raise ValueError(f"{what} must be {kind} >= {minimum:g}, not {value!r}")
     return float(value)
+
+
+def int_arg(what: str, value: object, *, minimum: int) -> int:
+    """``value`` if it is an int of at least ``minimum`` (a bool is not), else TypeError naming ``what``.
+
+    For positions and counts a caller reads back from us (revisions, page sizes):
+    any value that is not one is a misuse, so it is a TypeError whatever is wrong.
+    """
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise TypeError(f"{what} must be an int >= {minimum}, not {value!r}")
+    return value

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import itertools
 import uuid
 from collections import deque
 
-from ._base import Plan, SnapshotRegistry
+from ._base import Committed, Plan, SnapshotRegistry
+from ._checks import int_arg, number_option
+from ._deadline import Deadline
+from .errors import EventsUnavailableError
 from .events import RegistryEvent
 from .names import validate_name
 
@@ -17,31 +21,54 @@ DEFAULT_HISTORY_LIMIT = 10_000
 class MemoryRegistry(SnapshotRegistry):
     """Thread-safe in-process registry; forgets everything when the process ends.
 
-    ``history_limit`` bounds the events kept for ``history()`` across all models,
-    so memory stays flat under endless register/unregister cycles.
+    ``history_limit`` bounds the events kept for ``history()`` and ``events_after()``
+    across all models, so memory stays flat under endless register/unregister cycles.
     """
 
     def __init__(self, *, history_limit: int = DEFAULT_HISTORY_LIMIT) -> None:
-        if isinstance(history_limit, bool) or not isinstance(history_limit, int) or history_limit < 0:
-            raise ValueError(f"history_limit must be a non-negative int, not {history_limit!r}")
+        limit = int(number_option("history_limit", history_limit, minimum=0, integer=True))
         super().__init__()
+        self._where = "the in-memory registry"
         self._store_id = uuid.uuid4().hex  # forgotten with the process, like the data
-        self._events: deque[RegistryEvent] = deque(maxlen=history_limit)
+        self._events: deque[RegistryEvent] = deque(maxlen=limit)
 
-    def _transact(self, plan: Plan) -> list[RegistryEvent]:
-        changes = plan(self._state)
-        first = self._state.revision + 1
-        events = [self._event(change, first + i) for i, change in enumerate(changes)]
-        self._apply(changes, events)
-        return events
-
-    def _record(self, events: list[RegistryEvent]) -> None:
-        self._events.extend(events)
+    def _commit(self, plan: Plan, deadline: Deadline) -> Committed:
+        # Nothing here waits on anything but this lock, and no write holds it for long: no deadline needed.
+        with self._write_lock:
+            changes = plan(self._state)
+            first = self._state.revision + 1
+            events = [self._event(change, first + i) for i, change in enumerate(changes)]
+            self._events.extend(events)
+            self._apply(changes, events)
+        return Committed(tuple(changes), tuple(events))
 
     def history(self, name: str) -> list[RegistryEvent]:
         """The most recent changes to one model (up to ``history_limit`` over all models), oldest first."""
         validate_name(name)
         return [event for event in list(self._events) if event.name == name]
+
+    def events_after(self, revision: int, limit: int = 1000) -> list[RegistryEvent]:
+        """Up to ``limit`` changes after ``revision``, oldest first, from the last ``history_limit`` events.
+
+        EventsUnavailableError when the event right after ``revision`` has already
+        been dropped from the buffer; ``[]`` when nothing came after ``revision``.
+        """
+        int_arg("revision", revision, minimum=0)
+        int_arg("limit", limit, minimum=1)
+        held = tuple(self._events)  # one consistent copy: writers append (and evict) meanwhile
+        head = held[-1].revision if held else self._state.revision
+        if revision >= head:
+            return []
+        oldest = held[0].revision if held else head + 1
+        if revision + 1 < oldest:
+            reach = f"revisions {oldest}-{head}" if held else "none"
+            raise EventsUnavailableError(
+                f"the in-memory registry keeps only its last {self._events.maxlen} events (history_limit; "
+                f"it holds {reach}), so no longer revision {revision + 1}; "
+                "a durable store (sqlite:// or postgresql://) keeps every event"
+            )
+        start = revision + 1 - oldest
+        return list(itertools.islice(held, start, start + limit))
 
     def refresh(self) -> None:
         """Nothing to do: no other process writes to this registry."""
@@ -52,12 +79,6 @@ class MemoryRegistry(SnapshotRegistry):
     def close(self) -> None:
         """Deliver queued events and stop the event thread; the data stays readable."""
         self._hub.close()
-
-    def __enter__(self) -> MemoryRegistry:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     def __repr__(self) -> str:
         return f"<MemoryRegistry models={len(self._state.names)} revision={self._state.revision}>"

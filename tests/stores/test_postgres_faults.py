@@ -13,8 +13,8 @@ from factories import finishes, metadata, wait_until
 from fixtures.postgres_backend import Open, open_replica_fixture, sql_fixture  # noqa: F401
 from modelreg import StoreError
 from modelreg.stores import postgres
-from modelreg.stores._durable import encode_metadata
 from modelreg.stores._pg_schema import WRITE_LOCK
+from modelreg.stores._rows import encode_metadata
 from modelreg.stores.postgres import PostgresRegistry
 
 pytestmark = pytest.mark.postgres

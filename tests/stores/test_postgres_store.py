@@ -15,8 +15,8 @@ import pytest
 from factories import metadata, wait_until
 from fixtures.postgres_backend import Open, open_replica_fixture, sql_fixture  # noqa: F401
 from modelreg import DuplicateVersionError, ModelMetadata, RegistryEvent, StoreError, VersionNotFoundError, acting_as
-from modelreg.stores._durable import encode_metadata
 from modelreg.stores._pg_schema import SCHEMA_VERSION, migrate
+from modelreg.stores._rows import encode_metadata
 from modelreg.stores.postgres import PostgresRegistry
 
 pytestmark = pytest.mark.postgres

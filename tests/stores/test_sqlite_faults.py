@@ -14,7 +14,7 @@ import pytest
 
 from factories import finishes, metadata, wait_until
 from modelreg import RegistryEvent, StoreError
-from modelreg.stores._durable import EventRow
+from modelreg.stores._rows import EventRow
 from modelreg.stores.sqlite import SqliteRegistry
 
 T = TypeVar("T")

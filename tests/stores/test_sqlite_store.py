@@ -21,9 +21,6 @@ from modelreg import (
     acting_as,
     open_registry,
 )
-from modelreg._base import Change, applied
-from modelreg._state import RegistryState
-from modelreg.stores._durable import advance
 from modelreg.stores._sqlite_schema import SCHEMA_VERSION
 from modelreg.stores.sqlite import SqliteRegistry, sqlite_path_from_url
 
@@ -446,24 +443,6 @@ def test_register_many_lands_all_or_nothing(tmp_path: Path) -> None:
         assert other._state.models == registry._state.models
         assert other.get_all_model_names() == ["m", "model-0", "model-1", "model-2"]
     replay_and_check(path)
-
-
-def test_advance_gives_the_same_state_as_applying_one_change_at_a_time() -> None:
-    meta = metadata()
-    steps: list[tuple[Change, int]] = []
-    for i in range(150):
-        version = f"{i % 5}.{i}.0-rc.{i % 2}" if i % 4 else f"{i % 5}.{i}.0+b{i}"
-        steps.append((Change("registered", f"m{i % 2}", version, None, meta.with_version(version)), len(steps) + 1))
-    steps.append((Change("alias_set", "m0", steps[0][0].version, "production"), len(steps) + 1))
-    steps.append((Change("unregistered", "m1", steps[1][0].version), len(steps) + 1))
-    base = len(steps)
-    steps += [(change, base + 1 + n) for n, (change, _) in enumerate(steps[2:100])]  # replays: already there
-    one_by_one = RegistryState()
-    for change, revision in steps:
-        one_by_one = applied(one_by_one, change, revision)
-
-    assert advance(RegistryState(), steps) == one_by_one
-
 
 
 def test_events_after_reads_the_log_in_pages(tmp_path: Path) -> None:

@@ -10,201 +10,44 @@ always reads its own writes.
 
 from __future__ import annotations
 
-import json
+import abc
 import logging
 import threading
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
-from datetime import datetime
-from types import TracebackType
-from typing import Self
+from collections.abc import Iterable
 
-from .._base import Change, Plan, SnapshotRegistry, applied
-from .._checks import metadata_arg, str_arg
-from .._deadline import Deadline, write_started
-from .._state import ModelState, RegistryState
+from .._base import Change, Committed, SnapshotRegistry
+from .._checks import int_arg, metadata_arg, str_arg
+from .._state import RegistryState
+from .._transitions import advance
 from ..errors import DuplicateVersionError, StoreError
-from ..events import EVENT_KINDS, RegistryEvent
+from ..events import RegistryEvent
 from ..metadata import ModelMetadata
 from ..names import validate_name
 from ..semver import parse_version
-from ._outage import StoreHealth, holding
+from ._outage import StoreHealth
+from ._rows import EventRow
 
-__all__ = [
-    "ALIAS_ROWS",
-    "DurableRegistry",
-    "EventRow",
-    "advance",
-    "decode_metadata",
-    "duplicate_version",
-    "encode_metadata",
-    "state_from_rows",
-]
+__all__ = ["DurableRegistry"]
 
 _log = logging.getLogger("modelreg.stores")
 # A bulk import may take this much longer than store_timeout per entry (1,000 entries/s, far below
 # what either store manages), so a big import is not cut off while a single write stays bounded.
 _BULK_SECONDS_PER_ENTRY = 0.001
-# Runs of registrations at least this long are merged per model in one pass
-# instead of one snapshot copy each (which is quadratic for a big import).
-_BULK_RUN = 64
-# (model name, alias, canonical version) of every alias; the same SQL in both stores.
-ALIAS_ROWS = (
-    "SELECT m.name, a.alias, v.version FROM aliases a JOIN models m ON m.id = a.model_id "
-    "JOIN versions v ON v.model_id = a.model_id AND v.identity = a.identity"
-)
-
-
-def encode_metadata(metadata: ModelMetadata) -> str:
-    """The JSON text stored for a version (and in its ``registered`` event)."""
-    return metadata.to_json()
-
-
-def decode_metadata(text: str, *, row: str) -> ModelMetadata:
-    """Inverse of ``encode_metadata``; StoreError naming ``row`` when the text is not what we stored.
-
-    Not re-validated (opening 100,000 versions would spend most of its time there),
-    but a row edited by hand or damaged must fail clearly, never with a raw KeyError.
-    """
-    try:
-        metadata = ModelMetadata._from_stored(json.loads(text))
-        if not isinstance(metadata.version, str):
-            raise TypeError(f"its version is {metadata.version!r}, not a string")
-    # RecursionError: json and the freezing recurse, and only damage nests that deep.
-    except (ValueError, LookupError, TypeError, AttributeError, RecursionError) as exc:
-        raise StoreError(
-            f"stored metadata of {row} is unreadable ({type(exc).__name__}: {exc}); "
-            "the row was changed outside modelreg or is damaged"
-        ) from exc
-    return metadata
-
-
-def duplicate_version(name: str, version: str | None) -> DuplicateVersionError:
-    """The error for a version the database already holds one of the same precedence as."""
-    return DuplicateVersionError(
-        f"model {name!r} already has a version of the same precedence as {version!r}", name=name, version=version
-    )
-
-
-@dataclass(frozen=True, slots=True)
-class EventRow:
-    """One row of the events table, as the stores read and write it."""
-
-    revision: int
-    kind: str
-    name: str
-    version: str | None
-    alias: str | None
-    actor: str | None
-    at: datetime
-    payload: str | None  # metadata JSON for 'registered' events
-
-    def event(self) -> RegistryEvent:
-        """The public event for this row."""
-        return RegistryEvent(
-            kind=self.kind,  # type: ignore[arg-type]
-            name=self.name,
-            version=self.version,
-            alias=self.alias,
-            revision=self.revision,
-            at=self.at,
-            actor=self.actor,
-        )
-
-    def change(self, where: str) -> Change:
-        """The change this row records, ready to apply; StoreError naming the row if it is malformed."""
-        row = f"event {self.revision} ({self.kind} {self.name} {self.version}) in {where}"
-        missing = (
-            self.kind not in EVENT_KINDS
-            or self.version is None
-            or (self.kind == "registered") != (self.payload is not None)
-            or (self.kind.startswith("alias_") and self.alias is None)
-        )
-        if missing:
-            raise StoreError(f"{row} is malformed: its kind, version, alias or payload is missing or out of place")
-        metadata = decode_metadata(self.payload, row=row) if self.payload is not None else None
-        return Change(self.kind, self.name, self.version, self.alias, metadata)  # type: ignore[arg-type]
-
-
-def _register_run(state: RegistryState, steps: Sequence[tuple[Change, int]]) -> RegistryState:
-    """``state`` after many registrations, rebuilding each touched model once."""
-    by_name: dict[str, list[ModelMetadata]] = {}
-    for change, _ in steps:
-        assert change.metadata is not None and change.metadata.version is not None
-        by_name.setdefault(change.name, []).append(change.metadata)
-    models = dict(state.models)
-    for name, added in by_name.items():
-        model = state.model(name)
-        versions = dict(model.versions)
-        identities = dict(model.identities)
-        pairs = list(zip(model.parsed, model.ordered, strict=True))
-        for meta in added:
-            assert meta.version is not None
-            parsed = parse_version(meta.version)
-            if parsed.identity in identities:  # replayed event: already applied
-                continue
-            versions[meta.version] = meta
-            identities[parsed.identity] = meta.version
-            pairs.append((parsed, meta.version))
-        pairs.sort(key=lambda pair: pair[0])
-        models[name] = ModelState(
-            versions,
-            identities,
-            tuple(text for _, text in pairs),
-            tuple(parsed for parsed, _ in pairs),
-            model.aliases,
-        )
-    revision = max(state.revision, steps[-1][1])
-    return RegistryState(models, revision, tuple(sorted(models)))
-
-
-def advance(state: RegistryState, steps: Sequence[tuple[Change, int]]) -> RegistryState:
-    """``state`` after each (change, revision) in order; same result as ``applied`` one by one."""
-    i = 0
-    while i < len(steps):
-        j = i
-        while j < len(steps) and steps[j][0].kind == "registered":
-            j += 1
-        if j - i >= _BULK_RUN:
-            state = _register_run(state, steps[i:j])
-        else:
-            for change, revision in steps[i : max(j, i + 1)]:
-                state = applied(state, change, revision)
-        i = max(j, i + 1)
-    return state
-
-
-def state_from_rows(
-    versions: Iterable[tuple[str, str, str]], aliases: Iterable[tuple[str, str, str]], revision: int, where: str
-) -> RegistryState:
-    """A snapshot built from table rows: (model name, version, metadata JSON) and (model name, alias, version).
-
-    ``versions`` may be a cursor: each row is decoded as it comes (at 100,000
-    versions, holding all the JSON texts at once would cost ~40 MB).
-    """
-    steps = [
-        (Change("registered", name, meta.version, None, meta), revision)
-        for name, version, text in versions
-        for meta in (decode_metadata(text, row=f"{name} {version} in {where}"),)
-    ]
-    state = _register_run(RegistryState(), steps) if steps else RegistryState(revision=revision)
-    for name, alias, version in aliases:
-        state = applied(state, Change("alias_set", name, version, alias), revision)
-    return state
 
 
 class DurableRegistry(SnapshotRegistry):
     """Shared machinery of the database-backed registries.
 
-    Subclasses set ``_where`` (the database, for messages) and provide ``_load``
-    (a full snapshot, built with ``state_from_rows``), ``_transact_by`` (a write
-    transaction that first applies others' events with ``_apply_rows``, then runs
-    the plan, writes, commits and calls ``_apply_own``, all before its
-    ``Deadline``), ``_rows_after`` and
-    ``_rows_named`` (reads that never wait for the write lock), ``_wait_for_change``
-    (how the watcher learns that another process wrote) and ``_close_connections``.
-    This class adds ``refresh()``, ``history()``, ``register_many()`` (bulk
-    import), ``close()`` and ``closed``.
+    Subclasses set ``_where`` (the database, for messages) and implement
+    ``_commit`` (one write transaction that takes this process's write lock, first
+    applies others' events with ``_apply_rows``, then runs the plan, writes,
+    commits and returns ``_apply_own``'s result, all before its ``Deadline``),
+    ``_load`` (a full snapshot, built with ``_rows.state_from_rows``),
+    ``_rows_after`` and ``_rows_named`` (reads that never wait for the write
+    lock), ``_wait_for_change`` (how the watcher learns that another process
+    wrote) and ``_close_connections``. This class adds ``refresh()``,
+    ``events_after()``, ``history()``, ``register_many()`` (bulk import),
+    ``ping()``, ``close()`` and ``closed``.
 
     Two locks: ``_write_lock`` serializes this process's writers, and a writer
     holds it while it waits (within its deadline) for the database's write lock;
@@ -233,45 +76,30 @@ class DurableRegistry(SnapshotRegistry):
 
     # -- hooks ---------------------------------------------------------------------
 
+    @abc.abstractmethod
     def _load(self) -> RegistryState:
         """Read the whole registry into a snapshot (at open); ``state_from_rows`` builds it."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def _rows_after(self, revision: int, limit: int | None = None) -> list[EventRow]:
         """Events committed after ``revision``, oldest first, at most ``limit`` (without the write lock)."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def _rows_named(self, name: str) -> list[EventRow]:
         """Every event of model ``name``, oldest first (without the write lock)."""
-        raise NotImplementedError
 
-    def _transact_by(self, plan: Plan, deadline: Deadline) -> list[RegistryEvent]:
-        """One write transaction (the write lock held), committed before ``deadline`` or rolled back."""
-        raise NotImplementedError
-
+    @abc.abstractmethod
     def _wait_for_change(self, timeout: float) -> bool | None:
         """Block until another writer may have committed, or ``timeout`` passes.
 
         Return False when certainly nothing changed (the watcher then skips the
         catch-up query); True or None make it read events after its revision.
         """
-        raise NotImplementedError
 
     def _caught_up(self) -> None:
         """Called after a watcher pass succeeded (its catch-up included); nothing by default."""
 
     # -- writes and readiness --------------------------------------------------------
-
-    def _deadline(self, timeout: float | None) -> Deadline:
-        """A new write's deadline (``store_timeout`` unless given), counted from when it began waiting."""
-        deadline = Deadline(self._store_timeout if timeout is None else timeout, write_started.get())
-        deadline.left("writing to", self._where, "its turn (queued behind other writes)")
-        return deadline
-
-    def _write(self, plan: Plan, timeout: float | None = None) -> list[RegistryEvent]:
-        deadline = self._deadline(timeout)
-        with holding(self._write_lock, deadline, "writing to", self._where):
-            return self._transact_by(plan, deadline)
 
     def ping(self) -> None:
         """Return if the database answers a query now, else StoreError (what ``/readyz`` asks).
@@ -282,9 +110,9 @@ class DurableRegistry(SnapshotRegistry):
         self._health.check()
         self._rows_after(self._state.revision, 1)
 
+    @abc.abstractmethod
     def _close_connections(self) -> None:
         """Release database connections."""
-        raise NotImplementedError
 
     # -- moving the snapshot ---------------------------------------------------------
 
@@ -316,11 +144,11 @@ class DurableRegistry(SnapshotRegistry):
         if fresh:
             self._apply([row.change(self._where) for row in fresh], [row.event() for row in fresh])
 
-    def _apply_own(self, plan_changes: list[Change], rows: list[EventRow]) -> list[RegistryEvent]:
-        """After our commit: apply our changes with the revisions the database gave them."""
+    def _apply_own(self, changes: list[Change], rows: list[EventRow]) -> Committed:
+        """After our commit: apply our changes with the revisions the database gave them; what we committed."""
         events = [row.event() for row in rows]
-        self._apply(plan_changes, events)
-        return events
+        self._apply(changes, events)
+        return Committed(tuple(changes), tuple(events))
 
     def refresh(self) -> None:
         """Apply every change committed by other processes now, instead of waiting for the watcher."""
@@ -332,10 +160,8 @@ class DurableRegistry(SnapshotRegistry):
         Lets the server's event stream resume from any revision, even one older
         than its in-memory buffer or its own start.
         """
-        if isinstance(revision, bool) or not isinstance(revision, int) or revision < 0:
-            raise TypeError(f"revision must be a non-negative int, not {revision!r}")
-        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
-            raise TypeError(f"limit must be a positive int, not {limit!r}")
+        int_arg("revision", revision, minimum=0)
+        int_arg("limit", limit, minimum=1)
         return [row.event() for row in self._rows_after(revision, limit)]
 
     def history(self, name: str) -> list[RegistryEvent]:
@@ -378,10 +204,8 @@ class DurableRegistry(SnapshotRegistry):
             validate_name(name)
             parse_version(str_arg("version", version))
             checked.append((name, version, metadata_arg(metadata)))
-        stored: list[ModelMetadata] = []
 
         def plan(state: RegistryState) -> list[Change]:
-            stored.clear()
             seen: set[tuple[str, str]] = set()
             changes: list[Change] = []
             for name, version, metadata in checked:
@@ -392,13 +216,13 @@ class DurableRegistry(SnapshotRegistry):
                         f"the batch registers model {name!r} version {version!r} twice", name=name, version=version
                     )
                 seen.add(key)
-                stored.append(meta)
                 changes.append(Change("registered", name, meta.version, None, meta))
             return changes
 
-        if checked:
-            self._write(plan, self._store_timeout + len(checked) * _BULK_SECONDS_PER_ENTRY)
-        return list(stored)
+        if not checked:
+            return []
+        committed = self._write(plan, self._store_timeout + len(checked) * _BULK_SECONDS_PER_ENTRY)
+        return [change.metadata for change in committed.changes if change.metadata is not None]
 
     # -- lifecycle -----------------------------------------------------------------
 
@@ -416,11 +240,3 @@ class DurableRegistry(SnapshotRegistry):
     def closed(self) -> bool:
         """True once ``close()`` has been called."""
         return self._stopping.is_set()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.close()

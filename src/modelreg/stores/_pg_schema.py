@@ -59,7 +59,7 @@ MIGRATIONS: tuple[Migration, ...] = (
                 FOREIGN KEY (model_id, identity) REFERENCES versions (model_id, identity)
             )""",
             # revision is assigned by the writer holding WRITE_LOCK, not by a sequence;
-            # see PostgresRegistry._transact_by for why.
+            # see PostgresRegistry._commit for why.
             """CREATE TABLE events (
                 revision bigint PRIMARY KEY CHECK (revision > 0),
                 kind text NOT NULL

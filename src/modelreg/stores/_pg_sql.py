@@ -9,8 +9,8 @@ from itertools import groupby
 from typing import Any
 
 from .._base import Change, current_actor
-from ._durable import EventRow, encode_metadata
 from ._pg_schema import CHANNEL
+from ._rows import EventRow, encode_metadata
 
 __all__ = ["Script", "event_rows_for"]
 

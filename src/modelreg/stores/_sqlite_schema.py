@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import logging
 import sqlite3
 from datetime import UTC, datetime
 
 from ._migrations import Migration, checked_store_id, refuse_newer
+from ._sqlite_tx import transaction
 
-__all__ = ["MIGRATIONS", "SCHEMA_VERSION", "migrate", "rollback", "schema_version", "store_id"]
-
-_log = logging.getLogger("modelreg.stores")
-
+__all__ = ["MIGRATIONS", "SCHEMA_VERSION", "migrate", "schema_version", "store_id"]
 
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(
@@ -90,15 +87,6 @@ def store_id(conn: sqlite3.Connection, where: str) -> str:
     return checked_store_id(conn.execute("SELECT id FROM store_identity").fetchall(), where)
 
 
-def rollback(conn: sqlite3.Connection) -> None:
-    """Roll back an open transaction, keeping the caller's error if rolling back fails too."""
-    if conn.in_transaction:
-        try:
-            conn.execute("ROLLBACK")
-        except sqlite3.Error:
-            _log.exception("ROLLBACK failed; SQLite rolls the transaction back when the connection closes")
-
-
 def migrate(conn: sqlite3.Connection, where: str) -> list[int]:
     """Bring the schema up to date in one write transaction; return the migrations applied.
 
@@ -109,8 +97,7 @@ def migrate(conn: sqlite3.Connection, where: str) -> list[int]:
     refuse_newer(current, SCHEMA_VERSION, where)
     if current == SCHEMA_VERSION:
         return []  # the common case: no write lock taken on open
-    conn.execute("BEGIN IMMEDIATE")
-    try:
+    with transaction(conn, immediate=True):
         # Re-read under the write lock: another process may have migrated meanwhile.
         conn.execute(
             "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)"
@@ -128,8 +115,4 @@ def migrate(conn: sqlite3.Connection, where: str) -> list[int]:
                 (migration.version, datetime.now(UTC).isoformat()),
             )
             done.append(migration.version)
-        conn.execute("COMMIT")
-    except BaseException:
-        rollback(conn)
-        raise
     return done

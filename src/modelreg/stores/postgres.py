@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager, suppress
+from contextlib import AbstractContextManager, contextmanager, suppress
 from datetime import UTC
 from typing import Any, TypeVar
 from weakref import WeakKeyDictionary
@@ -16,17 +16,18 @@ from psycopg.conninfo import conninfo_to_dict
 from psycopg.pq import TransactionStatus
 from psycopg_pool import ConnectionPool, PoolTimeout
 
-from .._base import Change, Plan
+from .._base import Change, Committed, Plan
 from .._checks import number_option
 from .._deadline import Deadline
 from .._state import RegistryState
 from ..errors import DuplicateVersionError, RegistryError, StoreError
-from ..events import RegistryEvent
-from ._durable import ALIAS_ROWS, DurableRegistry, EventRow, duplicate_version, state_from_rows
-from ._outage import DEFAULT_STORE_TIMEOUT
+from ._durable import DurableRegistry
+from ._errors import duplicate_version, translating
+from ._outage import DEFAULT_STORE_TIMEOUT, holding
 from ._pg_listen import Listener
 from ._pg_schema import CHANNEL, VERSIONS_KEY, WRITE_LOCK, migrate, store_id
 from ._pg_sql import Script, event_rows_for
+from ._rows import ALIAS_ROWS, EventRow, state_from_rows
 
 __all__ = ["DEFAULT_CONNECT_TIMEOUT", "DEFAULT_POLL_INTERVAL", "DEFAULT_STORE_TIMEOUT", "PostgresRegistry"]
 
@@ -144,19 +145,16 @@ class PostgresRegistry(DurableRegistry):
 
     # -- connections and errors -------------------------------------------------------
 
-    @contextmanager
-    def _store_errors(self, doing: str) -> Iterator[None]:
+    def _store_errors(self, doing: str) -> AbstractContextManager[None]:
         """Translate psycopg errors (pool timeouts included) at the boundary: StoreError, cause chained."""
-        try:
-            yield
-        except psycopg.Error as exc:
-            if isinstance(exc, PoolTimeout):
-                why = f"no connection within store_timeout={self._store_timeout:g}s ({_reason(exc)})"
-            elif isinstance(exc, psycopg.errors.QueryCanceled) and doing == "writing to":
-                why = f"not done within store_timeout={self._store_timeout:g}s, so rolled back ({_reason(exc)})"
-            else:
-                why = _reason(exc)
-            raise StoreError(f"PostgreSQL error {doing} {self._where}: {why}") from exc
+        return translating(psycopg.Error, "PostgreSQL", self._where, doing, self._describe_error)
+
+    def _describe_error(self, exc: BaseException, doing: str) -> str:
+        if isinstance(exc, PoolTimeout):
+            return f"no connection within store_timeout={self._store_timeout:g}s ({_reason(exc)})"
+        if isinstance(exc, psycopg.errors.QueryCanceled) and doing == "writing to":
+            return f"not done within store_timeout={self._store_timeout:g}s, so rolled back ({_reason(exc)})"
+        return _reason(exc)
 
     @contextmanager
     def _connection(self, doing: str, deadline: Deadline) -> Iterator[_Conn]:
@@ -275,15 +273,18 @@ class PostgresRegistry(DurableRegistry):
     # so the database cancels (and we roll back) a write that waits too long for the
     # advisory lock or runs too long, instead of committing after the caller gave up.
 
-    def _transact_by(self, plan: Plan, deadline: Deadline) -> list[RegistryEvent]:
-        with self._connection("writing to", deadline) as conn:
-            cur = psycopg.ClientCursor(conn)
-            try:
-                done = self._write_if_current(cur, plan, deadline) or self._write_caught_up(cur, plan, deadline)
-            except BaseException:
-                self._rollback(conn)
-                raise
-        return self._apply_own(*done)
+    def _commit(self, plan: Plan, deadline: Deadline) -> Committed:
+        # The plan may run twice: first on our snapshot, then, if another writer got in
+        # first, again after catching up under the lock (plans are pure, so that is safe).
+        with holding(self._write_lock, deadline, "writing to", self._where):
+            with self._connection("writing to", deadline) as conn:
+                cur = psycopg.ClientCursor(conn)
+                try:
+                    done = self._write_if_current(cur, plan, deadline) or self._write_caught_up(cur, plan, deadline)
+                except BaseException:
+                    self._rollback(conn)
+                    raise
+            return self._apply_own(*done)
 
     def _write_if_current(self, cur: psycopg.ClientCursor[Any], plan: Plan, deadline: Deadline) -> _Written | None:
         """One round trip: plan on our snapshot and commit, unless another writer got in first (None).
@@ -299,7 +300,7 @@ class PostgresRegistry(DurableRegistry):
             return None  # perhaps refused on stale data: decide after catching up
         rows = event_rows_for(changes, state.revision + 1)
         try:
-            self._commit(cur, rows, deadline, locked=False)
+            self._send(cur, rows, deadline, locked=False)
         except psycopg.errors.UniqueViolation as exc:
             if exc.diag.constraint_name != "events_pkey":
                 raise self._refused(changes, exc) from exc
@@ -326,12 +327,12 @@ class PostgresRegistry(DurableRegistry):
         changes = plan(state)
         rows = event_rows_for(changes, state.revision + 1)
         try:
-            self._commit(cur, rows, deadline, locked=True)
+            self._send(cur, rows, deadline, locked=True)
         except psycopg.errors.UniqueViolation as exc:
             raise self._refused(changes, exc) from exc
         return changes, rows
 
-    def _commit(
+    def _send(
         self, cur: psycopg.ClientCursor[Any], rows: list[EventRow], deadline: Deadline, *, locked: bool
     ) -> None:
         """Send the events (first), the table changes, the NOTIFY and COMMIT as one query."""

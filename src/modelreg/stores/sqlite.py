@@ -7,28 +7,24 @@ import sqlite3
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-from .._base import Change, Plan, acting_as, applied, current_actor
+from .._base import Change, Committed, Plan, acting_as, current_actor
 from .._checks import number_option
 from .._deadline import Deadline
 from .._state import RegistryState
+from .._transitions import apply
 from ..errors import RegistryError, StoreError
-from ..events import RegistryEvent
 from ..semver import parse_version
-from ._durable import (
-    ALIAS_ROWS,
-    DurableRegistry,
-    EventRow,
-    duplicate_version,
-    encode_metadata,
-    state_from_rows,
-)
+from ._durable import DurableRegistry
+from ._errors import duplicate_version, translating
 from ._outage import DEFAULT_STORE_TIMEOUT
-from ._sqlite_schema import migrate, rollback, store_id
+from ._rows import ALIAS_ROWS, EventRow, encode_metadata, state_from_rows
+from ._sqlite_schema import migrate, store_id
+from ._sqlite_tx import transaction
 
 __all__ = ["DEFAULT_POLL_INTERVAL", "DEFAULT_STORE_TIMEOUT", "SqliteRegistry", "sqlite_path_from_url"]
 
@@ -212,18 +208,17 @@ class SqliteRegistry(DurableRegistry):
             )
         return conn
 
-    @contextmanager
-    def _store_errors(self, doing: str) -> Iterator[None]:
+    def _store_errors(self, doing: str) -> AbstractContextManager[None]:
         """Translate sqlite3 errors at the boundary: StoreError naming the file, cause chained."""
-        try:
-            yield
-        except sqlite3.Error as exc:
-            detail = str(exc)
-            if isinstance(exc, sqlite3.DatabaseError) and "not a database" in detail:
-                detail += " (the file exists but is not an SQLite database)"
-            elif isinstance(exc, sqlite3.OperationalError) and "locked" in detail:
-                detail += f" (another process kept it locked; gave up at store_timeout={self._store_timeout:g}s)"
-            raise StoreError(f"SQLite error {doing} {self._path}: {detail}") from exc
+        return translating(sqlite3.Error, "SQLite", self._path, doing, self._describe_error)
+
+    def _describe_error(self, exc: BaseException, doing: str) -> str:
+        detail = str(exc)
+        if isinstance(exc, sqlite3.DatabaseError) and "not a database" in detail:
+            detail += " (the file exists but is not an SQLite database)"
+        elif isinstance(exc, sqlite3.OperationalError) and "locked" in detail:
+            detail += f" (another process kept it locked; gave up at store_timeout={self._store_timeout:g}s)"
+        return detail
 
     def _close_connections(self) -> None:
         with self._read_lock:
@@ -234,7 +229,7 @@ class SqliteRegistry(DurableRegistry):
 
     @contextmanager
     def _atomic(self, deadline: Deadline) -> Iterator[sqlite3.Connection]:
-        """One write transaction: BEGIN IMMEDIATE, COMMIT; on any exception ROLLBACK and re-raise.
+        """One write transaction (BEGIN IMMEDIATE ... COMMIT, rolled back on any exception).
 
         IMMEDIATE takes the database's write lock up front, which serializes writers
         across processes (so revisions are gap-free in commit order) and avoids the
@@ -245,14 +240,8 @@ class SqliteRegistry(DurableRegistry):
         left = deadline.left("writing to", self._where, "this process's earlier writes")
         with self._store_errors("starting a write transaction on"):
             conn.execute(f"PRAGMA busy_timeout = {max(1, int(left * 1000))}")  # 0 would not wait at all
-            conn.execute("BEGIN IMMEDIATE")
-        try:
-            with self._store_errors("writing to"):
-                yield conn
-                conn.execute("COMMIT")
-        except BaseException:
-            rollback(conn)
-            raise
+        with self._store_errors("writing to"), transaction(conn, immediate=True):
+            yield conn
 
     # -- DurableRegistry hooks ------------------------------------------------------
 
@@ -278,17 +267,14 @@ class SqliteRegistry(DurableRegistry):
 
     def _load(self) -> RegistryState:
         conn = self._connection()
-        with self._store_errors("reading"):
-            conn.execute("BEGIN")  # one read snapshot, so rows and revision agree
-            try:
-                revision = conn.execute("SELECT coalesce(max(revision), 0) FROM events").fetchone()[0]
-                aliases = conn.execute(ALIAS_ROWS).fetchall()
-                versions = conn.execute(
-                    "SELECT m.name, v.version, v.metadata FROM versions v JOIN models m ON m.id = v.model_id"
-                )
-                return state_from_rows(versions, aliases, int(revision), self._where)
-            finally:
-                conn.execute("COMMIT")
+        # One read transaction, so rows and revision agree.
+        with self._store_errors("reading"), transaction(conn):
+            revision = conn.execute("SELECT coalesce(max(revision), 0) FROM events").fetchone()[0]
+            aliases = conn.execute(ALIAS_ROWS).fetchall()
+            versions = conn.execute(
+                "SELECT m.name, v.version, v.metadata FROM versions v JOIN models m ON m.id = v.model_id"
+            )
+            return state_from_rows(versions, aliases, int(revision), self._where)
 
     def _rows_after(self, revision: int, limit: int | None = None) -> list[EventRow]:
         with self._store_errors("reading events from"), self._reader() as conn:
@@ -315,7 +301,7 @@ class SqliteRegistry(DurableRegistry):
             raise StoreError(f"event {revision} in {self._where} has an unreadable time {at!r}") from exc
         return EventRow(revision, kind, name, version, alias, actor, when, payload)
 
-    def _write(self, plan: Plan, timeout: float | None = None) -> list[RegistryEvent]:
+    def _commit(self, plan: Plan, deadline: Deadline) -> Committed:
         """Group commit: writers that queue while another commits share the next transaction.
 
         Each write is still all-or-nothing and checked against every write before
@@ -324,7 +310,6 @@ class SqliteRegistry(DurableRegistry):
         A writer that waits past its deadline for the write lock takes its ticket
         back, so no later batch commits a write whose caller was told it failed.
         """
-        deadline = self._deadline(timeout)
         ticket = _Ticket(plan, current_actor.get(), deadline)
         with self._pending_lock:
             self._pending.append(ticket)
@@ -341,12 +326,12 @@ class SqliteRegistry(DurableRegistry):
             if not ticket.done.is_set():
                 with self._pending_lock:
                     batch, self._pending = self._pending, []
-                self._commit(batch)
+                self._commit_queued(batch)
         finally:
             self._write_lock.release()
         return ticket.outcome()
 
-    def _commit(self, queued: list[_Ticket]) -> None:
+    def _commit_queued(self, queued: list[_Ticket]) -> None:
         """Run every ticket's plan in one transaction; each gets its events or its own error."""
         for ticket in queued:
             if ticket.deadline.remaining() <= 0:  # its caller is giving up: not a reason to fail the others
@@ -369,29 +354,26 @@ class SqliteRegistry(DurableRegistry):
                 self._apply_rows(self._events(conn, "revision > ?", self._state.revision))
                 state = self._state
                 for ticket in batch:
-                    conn.execute("SAVEPOINT write")
                     try:
-                        changes = ticket.plan(state)
-                        with acting_as(ticket.actor):
-                            rows = [self._write_change(conn, change) for change in changes]
+                        with transaction(conn):  # a savepoint: this write alone is undone if it fails
+                            changes = ticket.plan(state)
+                            with acting_as(ticket.actor):
+                                rows = [self._write_change(conn, change) for change in changes]
                     except RegistryError as exc:
                         if isinstance(exc, StoreError):
                             raise  # the database failed: the whole batch fails
-                        conn.execute("ROLLBACK TO write")
                         ticket.error = exc  # this write broke a rule; the others go on
                     else:
                         for change, row in zip(changes, rows, strict=True):
-                            state = applied(state, change, row.revision)
+                            state = apply(state, change, row.revision)
                         done.append((ticket, changes, rows))
-                    finally:
-                        conn.execute("RELEASE write")
         except BaseException as exc:  # nothing was committed: every write in the batch failed
             for ticket in batch:
                 if ticket.error is None:
                     ticket.error = exc
         else:
             for ticket, changes, rows in done:
-                ticket.events = self._apply_own(changes, rows)
+                ticket.committed = self._apply_own(changes, rows)
 
     # -- writing one change ---------------------------------------------------------
 
@@ -458,7 +440,7 @@ def _data_version(conn: sqlite3.Connection) -> int:
 class _Ticket:
     """One queued write: its plan, its caller's actor, and what came of it."""
 
-    __slots__ = ("actor", "deadline", "done", "error", "events", "plan")
+    __slots__ = ("actor", "committed", "deadline", "done", "error", "plan")
 
     def __init__(self, plan: Plan, actor: str | None, deadline: Deadline) -> None:
         self.plan = plan
@@ -466,10 +448,11 @@ class _Ticket:
         self.deadline = deadline
         self.done = threading.Event()
         self.error: BaseException | None = None
-        self.events: list[RegistryEvent] = []
+        self.committed: Committed | None = None
 
-    def outcome(self) -> list[RegistryEvent]:
-        """The write's events, or its error raised in the caller's thread."""
+    def outcome(self) -> Committed:
+        """What the write committed, or its error raised in the caller's thread."""
         if self.error is not None:
             raise self.error
-        return self.events
+        assert self.committed is not None
+        return self.committed
