@@ -84,3 +84,28 @@ def test_actor_is_recorded_and_validated() -> None:
         with pytest.raises(ValueError, match="an actor .* is 1-256 printable characters") as caught, acting_as(bad):
             pass
         assert not isinstance(caught.value, InvalidNameError)  # an actor is not a model name
+
+
+def test_events_after_is_served_from_the_bounded_buffer_and_says_when_it_no_longer_reaches() -> None:
+    from modelreg import EventsUnavailableError
+
+    registry = MemoryRegistry(history_limit=3)
+    for i in range(5):
+        registry.register_model("m", f"1.{i}.0", metadata())
+
+    assert [e.revision for e in registry.events_after(2)] == [3, 4, 5]
+    assert registry.events_after(5) == []
+    with pytest.raises(EventsUnavailableError, match=r"last 3 events .*revisions 3-5.* durable store"):
+        registry.events_after(1)
+
+
+def test_events_after_with_no_buffer_has_nothing_to_serve_once_written() -> None:
+    from modelreg import EventsUnavailableError
+
+    registry = MemoryRegistry(history_limit=0)
+    assert registry.events_after(0) == []
+    registry.register_model("m", "1.0.0", metadata())
+
+    assert registry.events_after(1) == []
+    with pytest.raises(EventsUnavailableError, match="revision 1"):
+        registry.events_after(0)

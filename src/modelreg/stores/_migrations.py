@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ..errors import StoreError
+from ..events import EVENT_KINDS
 
-__all__ = ["Migration", "checked_store_id", "refuse_newer"]
+__all__ = ["Migration", "checked_store_id", "kinds_check", "refuse_newer"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,3 +37,13 @@ def checked_store_id(rows: list[tuple[object, ...]], where: str) -> str:
             "the table was changed outside modelreg or is damaged"
         )
     return rows[0][0]
+
+
+def kinds_check(kinds: Sequence[str] = EVENT_KINDS) -> str:
+    """The ``CHECK`` that limits ``events.kind`` to ``kinds``, for a migration that changes the set of event kinds.
+
+    Migrations that have run keep their text (migration 1 spells the kinds out); a
+    test checks that the newest migration mentioning the kinds holds exactly this
+    clause, so the schemas cannot drift from ``events.EVENT_KINDS``.
+    """
+    return "CHECK (kind IN (" + ", ".join(f"'{kind}'" for kind in kinds) + "))"
