@@ -332,7 +332,7 @@ class SqliteRegistry(DurableRegistry):
         return ticket.outcome()
 
     def _commit_queued(self, queued: list[_Ticket]) -> None:
-        """Run every ticket's plan in one transaction; each gets its events or its own error."""
+        """Run every ticket's plan in one transaction; each gets what it committed or its own error."""
         for ticket in queued:
             if ticket.deadline.remaining() <= 0:  # its caller is giving up: not a reason to fail the others
                 ticket.error = ticket.deadline.expired("writing to", self._where, "this process's write lock")
