@@ -9,7 +9,6 @@ never opens or commits a transaction behind our back.
 
 from __future__ import annotations
 
-import itertools
 import logging
 import sqlite3
 from collections.abc import Iterator
@@ -18,7 +17,7 @@ from contextlib import contextmanager
 __all__ = ["rollback", "transaction"]
 
 _log = logging.getLogger("modelreg.stores")
-_savepoints = itertools.count()
+_SAVEPOINT = "modelreg"
 
 
 @contextmanager
@@ -47,7 +46,9 @@ def transaction(conn: sqlite3.Connection, *, immediate: bool = False) -> Iterato
 
 @contextmanager
 def _savepoint(conn: sqlite3.Connection) -> Iterator[None]:
-    name = f"modelreg_{next(_savepoints)}"  # unique, so an inner block never releases an outer one's
+    # One fixed name: RELEASE and ROLLBACK TO act on the newest savepoint of that name, which is
+    # this block's however deep the nesting; and a fixed text keeps sqlite3's statement cache warm.
+    name = _SAVEPOINT
     conn.execute(f"SAVEPOINT {name}")
     try:
         yield
