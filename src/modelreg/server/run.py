@@ -306,9 +306,7 @@ def serve(
             listen = _Listen(sock, tls, limits)
             _run(create_app(registry, auth=auth, max_body_bytes=max_body_bytes), listen, url, host, access_log)
         finally:
-            close = getattr(registry, "close", None)
-            if callable(close):
-                close()
+            registry.close()
             _log.info("registry closed")
     finally:
         sock.close()
