@@ -23,7 +23,7 @@ import httpx
 from .. import __version__
 from .._checks import metadata_arg, str_arg
 from .._config import check_token
-from ..errors import ERROR_CLASSES, RegistryError, StoreError
+from ..errors import RegistryError, StoreError, error_class
 from ..events import Callback, RegistryEvent, Subscription
 from ..metadata import ModelMetadata
 from ..names import validate_alias, validate_name
@@ -36,7 +36,6 @@ CA_BUNDLE_ENV = "MODELREG_CA_BUNDLE"
 """A PEM file (or directory) of CA certificates to verify an https:// server by, when ``ca_bundle`` is not given."""
 
 _log = logging.getLogger("modelreg.client")
-_CLASSES: dict[str, type[RegistryError]] = {cls.code: cls for cls in ERROR_CLASSES}
 _IDEMPOTENT = frozenset({"GET", "HEAD"})
 
 
@@ -175,7 +174,7 @@ class RegistryClient:
         if not isinstance(detail, str) or not detail:
             detail = f"HTTP {response.status_code} {response.reason_phrase} from {self.url}"
         fields = {key: _text(problem.get(key)) for key in ("name", "version", "alias")}
-        cls = _CLASSES.get(code) if isinstance(code, str) else None
+        cls = error_class(code) if isinstance(code, str) else None
         if cls is None and not code and response.status_code == 404:
             return StoreError(f"{self.url} answered 404 without a problem body: is it a modelreg server?")
         if cls is None:
