@@ -13,6 +13,7 @@ __all__ = [
     "ALIAS",
     "ALIASES",
     "CHANGES",
+    "CHANGES_LIMIT",
     "DOCS",
     "EVENTS",
     "HEALTHZ",
@@ -37,6 +38,8 @@ ALIAS = "/api/v1/models/{name}/aliases/{alias}"
 HISTORY = "/api/v1/models/{name}/history"
 EVENTS = "/api/v1/events"
 CHANGES = "/api/v1/changes"
+CHANGES_LIMIT = 1000
+"""Most events one ``GET /api/v1/changes`` returns (its ``limit`` parameter's maximum and default)."""
 HEALTHZ = "/healthz"
 READYZ = "/readyz"
 METRICS = "/metrics"

@@ -18,8 +18,7 @@ from .problems import HTTPProblem, problem_for_error
 __all__ = ["ROUTES", "loads_strict"]
 
 _READY_TIMEOUT = 5.0
-MAX_CHANGES = 1000
-"""Most events one ``GET /api/v1/changes`` returns."""
+MAX_CHANGES = _paths.CHANGES_LIMIT
 
 
 # -- request bodies -----------------------------------------------------------------
@@ -177,9 +176,12 @@ async def events(call: Call) -> Reply | StreamingResponse:
         since = _revision(call.query["since"], "query parameter 'since'")
     else:
         since = None
-    if since is not None and since > call.app.events.current():
-        await call.run(call.app.events.catch_up)  # another replica of the store may be a little ahead of us
-    start = call.app.events.start(since)
+    feed = call.app.events
+    if since is not None and since > feed.current():
+        await call.run(feed.catch_up)  # another replica of the store may be a little ahead of us
+    start = feed.start(since)
+    if since is not None and feed.beyond_buffer(since):
+        await call.run(feed.check_log, since)  # 410 now, not a stream that ends at once
     if call.scope["method"] == "HEAD":
         return Reply(200, b"", b"text/event-stream")
     headers = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}

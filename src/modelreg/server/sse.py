@@ -238,6 +238,16 @@ class EventFeed:
             )
         return since
 
+    def beyond_buffer(self, revision: int) -> bool:
+        """Whether the events after ``revision`` have to come from the registry's log."""
+        with self._lock:
+            return revision < self._floor
+
+    def check_log(self, revision: int) -> None:
+        """EventsUnavailableError (410) if the log no longer holds the event after ``revision`` (blocking)."""
+        if self._log is not None:
+            self._log.events_after(revision, 1)
+
     def changes(self, after: int | None, limit: int) -> tuple[str, int, list[RegistryEvent]]:
         """The store id, the revision now, and up to ``limit`` events after ``after`` (blocking: may read the log).
 
