@@ -26,6 +26,7 @@ import uuid
 from collections import deque
 from collections.abc import AsyncIterator
 
+from ..errors import StoreError
 from ..events import RegistryEvent
 from ..registry import EventLog, ModelRegistry
 from .problems import HTTPProblem
@@ -244,9 +245,13 @@ class EventFeed:
             return revision < self._floor
 
     def check_log(self, revision: int) -> None:
-        """EventsUnavailableError (410) if the log no longer holds the event after ``revision`` (blocking)."""
+        """EventsUnavailableError (410) if the log no longer holds the event after ``revision`` (blocking).
+
+        A store that fails to answer is left to the stream's replay, which reports it as it would mid-stream.
+        """
         if self._log is not None:
-            self._log.events_after(revision, 1)
+            with contextlib.suppress(StoreError):
+                self._log.events_after(revision, 1)
 
     def changes(self, after: int | None, limit: int) -> tuple[str, int, list[RegistryEvent]]:
         """The store id, the revision now, and up to ``limit`` events after ``after`` (blocking: may read the log).
