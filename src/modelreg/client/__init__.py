@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from .. import __version__, _paths
-from .._checks import metadata_arg, str_arg
+from .._checks import metadata_arg, number_option, str_arg
 from .._config import check_token
 from ..errors import RegistryError, StoreError, error_class
 from ..events import Callback, RegistryEvent, Subscription
@@ -115,10 +115,8 @@ class RegistryClient:
             raise ValueError(f"invalid server URL {url[:80]!r}: expected http(s)://host:port[/prefix]")
         if token is not None:
             check_token(token)  # the server's own rule: a token it could never accept fails here, clearly
-        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0:
-            raise ValueError(f"timeout must be a positive number of seconds, not {timeout!r}")
-        if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
-            raise ValueError(f"retries must be a non-negative int, not {retries!r}")
+        timeout = number_option("timeout", timeout, minimum=0.001, unit=" of seconds")
+        retries = int(number_option("retries", retries, minimum=0, integer=True))
         verify = _verify(ca_bundle) if parts.scheme == "https" else True
         self.url = url.rstrip("/")
         self.timeout = float(timeout)
