@@ -21,10 +21,10 @@ from starlette.types import Message, Receive, Scope, Send
 from .._config import DEFAULT_MAX_BODY_BYTES
 from ..errors import RegistryError
 from ..registry import EventLog, ModelRegistry
-from . import openapi
 from .auth import Auth, Role
 from .call import PROBLEM, WRITE_THREADS, Call, MetadataBodies, Reply, Route, too_large
 from .metrics import Metrics
+from .openapi import docs_html, document_json
 from .problems import HTTP_CODES, HTTPProblem, problem_body, problem_for_error
 from .routes import ROUTES
 from .sse import EventFeed
@@ -148,8 +148,8 @@ class ModelregApp:
         self.metrics = Metrics(log)
         self.events = EventFeed(registry, log=log)
         self.metrics.gauges["modelreg_event_streams"] = ("Open event streams.", lambda: self.events.clients)
-        self.openapi_json = openapi.document_json()
-        self.docs_html = openapi.docs_html()
+        self.openapi_json = document_json()
+        self.docs_html = docs_html()
         self.access_log: Callable[[str], None] | None = _log_access
         self.shutting_down = False
         # anyio binds a limiter made outside a loop to the loop of its first use, so an app driven
