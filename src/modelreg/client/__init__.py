@@ -44,6 +44,14 @@ def _text(value: object) -> str | None:
     return value if isinstance(value, str) else None
 
 
+def _problem_code(response: httpx.Response) -> object:
+    try:
+        problem = response.json()
+    except ValueError:
+        return None
+    return problem.get("code") if isinstance(problem, dict) else None
+
+
 def _reason(exc: httpx.HTTPError) -> str:
     text = str(exc) or type(exc).__name__
     return text if len(text) <= 200 else text[:197] + "..."
@@ -355,9 +363,9 @@ class RegistryClient:
         """Up to ``limit`` committed changes after ``revision``, oldest first, from the server's event log.
 
         EventsUnavailableError when the server no longer holds the event right after
-        ``revision``; ``[]`` when nothing came after it; a RegistryError with code
-        ``unknown_revision`` when its store never reached ``revision`` (another store, or
-        one recreated or restored), as its event stream says. Pages of ``CHANGES_LIMIT`` events.
+        ``revision``; ``[]`` when nothing came after it, also for a revision its store has
+        not reached (as every backend answers; compare with ``revision`` to tell). Pages of
+        ``CHANGES_LIMIT`` events, one request each.
         """
         for what, value, minimum in (("revision", revision, 0), ("limit", limit, 1)):
             if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
@@ -366,6 +374,8 @@ class RegistryClient:
         while len(found) < limit:
             page = min(limit - len(found), _paths.CHANGES_LIMIT)
             response = self.request("GET", _paths.CHANGES, params={"after": str(revision), "limit": str(page)})
+            if response.status_code == 410 and _problem_code(response) == "unknown_revision":
+                break  # the store has not reached that revision: nothing came after it, as every backend says
             if response.status_code >= 400:
                 raise self.error_for(response)
             try:
