@@ -15,10 +15,11 @@ from .auth import Role
 from .call import PROBLEM, Call, Endpoint, Reply, Route, dumps
 from .problems import HTTPProblem, problem_for_error
 
-__all__ = ["ROUTES", "loads_strict"]
+__all__ = ["MAX_CHANGES", "ROUTES", "loads_strict"]
 
 _READY_TIMEOUT = 5.0
 MAX_CHANGES = _paths.CHANGES_LIMIT
+"""Most events one ``GET /api/v1/changes`` returns (the client pages by the same figure)."""
 
 
 # -- request bodies -----------------------------------------------------------------
