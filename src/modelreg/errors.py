@@ -12,12 +12,19 @@
     └── StoreError                                   code "store_unavailable"
 
 Every class carries a stable machine-readable ``code`` that the HTTP layer sends
-and the client maps back, so a remote caller catches the same class.
+and the client maps back (``error_class``), so a remote caller catches the same
+class. A class that sets its own ``code`` is recorded as it is defined, so none can
+be left out of the table; ``nearest`` finds the entry for an error in any table keyed
+by class (the server's statuses, the CLI's exit codes).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any, TypeVar
+
 __all__ = [
+    "ERROR_CLASSES",
     "AliasNotFoundError",
     "DuplicateVersionError",
     "EventsUnavailableError",
@@ -28,13 +35,26 @@ __all__ = [
     "StoreError",
     "VersionInUseError",
     "VersionNotFoundError",
+    "error_class",
+    "nearest",
 ]
+
+T = TypeVar("T")
+_BY_CODE: dict[str, type[RegistryError]] = {}
 
 
 class RegistryError(Exception):
     """Root of every error the registry raises on purpose."""
 
     code: str = "registry_error"
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """Record a class that declares its own ``code``; two classes may not share one."""
+        super().__init_subclass__(**kwargs)
+        if "code" in cls.__dict__:
+            taken = _BY_CODE.setdefault(cls.code, cls)
+            if taken is not cls:
+                raise TypeError(f"{cls.__qualname__}.code {cls.code!r} is already {taken.__qualname__}'s")
 
     def __init__(
         self,
@@ -115,15 +135,23 @@ class StoreError(RegistryError):
     code = "store_unavailable"
 
 
-ERROR_CLASSES: tuple[type[RegistryError], ...] = (
-    RegistryError,
-    InvalidVersionError,
-    InvalidNameError,
-    MetadataError,
-    DuplicateVersionError,
-    VersionNotFoundError,
-    AliasNotFoundError,
-    VersionInUseError,
-    EventsUnavailableError,
-    StoreError,
-)
+ERROR_CLASSES: tuple[type[RegistryError], ...] = (RegistryError, *_BY_CODE.values())
+"""Every error class of this module, the root first, then in the order they are defined (recorded, not listed)."""
+_BY_CODE[RegistryError.code] = RegistryError
+
+
+def error_class(code: str) -> type[RegistryError] | None:
+    """The class whose ``code`` this is (any class that declares one, wherever defined), or None."""
+    return _BY_CODE.get(code)
+
+
+def nearest(table: Mapping[Any, T], error: BaseException, default: T) -> T:
+    """The entry of the nearest class in ``error``'s MRO that ``table`` lists, else ``default``.
+
+    So a new subclass of (say) ``LookupError`` takes its base's entry without touching the table.
+    """
+    for cls in type(error).__mro__:
+        found = table.get(cls)
+        if found is not None:
+            return found
+    return default

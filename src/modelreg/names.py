@@ -6,16 +6,20 @@ import re
 
 from .errors import InvalidNameError
 
-__all__ = ["MAX_NAME_LENGTH", "validate_alias", "validate_name"]
+__all__ = ["ALIAS_PATTERN", "MAX_NAME_LENGTH", "NAME_PATTERN", "validate_alias", "validate_name"]
 
 MAX_NAME_LENGTH = 128
-_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}", re.ASCII)
+NAME_PATTERN = rf"[A-Za-z0-9][A-Za-z0-9._-]{{0,{MAX_NAME_LENGTH - 1}}}"
+"""A model name, for ``fullmatch`` (the server's OpenAPI document states the same pattern)."""
+ALIAS_PATTERN = rf"[A-Za-z][A-Za-z0-9._-]{{0,{MAX_NAME_LENGTH - 1}}}"
+"""An alias name, before the reserved words (``latest``, ``x``) are refused."""
+_NAME = re.compile(NAME_PATTERN, re.ASCII)
 _NAME_RULE = (
     "1-128 ASCII letters, digits, '.', '_' or '-', starting with a letter or digit"
 )
 # Alias names must not be confusable with a version or a range, so a spec given to
 # resolve() is never ambiguous: they start with a letter and are not range words.
-_ALIAS = re.compile(r"[A-Za-z][A-Za-z0-9._-]{0,127}", re.ASCII)
+_ALIAS = re.compile(ALIAS_PATTERN, re.ASCII)
 _RESERVED_ALIASES = frozenset({"latest", "x", "X"})
 
 

@@ -225,16 +225,17 @@ def test_each_request_gets_one_common_log_format_line(http: httpx.Client, module
 
 
 def test_large_response_bodies_are_not_cached() -> None:
-    from modelreg.server.routes import CACHED_BODY_BYTES, _json_cache, metadata_json
+    from modelreg.server.call import MetadataBodies
 
+    bodies = MetadataBodies()
     small, large = metadata(), metadata(description="\U0001f600" * 10_000)  # 120 KB as escaped JSON
 
-    assert metadata_json(small) is metadata_json(small)  # cached: the same bytes object
-    body = metadata_json(large)
-    assert len(body) > CACHED_BODY_BYTES and body == large.to_json().encode()
-    assert id(large) not in _json_cache
-    assert all(len(cached) <= CACHED_BODY_BYTES for _, cached in _json_cache.values())
-    assert sum(len(cached) for _, cached in _json_cache.values()) <= 32 * 1024 * 1024
+    assert bodies.body(small) is bodies.body(small)  # cached: the same bytes object
+    body = bodies.body(large)
+    assert len(body) > MetadataBodies.LARGEST and body == large.to_json().encode()
+    assert id(large) not in bodies._entries
+    assert all(len(cached) <= MetadataBodies.LARGEST for _, cached in bodies._entries.values())
+    assert sum(len(cached) for _, cached in bodies._entries.values()) <= 32 * 1024 * 1024
 
 
 def _exchange(sock: socket.socket, request: bytes) -> tuple[str, dict[str, str], bytes]:

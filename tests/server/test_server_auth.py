@@ -71,6 +71,7 @@ ROUTES = [
     ("DELETE", "/api/v1/models/{m}/aliases/production", Role.ADMIN, None),
     ("GET", "/api/v1/models/{m}/history", Role.READ, None),
     ("GET", "/api/v1/events?since=0", Role.READ, None),
+    ("GET", "/api/v1/changes?after=0", Role.READ, None),
     ("GET", "/metrics", Role.READ, None),
     ("GET", "/healthz", None, None),
     ("GET", "/readyz", None, None),

@@ -26,7 +26,7 @@ async def _read(stream: AsyncIterator[str], until: int, into: list[str]) -> None
 
 def test_every_stream_gets_every_change_once_in_order_however_they_are_batched() -> None:
     registry = MemoryRegistry()
-    feed = EventFeed(registry)
+    feed = EventFeed(registry, log=registry)  # as create_app passes a registry that keeps an event log
     count, streams = 300, 40
 
     async def scenario() -> list[list[str]]:
@@ -57,7 +57,7 @@ def test_every_stream_gets_every_change_once_in_order_however_they_are_batched()
 
 def test_a_stream_far_behind_catches_up_from_the_buffer_a_thousand_events_at_a_time() -> None:
     registry = MemoryRegistry()
-    feed = EventFeed(registry)
+    feed = EventFeed(registry, log=registry)  # as create_app passes a registry that keeps an event log
     for i in range(2500):
         registry.register_model("behind", f"1.0.{i}", metadata())
     registry.close()  # every event has reached the feed
@@ -106,7 +106,7 @@ def test_closing_the_feed_ends_every_stream() -> None:
 def test_a_revision_the_registry_has_not_reached_is_refused_with_both_numbers() -> None:
     registry = MemoryRegistry()
     registry.register_model("m", "1.0.0", metadata())
-    feed = EventFeed(registry)
+    feed = EventFeed(registry, log=registry)  # as create_app passes a registry that keeps an event log
     try:
         assert feed.start(1) == 1
         with pytest.raises(HTTPProblem) as gone:

@@ -177,10 +177,11 @@ def test_events_older_than_the_buffer_of_a_registry_without_a_log_are_refused_no
     from modelreg.server.sse import EventFeed
 
     registry = MemoryRegistry()
-    registry.register_model("ev-old", "1.0.0", metadata())
-    registry.register_model("ev-old", "2.0.0", metadata())
-    feed = EventFeed(registry, limit=10)
+    feed = EventFeed(registry, limit=10)  # no log: what a user's own ModelRegistry gets
     try:
+        for minor in range(12):  # the buffer keeps the last 10: revisions 3 to 12
+            registry.register_model("ev-old", f"1.{minor}.0", metadata())
+        registry.close()  # delivers the queued events to the feed
         with pytest.raises(HTTPProblem) as gone:
             feed.start(1)
         assert "after revision 2" in str(gone.value.detail)

@@ -23,6 +23,7 @@ from ..errors import (
     StoreError,
     VersionInUseError,
     VersionNotFoundError,
+    nearest,
 )
 from ..registry import ModelRegistry
 from ..urls import default_registry_url, open_registry
@@ -69,11 +70,7 @@ def exit_code_for(exc: RegistryError) -> int:
     """The exit code for an error: 7 for a refused token, else its nearest class in ``EXIT_CODES``."""
     if getattr(exc, "code", None) in _AUTH_CODES:
         return EXIT_AUTH
-    for cls in type(exc).__mro__:
-        code = EXIT_CODES.get(cls)
-        if code is not None:
-            return code
-    return EXIT_GENERIC
+    return nearest(EXIT_CODES, exc, EXIT_GENERIC)
 
 
 def _message_for(ctx: click.Context, exc: RegistryError) -> str:

@@ -8,7 +8,7 @@ from typing import Any, ParamSpec, TypeVar
 
 import click
 
-from ..server.auth import add_token, read_tokens_file, revoke_token
+from .._tokenfile import add_token, read_tokens_file, revoke_token
 from ._context import CliFailure, RegistryGroup, Session, json_option, pass_session, print_json
 from ._output import print_table
 

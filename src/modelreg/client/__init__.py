@@ -1,8 +1,9 @@
-"""RegistryClient: the ModelRegistry interface over HTTP, against a ``modelreg serve`` server.
+"""RegistryClient: the ModelRegistry and EventLog interfaces over HTTP, against a ``modelreg serve`` server.
 
 Needs the ``modelreg[client]`` extra (httpx). Inputs are checked locally with the
 core's own validators (same errors, no round trip); the server stays the authority.
-Problem responses become the same exception classes the server raised.
+Problem responses become the same exception classes the server raised. URLs are
+filled from the path table the server routes by (``modelreg._paths``).
 """
 
 from __future__ import annotations
@@ -16,14 +17,14 @@ import time
 from contextlib import AbstractContextManager
 from types import TracebackType
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import urlsplit
 
 import httpx
 
-from .. import __version__
-from .._checks import metadata_arg, str_arg
+from .. import __version__, _paths
+from .._checks import metadata_arg, number_option, str_arg
 from .._config import check_token
-from ..errors import ERROR_CLASSES, RegistryError, StoreError
+from ..errors import RegistryError, StoreError, error_class
 from ..events import Callback, RegistryEvent, Subscription
 from ..metadata import ModelMetadata
 from ..names import validate_alias, validate_name
@@ -36,16 +37,19 @@ CA_BUNDLE_ENV = "MODELREG_CA_BUNDLE"
 """A PEM file (or directory) of CA certificates to verify an https:// server by, when ``ca_bundle`` is not given."""
 
 _log = logging.getLogger("modelreg.client")
-_CLASSES: dict[str, type[RegistryError]] = {cls.code: cls for cls in ERROR_CLASSES}
 _IDEMPOTENT = frozenset({"GET", "HEAD"})
-
-
-def _seg(text: str) -> str:
-    return quote(text, safe="")
 
 
 def _text(value: object) -> str | None:
     return value if isinstance(value, str) else None
+
+
+def _problem_code(response: httpx.Response) -> object:
+    try:
+        problem = response.json()
+    except ValueError:
+        return None
+    return problem.get("code") if isinstance(problem, dict) else None
 
 
 def _reason(exc: httpx.HTTPError) -> str:
@@ -119,10 +123,8 @@ class RegistryClient:
             raise ValueError(f"invalid server URL {url[:80]!r}: expected http(s)://host:port[/prefix]")
         if token is not None:
             check_token(token)  # the server's own rule: a token it could never accept fails here, clearly
-        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0:
-            raise ValueError(f"timeout must be a positive number of seconds, not {timeout!r}")
-        if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
-            raise ValueError(f"retries must be a non-negative int, not {retries!r}")
+        timeout = number_option("timeout", timeout, minimum=0.001, unit=" of seconds")
+        retries = int(number_option("retries", retries, minimum=0, integer=True))
         verify = _verify(ca_bundle) if parts.scheme == "https" else True
         self.url = url.rstrip("/")
         self.timeout = float(timeout)
@@ -175,7 +177,7 @@ class RegistryClient:
         if not isinstance(detail, str) or not detail:
             detail = f"HTTP {response.status_code} {response.reason_phrase} from {self.url}"
         fields = {key: _text(problem.get(key)) for key in ("name", "version", "alias")}
-        cls = _CLASSES.get(code) if isinstance(code, str) else None
+        cls = error_class(code) if isinstance(code, str) else None
         if cls is None and not code and response.status_code == 404:
             return StoreError(f"{self.url} answered 404 without a problem body: is it a modelreg server?")
         if cls is None:
@@ -188,7 +190,7 @@ class RegistryClient:
 
     def stream_events(self, headers: dict[str, str], timeout: httpx.Timeout) -> AbstractContextManager[httpx.Response]:
         """Open the server's event stream (subscriptions read it in their own thread)."""
-        return self._http.stream("GET", "/api/v1/events", headers=headers, timeout=timeout)
+        return self._http.stream("GET", _paths.EVENTS, headers=headers, timeout=timeout)
 
     def _call(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         response = self.request(method, path, **kwargs)
@@ -218,7 +220,14 @@ class RegistryClient:
 
     @staticmethod
     def _version_path(name: str, version: str) -> str:
-        return f"/api/v1/models/{_seg(name)}/versions/{_seg(version)}"
+        return _paths.fill(_paths.VERSION, name=name, version=version)
+
+    def _events(self, data: Any) -> list[RegistryEvent]:
+        events = self._member(data, "events", list)
+        try:
+            return [RegistryEvent.from_dict(event) for event in events]
+        except (KeyError, TypeError, ValueError) as exc:
+            raise StoreError(f"the server at {self.url} sent an event this client cannot read: {exc}") from exc
 
     # -- writes --------------------------------------------------------------------
 
@@ -246,14 +255,14 @@ class RegistryClient:
         validate_name(name)
         validate_alias(alias)
         parse_version(str_arg("version", version))
-        self._call("PUT", f"/api/v1/models/{_seg(name)}/aliases/{_seg(alias)}",
+        self._call("PUT", _paths.fill(_paths.ALIAS, name=name, alias=alias),
                    content=json.dumps({"version": version}), headers={"Content-Type": "application/json"})
 
     def remove_alias(self, name: str, alias: str) -> None:
         """Delete an alias (AliasNotFoundError if it does not exist)."""
         validate_name(name)
         validate_alias(alias)
-        self._call("DELETE", f"/api/v1/models/{_seg(name)}/aliases/{_seg(alias)}")
+        self._call("DELETE", _paths.fill(_paths.ALIAS, name=name, alias=alias))
 
     # -- reads ---------------------------------------------------------------------
 
@@ -279,7 +288,7 @@ class RegistryClient:
     def get_versions(self, name: str) -> list[str]:
         """Canonical versions in ascending precedence; ``[]`` for an unknown model."""
         validate_name(name)
-        return list(self._member(self._json("GET", f"/api/v1/models/{_seg(name)}/versions"), "versions", list))
+        return list(self._member(self._json("GET", _paths.fill(_paths.VERSIONS, name=name)), "versions", list))
 
     def get_metadata(self, name: str, version: str) -> ModelMetadata:
         """The stored metadata of a version."""
@@ -289,34 +298,30 @@ class RegistryClient:
 
     def get_all_model_names(self) -> list[str]:
         """Names of models with at least one version, sorted."""
-        models = self._member(self._json("GET", "/api/v1/models"), "models", list)
+        models = self._member(self._json("GET", _paths.MODELS), "models", list)
         return [self._member(model, "name", str) for model in models]
 
     def version_counts(self) -> dict[str, int]:
         """Each model's number of versions, in one request (``get_versions`` per model takes one each)."""
-        models = self._member(self._json("GET", "/api/v1/models"), "models", list)
+        models = self._member(self._json("GET", _paths.MODELS), "models", list)
         return {self._member(model, "name", str): self._member(model, "versions", int) for model in models}
 
     def resolve(self, name: str, spec: str) -> str:
         """Highest version matching a range, ``latest``, or an alias's target."""
         validate_name(name)
         str_arg("spec", spec)
-        data = self._json("GET", f"/api/v1/models/{_seg(name)}/resolve", params={"spec": spec})
+        data = self._json("GET", _paths.fill(_paths.RESOLVE, name=name), params={"spec": spec})
         return str(self._metadata(data).version)
 
     def get_aliases(self, name: str) -> dict[str, str]:
         """Alias name to canonical version."""
         validate_name(name)
-        return dict(self._member(self._json("GET", f"/api/v1/models/{_seg(name)}/aliases"), "aliases", dict))
+        return dict(self._member(self._json("GET", _paths.fill(_paths.ALIASES, name=name)), "aliases", dict))
 
     def history(self, name: str) -> list[RegistryEvent]:
         """The changes to one model, oldest first."""
         validate_name(name)
-        events = self._member(self._json("GET", f"/api/v1/models/{_seg(name)}/history"), "events", list)
-        try:
-            return [RegistryEvent.from_dict(event) for event in events]
-        except (KeyError, TypeError, ValueError) as exc:
-            raise StoreError(f"the server at {self.url} sent an event this client cannot read: {exc}") from exc
+        return self._events(self._json("GET", _paths.fill(_paths.HISTORY, name=name)))
 
     def subscribe(self, callback: Callback, *, since: int | None = None) -> Subscription:
         """Call ``callback`` (in a background thread) with each change after now, once each, in order.
@@ -342,6 +347,48 @@ class RegistryClient:
         with self._lock:
             self._streams.discard(stream)
 
+    # -- the event log (EventLog) ----------------------------------------------------
+
+    @property
+    def revision(self) -> int:
+        """The server's revision now: that of the last change its store committed (one request)."""
+        return int(self._member(self._json("GET", _paths.CHANGES), "revision", int))
+
+    @property
+    def store_id(self) -> str:
+        """The id of the store the server serves, told apart from a recreated or different one (one request)."""
+        return str(self._member(self._json("GET", _paths.CHANGES), "store", str))
+
+    def events_after(self, revision: int, limit: int = 1000) -> list[RegistryEvent]:
+        """Up to ``limit`` committed changes after ``revision``, oldest first, from the server's event log.
+
+        EventsUnavailableError when the server no longer holds the event right after
+        ``revision``; ``[]`` when nothing came after it, also for a revision its store has
+        not reached (as every backend answers; compare with ``revision`` to tell). Pages of
+        ``CHANGES_LIMIT`` events, one request each.
+        """
+        for what, value, minimum in (("revision", revision, 0), ("limit", limit, 1)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+                raise TypeError(f"{what} must be an int >= {minimum}, not {value!r}")
+        found: list[RegistryEvent] = []
+        while len(found) < limit:
+            page = min(limit - len(found), _paths.CHANGES_LIMIT)
+            response = self.request("GET", _paths.CHANGES, params={"after": str(revision), "limit": str(page)})
+            if response.status_code == 410 and _problem_code(response) == "unknown_revision":
+                break  # the store has not reached that revision: nothing came after it, as every backend says
+            if response.status_code >= 400:
+                raise self.error_for(response)
+            try:
+                data = response.json()
+            except ValueError:
+                raise StoreError(f"the server at {self.url} answered GET {_paths.CHANGES} with non-JSON") from None
+            batch = self._events(data)
+            found += batch
+            if len(batch) < page:
+                break
+            revision = batch[-1].revision
+        return found
+
     # -- lifecycle -----------------------------------------------------------------
 
     def refresh(self) -> None:
@@ -349,7 +396,7 @@ class RegistryClient:
 
     def ping(self) -> None:
         """Return if the server and its store answer now (``GET /readyz``), else StoreError."""
-        self._call("GET", "/readyz")
+        self._call("GET", _paths.READYZ)
 
     def close(self) -> None:
         """End subscriptions and close connections; idempotent."""

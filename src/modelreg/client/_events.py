@@ -15,17 +15,15 @@ import logging
 import socket
 import threading
 from collections.abc import Callable, Iterable, Iterator
-from typing import TYPE_CHECKING
+from contextlib import AbstractContextManager
+from typing import Protocol
 
 import httpx
 
 from ..errors import RegistryError, StoreError
 from ..events import Callback, EventHub, RegistryEvent, Subscription
 
-if TYPE_CHECKING:
-    from . import RegistryClient
-
-__all__ = ["EventStream", "RemoteSubscription", "parse_sse"]
+__all__ = ["EventStream", "RemoteSubscription", "StreamSource", "parse_sse"]
 
 _log = logging.getLogger("modelreg.client")
 _READ_TIMEOUT = 60.0  # the server sends a heartbeat every 15 s; silence this long means a dead link
@@ -55,6 +53,21 @@ def parse_sse(lines: Iterable[str]) -> Iterator[tuple[str, str | None, str]]:
             ident = value
 
 
+class StreamSource(Protocol):
+    """What a stream needs of its ``RegistryClient`` (named here so this module does not import the client's)."""
+
+    url: str
+    timeout: float
+
+    def stream_events(self, headers: dict[str, str], timeout: httpx.Timeout) -> AbstractContextManager[httpx.Response]:
+        """Open the server's event stream."""
+        ...
+
+    def error_for(self, response: httpx.Response) -> RegistryError:
+        """The exception a problem response stands for."""
+        ...
+
+
 class RemoteSubscription(Subscription):
     """A subscription whose ``close()`` also ends its stream and waits out a delivery in progress."""
 
@@ -80,7 +93,7 @@ class EventStream:
     """Follows ``/api/v1/events`` in a daemon thread and hands each event to one callback."""
 
     def __init__(
-        self, client: RegistryClient, callback: Callback, on_stop: Callable[[EventStream], None],
+        self, client: StreamSource, callback: Callback, on_stop: Callable[[EventStream], None],
         since: int | None = None,
     ) -> None:
         self._client = client

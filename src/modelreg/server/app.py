@@ -8,164 +8,34 @@ used for Server-Sent Events.
 
 from __future__ import annotations
 
-import functools
-import json
 import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Callable, Mapping
 from urllib.parse import parse_qsl, unquote
 
 import anyio
-import anyio.to_thread
 from starlette.requests import ClientDisconnect
 from starlette.responses import Response
 from starlette.types import Message, Receive, Scope, Send
 
-from .._base import acting_as
 from .._config import DEFAULT_MAX_BODY_BYTES
-from .._deadline import started_at
 from ..errors import RegistryError
-from ..registry import ModelRegistry
+from ..registry import EventLog, ModelRegistry
 from .auth import Auth, Role
+from .call import PROBLEM, WRITE_THREADS, Call, MetadataBodies, Reply, Route, too_large
 from .metrics import Metrics
+from .openapi import docs_html, document_json
 from .problems import HTTP_CODES, HTTPProblem, problem_body, problem_for_error
+from .routes import ROUTES
 from .sse import EventFeed
 
-__all__ = ["Call", "ModelregApp", "Reply", "create_app"]
+__all__ = ["WRITE_THREADS", "Call", "ModelregApp", "Reply", "create_app"]
 
 _log = logging.getLogger("modelreg.server")
 _access = logging.getLogger("modelreg.access")
-JSON = b"application/json"
-PROBLEM = b"application/problem+json"
 _NO_QUERY: Mapping[str, str] = {}
 _MAX_QUERY_FIELDS = 16
 _NO_CONTENT = frozenset({204, 304})
-
-
-@dataclass(slots=True)
-class Reply:
-    """A complete response: status, body bytes and content type (plus any extra headers)."""
-
-    status: int
-    body: bytes = b""
-    content_type: bytes = JSON
-    headers: list[tuple[bytes, bytes]] | None = None
-
-
-Handler = Callable[..., Awaitable[Reply | Response] | Reply]
-
-
-@dataclass(frozen=True, slots=True)
-class Endpoint:
-    """One method of a route: its handler, the role it needs (None: public) and its query parameters.
-
-    Handlers that only read the in-memory snapshot are plain functions, called without a coroutine.
-    """
-
-    handler: Handler
-    role: Role | None
-    query: frozenset[str] = frozenset()
-
-
-@dataclass(frozen=True, slots=True)
-class Route:
-    """A path template such as ``/api/v1/models/{name}/versions`` and its methods."""
-
-    template: str
-    methods: Mapping[str, Endpoint]
-    segments: tuple[str | None, ...] = ()  # literal segments, None where the template has a parameter
-
-    def __post_init__(self) -> None:
-        segments = tuple(None if s.startswith("{") else s for s in self.template.split("/"))
-        object.__setattr__(self, "segments", segments)
-
-
-class Call:
-    """What a handler gets: the app, the request scope, parsed query, and who is calling."""
-
-    __slots__ = ("actor", "app", "query", "receive", "role", "scope")
-
-    def __init__(self, app: ModelregApp, scope: Scope, receive: Receive, query: Mapping[str, str]) -> None:
-        self.app = app
-        self.scope = scope
-        self.receive = receive
-        self.query = query
-        self.actor = "anonymous"
-        self.role = Role.ADMIN
-
-    @property
-    def registry(self) -> ModelRegistry:
-        """The registry this app serves."""
-        return self.app.registry
-
-    def header(self, name: bytes) -> str | None:
-        """A request header's value (``name`` lower-case), or None."""
-        for key, value in self.scope["headers"]:
-            if key == name:
-                return str(value.decode("latin-1"))
-        return None
-
-    def require(self, role: Role, what: str) -> None:
-        """Raise 403 unless the caller's role is at least ``role``."""
-        if self.role < role:
-            raise HTTPProblem(
-                "forbidden",
-                f"{what} needs the {role.name.lower()} role; token {self.actor!r} has {self.role.name.lower()}",
-            )
-
-    async def body(self) -> bytes:
-        """The request body, refused with 413 as soon as it passes the app's limit."""
-        limit = self.app.max_body_bytes
-        chunks: list[bytes] = []
-        size = 0
-        more = True
-        while more:
-            message = await self.receive()
-            if message["type"] == "http.disconnect":
-                raise HTTPProblem("invalid_json", "the client disconnected before sending the whole body")
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > limit:
-                raise _too_large(limit)
-            chunks.append(chunk)
-            more = message.get("more_body", False)
-        return b"".join(chunks)
-
-    async def run(self, func: Callable[..., Any], *args: Any) -> Any:
-        """Run a blocking registry call in a worker thread (history, readiness)."""
-        return await anyio.to_thread.run_sync(functools.partial(func, *args))
-
-    async def write(self, func: Callable[..., Any], *args: Any) -> Any:
-        """Run a registry write in a worker thread, recording the caller as the actor.
-
-        Up to ``WRITE_THREADS`` writes run at once: the store serializes them, and
-        SQLite commits the ones that queue behind a commit together (group commit),
-        so concurrent writers share an fsync instead of waiting for one each.
-        """
-        limiter = self.app.write_limiter
-        if limiter is None:
-            limiter = self.app.write_limiter = anyio.CapacityLimiter(WRITE_THREADS)
-        # store_timeout counts from here: the wait for a worker thread is part of the write.
-        call = functools.partial(_acting, self.actor, time.monotonic(), func, *args)
-        return await anyio.to_thread.run_sync(call, limiter=limiter)
-
-
-WRITE_THREADS = 16
-
-
-def _acting(actor: str, started: float, func: Callable[..., Any], *args: Any) -> Any:
-    with acting_as(actor), started_at(started):
-        return func(*args)
-
-
-def _too_large(limit: int) -> HTTPProblem:
-    return HTTPProblem(
-        "payload_too_large",
-        f"the request body is larger than this server's limit of {limit} bytes",
-        headers={"Connection": "close"},
-    )
 
 
 def _segments(scope: Scope) -> list[str]:
@@ -267,18 +137,24 @@ class _Router:
 class ModelregApp:
     """The ASGI application ``create_app`` returns; attributes are for ``serve`` and tests."""
 
-    def __init__(self, registry: ModelRegistry, *, auth: Auth | None, max_body_bytes: int) -> None:
-        from .routes import ROUTES  # routes import this module for Reply and Call
-
+    def __init__(
+        self, registry: ModelRegistry, *, log: EventLog | None, auth: Auth | None, max_body_bytes: int
+    ) -> None:
         self.registry = registry
+        self.log = log
         self.auth = auth
         self.max_body_bytes = max_body_bytes
-        self.metrics = Metrics()
-        self.events = EventFeed(registry)
+        self.bodies = MetadataBodies()
+        self.metrics = Metrics(log)
+        self.events = EventFeed(registry, log=log)
         self.metrics.gauges["modelreg_event_streams"] = ("Open event streams.", lambda: self.events.clients)
+        self.openapi_json = document_json()
+        self.docs_html = docs_html()
         self.access_log: Callable[[str], None] | None = _log_access
         self.shutting_down = False
-        self.write_limiter: anyio.CapacityLimiter | None = None  # made on first write, inside the loop
+        # anyio binds a limiter made outside a loop to the loop of its first use, so an app driven
+        # without the lifespan protocol (httpx's ASGI transport) writes too; startup makes a fresh one.
+        self.write_limiter = anyio.CapacityLimiter(WRITE_THREADS)
         self._clock = _ClfClock()
         self._incidents = 0
         self._router = _Router(ROUTES)
@@ -293,6 +169,7 @@ class ModelregApp:
         while True:
             message = await receive()
             if message["type"] == "lifespan.startup":
+                self.write_limiter = anyio.CapacityLimiter(WRITE_THREADS)  # native to the serving loop
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 self.shutting_down = True
@@ -330,7 +207,9 @@ class ModelregApp:
             call = Call(self, scope, receive, query)
             if method == "PUT":  # the only method whose body we read: refuse an oversized one unread
                 self._check_length(scope)
-            if endpoint.role is not None and self.auth is not None:
+            if self.auth is None:
+                call.role = Role.ADMIN  # no tokens configured: full access (serve allows it on loopback only)
+            elif endpoint.role is not None:
                 token = self.auth.identify(call.header(b"authorization"))
                 call.actor, call.role = token.name, token.role
                 call.require(endpoint.role, f"{method} {route.template}")
@@ -379,7 +258,7 @@ class ModelregApp:
                     shown = value[:40].decode("latin-1")
                     raise HTTPProblem("invalid_parameter", f"Content-Length {shown!r} is not a whole number")
                 if int(value) > self.max_body_bytes:
-                    raise _too_large(self.max_body_bytes)
+                    raise too_large(self.max_body_bytes)
 
     async def _send(self, send: Send, reply: Reply, method: str) -> tuple[int, int]:
         body = reply.body
@@ -446,9 +325,7 @@ def create_app(
         raise TypeError(f"auth must be an Auth or None, not {type(auth).__name__}")
     if isinstance(max_body_bytes, bool) or not isinstance(max_body_bytes, int) or max_body_bytes < 1:
         raise ValueError(f"max_body_bytes must be a positive int, not {max_body_bytes!r}")
-    return ModelregApp(registry, auth=auth, max_body_bytes=max_body_bytes)
-
-
-def dumps(value: object) -> bytes:
-    """Compact JSON bytes (non-finite floats refused)."""
-    return json.dumps(value, ensure_ascii=True, separators=(",", ":"), allow_nan=False).encode()
+    # The one place a capability is decided: a user's own ModelRegistry that keeps no event log is
+    # still served, its event stream from the server's buffer alone (docs/server.md).
+    log = registry if isinstance(registry, EventLog) else None
+    return ModelregApp(registry, log=log, auth=auth, max_body_bytes=max_body_bytes)

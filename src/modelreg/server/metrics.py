@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable
 
 from .. import __version__
-from ..registry import ModelRegistry
+from ..registry import EventLog, ModelRegistry
 
 __all__ = ["BUCKETS", "Metrics"]
 
@@ -37,7 +37,9 @@ def _label(value: str) -> str:
 class Metrics:
     """Counters and histograms for one app; ``render`` gives the Prometheus text format."""
 
-    def __init__(self) -> None:
+    def __init__(self, log: EventLog | None = None) -> None:
+        """``log``: the served registry when it declares an event log (its revision becomes a gauge)."""
+        self._log = log
         self._latency: dict[tuple[str, str], _Histogram] = {}
         self._started = time.time()
         self.gauges: dict[str, tuple[str, Callable[[], float]]] = {}  # name -> (help, read)
@@ -88,8 +90,8 @@ class Metrics:
         lines += _gauge("modelreg_models", "Models with at least one version.", len(names))
         lines += _gauge("modelreg_versions", "Registered versions across all models.", versions)
         lines += _gauge("modelreg_aliases", "Aliases across all models.", aliases)
-        revision = getattr(registry, "revision", None)
-        if isinstance(revision, int):
+        if self._log is not None:
+            revision = self._log.revision
             lines += _gauge("modelreg_registry_revision", "Revision of the last change the server has seen.", revision)
         for name, (help_text, read) in sorted(self.gauges.items()):
             lines += _gauge(name, help_text, read())

@@ -9,27 +9,35 @@ from __future__ import annotations
 import functools
 import html
 import json
+import re
 from typing import Any
 
-from .. import __version__
+from .. import __version__, _paths
+from .._version import VERSION_PATTERN
+from ..errors import ERROR_CLASSES, RegistryError
+from ..events import EVENT_KINDS
 from ..metadata import LIMITS
-from ..names import MAX_NAME_LENGTH
+from ..names import ALIAS_PATTERN, NAME_PATTERN
 from ..semver import MAX_RANGE_LENGTH, MAX_VERSION_LENGTH
 from .problems import HTTP_CODES
+from .routes import MAX_CHANGES, ROUTES
 
 __all__ = ["docs_html", "document", "document_json"]
 
+
+def _anchored(verbose: str) -> str:
+    """A Python verbose regex as an anchored JSON Schema (ECMA-262) pattern: no comments, spaces or group names."""
+    plain = re.sub(r"#[^\n]*|\s+", "", verbose)
+    return "^" + re.sub(r"\(\?P<\w+>", "(", plain) + "$"
+
+
 _REF = "#/components/schemas/"
-_NAME_PATTERN = f"^[A-Za-z0-9][A-Za-z0-9._-]{{0,{MAX_NAME_LENGTH - 1}}}$"
-_ALIAS_PATTERN = f"^[A-Za-z][A-Za-z0-9._-]{{0,{MAX_NAME_LENGTH - 1}}}$"
+_NAME_PATTERN = f"^{NAME_PATTERN}$"
+_ALIAS_PATTERN = f"^{ALIAS_PATTERN}$"
 _NULLABLE_STR = {"type": ["string", "null"]}
-# semver.org's own regex, with our optional leading 'v'.
-_ID = r"(?:0|[1-9][0-9]*|[0-9]*[a-zA-Z-][0-9a-zA-Z-]*)"
-_VERSION_PATTERN = (
-    rf"^v?(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)(?:-{_ID}(?:\.{_ID})*)?(?:\+[0-9a-zA-Z-]+(?:\.[0-9a-zA-Z-]+)*)?$"
-)
+_VERSION_PATTERN = _anchored(VERSION_PATTERN)
 _SSE_EVENT = {"type": "object", "properties": {
-    "event": {"enum": ["ready", "registered", "unregistered", "alias_set", "alias_removed"]},
+    "event": {"enum": ["hello", "ready", *EVENT_KINDS]},
     "data": {"type": "string"}, "id": {"type": "string", "pattern": "^[0-9]+$"}, "retry": {"type": "integer"}}}
 
 
@@ -59,7 +67,7 @@ def _schemas() -> dict[str, Any]:
         "description": {"type": "string"},
         "tags": {"type": "object", "additionalProperties": {"type": "string"}},
     }
-    event_kinds = ["registered", "unregistered", "alias_set", "alias_removed"]
+    event_kinds = list(EVENT_KINDS)
     return {
         "Metadata": {"type": "object", "additionalProperties": False,
                      "required": ["training_date", "artifact_path"], "properties": metadata_props},
@@ -82,6 +90,9 @@ def _schemas() -> dict[str, Any]:
                                  "actor": _NULLABLE_STR}},
         "History": {"type": "object", "required": ["name", "events"], "properties": {
             "name": {"type": "string"}, "events": {"type": "array", "items": _ref("Event")}}},
+        "Changes": {"type": "object", "required": ["store", "revision", "events"], "properties": {
+            "store": {"type": "string"}, "revision": {"type": "integer", "minimum": 0},
+            "events": {"type": "array", "items": _ref("Event"), "maxItems": MAX_CHANGES}}},
         "Status": {"type": "object", "required": ["status"], "properties": {"status": {"type": "string"}}},
         "Problem": {"type": "object", "required": ["type", "title", "status", "detail", "code"], "properties": {
             "type": {"type": "string"}, "title": {"type": "string"}, "status": {"type": "integer"},
@@ -148,16 +159,17 @@ def _op(summary: str, params: list[dict[str, Any]], responses: dict[str, Any], e
     return op
 
 
-def _paths() -> dict[str, Any]:
+def _operations() -> dict[str, dict[str, Any]]:
+    """What each route's methods do, keyed as ``ROUTES`` is; ``_described`` checks the two agree."""
     version_errors = (*_API_ERRORS, "404")
     write_errors = (*_API_ERRORS, "404", "409", "503")
     return {
-        "/api/v1/models": {"get": _op("Model names with their version counts, sorted", [],
+        _paths.MODELS: {"get": _op("Model names with their version counts, sorted", [],
                                       {"200": _ok("The models", "ModelList")}, _API_ERRORS)},
-        "/api/v1/models/{name}/versions": {"get": _op(
+        _paths.VERSIONS: {"get": _op(
             "Versions of a model in ascending precedence ([] for an unknown model)", [_P_NAME],
             {"200": _ok("The versions", "VersionList")}, _API_ERRORS)},
-        "/api/v1/models/{name}/versions/{version}": {
+        _paths.VERSION: {
             "get": _op("A version's metadata", [_P_NAME, _P_VERSION],
                        {"200": _ok("The stored metadata", "StoredMetadata")}, version_errors),
             "head": _op("Whether the version exists (200) or not (404)", [_P_NAME, _P_VERSION],
@@ -170,22 +182,22 @@ def _paths() -> dict[str, Any]:
                                                        "Also remove aliases pointing at it.", required=False)],
                           {"204": _ok("Unregistered")}, write_errors),
         },
-        "/api/v1/models/{name}/resolve": {"get": _op(
+        _paths.RESOLVE: {"get": _op(
             "Metadata of the highest version matching a range, 'latest' or an alias",
             [_P_NAME, _param("spec", "query", {"type": "string", "maxLength": MAX_RANGE_LENGTH},
                              "e.g. ^1.2, ~1.2.3, >=1.0.0 <2.0.0, 1.x, latest, production")],
             {"200": _ok("The matching version's metadata", "StoredMetadata")}, version_errors)},
-        "/api/v1/models/{name}/aliases": {"get": _op("A model's aliases", [_P_NAME],
+        _paths.ALIASES: {"get": _op("A model's aliases", [_P_NAME],
                                                      {"200": _ok("Alias to version", "Aliases")}, _API_ERRORS)},
-        "/api/v1/models/{name}/aliases/{alias}": {
+        _paths.ALIAS: {
             "put": _op("Point an alias at a version, moving it if it exists (admin role)", [_P_NAME, _P_ALIAS],
                        {"204": _ok("Set")}, (*write_errors, "415"), body="AliasTarget"),
             "delete": _op("Remove an alias (admin role)", [_P_NAME, _P_ALIAS], {"204": _ok("Removed")},
                           write_errors),
         },
-        "/api/v1/models/{name}/history": {"get": _op("A model's changes, oldest first", [_P_NAME],
+        _paths.HISTORY: {"get": _op("A model's changes, oldest first", [_P_NAME],
                                                      {"200": _ok("The events", "History")}, (*_API_ERRORS, "503"))},
-        "/api/v1/events": {"get": _op(
+        _paths.EVENTS: {"get": _op(
             "Changes as Server-Sent Events: a 'hello' event (the store's id and revision), a 'ready' event, "
             "then one event per change (id = revision)",
             [_param("since", "query", {"type": "string", "pattern": "^[0-9]{1,18}$"},
@@ -193,25 +205,45 @@ def _paths() -> dict[str, Any]:
             {"200": {"description": "An endless text/event-stream; each event's data is an Event as JSON",
                      "content": {"text/event-stream": {"schema": _SSE_EVENT}}}},
             ("400", "401", "403", "410", "413", "503"))},
-        "/healthz": {"get": _op("The process is up", [], {"200": _ok("Up", "Status")}, ("400", "413"), public=True)},
-        "/readyz": {"get": _op("The store answers and the server is not shutting down", [],
+        _paths.CHANGES: {"get": _op(
+            "The store's id and revision, and the changes after a revision (oldest first, at most "
+            f"{MAX_CHANGES}): what the event stream sends, as a list",
+            [_param("after", "query", {"type": "string", "pattern": "^[0-9]{1,18}$"},
+                    "Return the changes after this revision; without it, none (only the revision).", required=False),
+             _param("limit", "query", {"type": "string", "pattern": "^[0-9]{1,4}$"},
+                    f"At most this many changes, 1 to {MAX_CHANGES} (default {MAX_CHANGES}).", required=False)],
+            {"200": _ok("The store, its revision and the changes", "Changes")},
+            ("400", "401", "403", "410", "413", "503"))},
+        _paths.HEALTHZ: {"get": _op("The process is up", [], {"200": _ok("Up", "Status")}, ("400", "413"),
+                                    public=True)},
+        _paths.READYZ: {"get": _op("The store answers and the server is not shutting down", [],
                                {"200": _ok("Ready", "Status")}, ("400", "413", "503"), public=True)},
-        "/metrics": {"get": _op("Prometheus metrics", [], {"200": {
+        _paths.METRICS: {"get": _op("Prometheus metrics", [], {"200": {
             "description": "Prometheus text format", "content": {"text/plain": {"schema": {"type": "string"}}}}},
             ("400", "401", "403", "413"))},
-        "/openapi.json": {"get": _op("This document", [], {"200": {"description": "OpenAPI 3.1",
+        _paths.OPENAPI: {"get": _op("This document", [], {"200": {"description": "OpenAPI 3.1",
                                      "content": {"application/json": {"schema": {"type": "object"}}}}},
                                      ("400", "413"), public=True)},
-        "/docs": {"get": _op("Interactive documentation", [], {"200": {
+        _paths.DOCS: {"get": _op("Interactive documentation", [], {"200": {
             "description": "HTML", "content": {"text/html": {"schema": {"type": "string"}}}}},
             ("400", "413"), public=True)},
     }
+
+
+def _described() -> dict[str, Any]:
+    """The ``paths`` object, walked from ``ROUTES``: every served method documented, nothing else."""
+    documented = _operations()
+    served = {route.template: {method.lower() for method in route.methods} for route in ROUTES}
+    if {path: set(ops) for path, ops in documented.items()} != served:
+        raise RuntimeError("openapi.py documents other routes or methods than routes.ROUTES serves")
+    return {route.template: documented[route.template] for route in ROUTES}
 
 
 @functools.cache
 def document() -> dict[str, Any]:
     """The OpenAPI 3.1 document (built once)."""
     codes = "; ".join(f"{code} ({status})" for code, (status, _) in HTTP_CODES.items())
+    registry_codes = ", ".join(cls.code for cls in ERROR_CLASSES if cls is not RegistryError)
     return {
         "openapi": "3.1.0",
         "info": {
@@ -219,10 +251,9 @@ def document() -> dict[str, Any]:
             "version": __version__,
             "description": "A registry of model versions with strict SemVer, aliases and change events. "
             "Errors are RFC 9457 application/problem+json bodies with a stable 'code': the registry's "
-            "(invalid_version, invalid_name, invalid_metadata, duplicate_version, version_not_found, "
-            f"alias_not_found, version_in_use, store_unavailable) and the HTTP layer's: {codes}.",
+            f"({registry_codes}) and the HTTP layer's: {codes}.",
         },
-        "paths": _paths(),
+        "paths": _described(),
         "components": {
             "schemas": _schemas(),
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer",

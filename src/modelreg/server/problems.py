@@ -1,7 +1,7 @@
 """RFC 9457 problem details: the body of every error response the server sends.
 
-Registry errors map to a status by walking the class's MRO, so a new subclass of
-(say) ``LookupError`` is a 404 without touching this table. Problems that exist
+Registry errors map to a status by the nearest class of their MRO in one table
+(``errors.nearest``), so a new subclass of (say) ``LookupError`` is a 404 without touching it. Problems that exist
 only at the HTTP layer (bad JSON, auth, size limits) carry their own codes.
 """
 
@@ -16,6 +16,7 @@ from ..errors import (
     RegistryError,
     StoreError,
     VersionInUseError,
+    nearest,
 )
 
 __all__ = [
@@ -73,11 +74,7 @@ class HTTPProblem(Exception):
 
 def status_for(error: RegistryError) -> int:
     """HTTP status for a registry error: the entry of the nearest class in its MRO (else 400)."""
-    for cls in type(error).__mro__:
-        status = _STATUS_BY_CLASS.get(cls)
-        if status is not None:
-            return status
-    return 400
+    return nearest(_STATUS_BY_CLASS, error, 400)
 
 
 def _title(code: str) -> str:

@@ -2,48 +2,24 @@
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import quote
 
 import anyio
 from starlette.responses import StreamingResponse
 
-from .. import _json
+from .. import _json, _paths
 from ..errors import InvalidVersionError, MetadataError, RegistryError, StoreError, VersionNotFoundError
 from ..metadata import ModelMetadata
-from . import openapi
-from .app import PROBLEM, Call, Endpoint, Reply, Route, dumps
 from .auth import Role
+from .call import PROBLEM, Call, Endpoint, Reply, Route, dumps
 from .problems import HTTPProblem, problem_for_error
 
-__all__ = ["CACHED_BODY_BYTES", "ROUTES", "metadata_json"]
+__all__ = ["MAX_CHANGES", "ROUTES", "loads_strict"]
 
 _READY_TIMEOUT = 5.0
-_CACHE_LIMIT = 4096
-_CACHE_BYTES = 32 * 1024 * 1024
-CACHED_BODY_BYTES = 65_536
-"""Larger bodies are encoded again for each request; the cache holds at most 32 MiB in all."""
-_json_cache: dict[int, tuple[ModelMetadata, bytes]] = {}
-_cached_bytes = 0
-
-
-def metadata_json(meta: ModelMetadata) -> bytes:
-    """``meta`` as JSON bytes; cached by identity, since stored metadata is immutable."""
-    global _cached_bytes
-    hit = _json_cache.get(id(meta))
-    if hit is not None and hit[0] is meta:
-        return hit[1]
-    body = meta.to_json().encode()
-    if len(body) > CACHED_BODY_BYTES:
-        return body  # rare, and cheap next to sending it; caching such bodies would let the cache reach gigabytes
-    if len(_json_cache) >= _CACHE_LIMIT or _cached_bytes + len(body) > _CACHE_BYTES:
-        _json_cache.clear()  # bounded; the identity check keeps a reused id() from matching
-        _cached_bytes = 0
-    _json_cache[id(meta)] = (meta, body)
-    _cached_bytes += len(body)
-    return body
+MAX_CHANGES = _paths.CHANGES_LIMIT
+"""Most events one ``GET /api/v1/changes`` returns (the client pages by the same figure)."""
 
 
 # -- request bodies -----------------------------------------------------------------
@@ -118,7 +94,7 @@ def list_versions(call: Call, name: str) -> Reply:
 
 def get_version(call: Call, name: str, version: str) -> Reply:
     """GET /api/v1/models/{name}/versions/{version}"""
-    return Reply(200, metadata_json(call.registry.get_metadata(name, version)))
+    return Reply(200, call.app.bodies.body(call.registry.get_metadata(name, version)))
 
 
 def has_version(call: Call, name: str, version: str) -> Reply:
@@ -133,9 +109,9 @@ async def register(call: Call, name: str, version: str) -> Reply:
     """PUT /api/v1/models/{name}/versions/{version}"""
     metadata = _metadata(await _json_object(call))
     stored: ModelMetadata = await call.write(call.registry.register_model, name, version, metadata)
-    location = f"{call.scope.get('root_path', '')}/api/v1/models/{quote(name, safe='')}/versions/"
-    location += quote(stored.version or version, safe="")
-    return Reply(201, metadata_json(stored), headers=[(b"location", location.encode())])
+    path = _paths.fill(_paths.VERSION, name=name, version=stored.version or version)
+    location = call.scope.get("root_path", "") + path
+    return Reply(201, call.app.bodies.body(stored), headers=[(b"location", location.encode())])
 
 
 async def unregister(call: Call, name: str, version: str) -> Reply:
@@ -153,14 +129,13 @@ def resolve(call: Call, name: str) -> Reply:
     if spec is None:
         raise HTTPProblem("invalid_parameter", "missing query parameter 'spec' (e.g. ?spec=^1.2 or ?spec=production)")
     if not _ascii_text(spec):
-        # Ranges, 'latest' and alias names are ASCII; other whitespace-like characters (U+0085,
-        # U+001C, ...) also trip a parser crash in the core (reported), so they stop here.
+        # Ranges, 'latest' and alias names are ASCII: say so here, before the range parser's own message.
         raise InvalidVersionError(
             f"invalid spec {spec[:80]!r}: expected ASCII text such as '^1.2', '>=1.0.0 <2.0.0', 'latest' "
             "or an alias name", version=spec,
         )
     version = call.registry.resolve(name, spec)
-    return Reply(200, metadata_json(call.registry.get_metadata(name, version)))
+    return Reply(200, call.app.bodies.body(call.registry.get_metadata(name, version)))
 
 
 def get_aliases(call: Call, name: str) -> Reply:
@@ -202,13 +177,31 @@ async def events(call: Call) -> Reply | StreamingResponse:
         since = _revision(call.query["since"], "query parameter 'since'")
     else:
         since = None
-    if since is not None and since > call.app.events.current():
-        await call.run(call.app.events.catch_up)  # another replica of the store may be a little ahead of us
-    start = call.app.events.start(since)
+    feed = call.app.events
+    if since is not None and since > feed.current():
+        await call.run(feed.catch_up)  # another replica of the store may be a little ahead of us
+    start = feed.start(since)
+    if since is not None and feed.beyond_buffer(since):
+        await call.run(feed.check_log, since)  # 410 now, not a stream that ends at once
     if call.scope["method"] == "HEAD":
         return Reply(200, b"", b"text/event-stream")
     headers = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
     return StreamingResponse(call.app.events.stream(start), media_type="text/event-stream", headers=headers)
+
+
+async def changes(call: Call) -> Reply:
+    """GET /api/v1/changes[?after=REVISION][&limit=N]: the store's id and revision, and the events after ``after``.
+
+    Without ``after``, none: what a client asks to learn the revision. 410 as the event stream answers.
+    """
+    feed = call.app.events
+    after = _revision(call.query["after"], "query parameter 'after'") if "after" in call.query else None
+    limit = _limit(call.query.get("limit"))
+    if after is not None and after > feed.current():
+        await call.run(feed.catch_up)  # another replica of the store may be a little ahead of us
+    store, revision, found = await call.run(feed.changes, after, limit)
+    body = {"store": store, "revision": revision, "events": [event.to_dict() for event in found]}
+    return Reply(200, dumps(body))
 
 
 # -- operations -----------------------------------------------------------------------
@@ -220,18 +213,12 @@ def healthz(call: Call) -> Reply:
 
 
 async def readyz(call: Call) -> Reply:
-    """GET /readyz: the store answers a query and the server is not shutting down.
-
-    Uses the registry's ``ping()`` when it has one; otherwise ``history()``, the one
-    interface call that durable stores answer from the database rather than memory.
-    """
+    """GET /readyz: the store answers a query (the registry's ``ping()``) and the server is not shutting down."""
     if call.app.shutting_down:
         raise StoreError("the server is shutting down")
-    ping = getattr(call.registry, "ping", None)
-    probe = ping if callable(ping) else functools.partial(call.registry.history, "readyz")
     try:
         with anyio.fail_after(_READY_TIMEOUT):
-            await anyio.to_thread.run_sync(probe, abandon_on_cancel=True)
+            await anyio.to_thread.run_sync(call.registry.ping, abandon_on_cancel=True)
     except RegistryError:
         raise
     except TimeoutError:
@@ -249,12 +236,12 @@ def metrics(call: Call) -> Reply:
 
 def openapi_json(call: Call) -> Reply:
     """GET /openapi.json"""
-    return Reply(200, openapi.document_json())
+    return Reply(200, call.app.openapi_json)
 
 
 def docs(call: Call) -> Reply:
     """GET /docs: a self-contained page describing every route, with a form to try each."""
-    return Reply(200, openapi.docs_html(), b"text/html; charset=utf-8")
+    return Reply(200, call.app.docs_html, b"text/html; charset=utf-8")
 
 
 def _ascii_text(text: str) -> bool:
@@ -276,33 +263,43 @@ def _revision(text: str, where: str) -> int:
     return int(text)
 
 
+def _limit(text: str | None) -> int:
+    if text is None:
+        return MAX_CHANGES
+    if not (text.isascii() and text.isdigit() and len(text) <= 4 and 1 <= int(text) <= MAX_CHANGES):
+        raise HTTPProblem("invalid_parameter", f"query parameter 'limit' must be a number from 1 to {MAX_CHANGES}, "
+                          f"not {text[:40]!r}")
+    return int(text)
+
+
 def _route(template: str, **methods: Endpoint) -> Route:
     return Route(template, methods)
 
 
 ROUTES: tuple[Route, ...] = (
-    _route("/api/v1/models", GET=Endpoint(list_models, Role.READ)),
-    _route("/api/v1/models/{name}/versions", GET=Endpoint(list_versions, Role.READ)),
+    _route(_paths.MODELS, GET=Endpoint(list_models, Role.READ)),
+    _route(_paths.VERSIONS, GET=Endpoint(list_versions, Role.READ)),
     _route(
-        "/api/v1/models/{name}/versions/{version}",
+        _paths.VERSION,
         GET=Endpoint(get_version, Role.READ),
         HEAD=Endpoint(has_version, Role.READ),
         PUT=Endpoint(register, Role.WRITE),
         DELETE=Endpoint(unregister, Role.WRITE, frozenset({"force"})),
     ),
-    _route("/api/v1/models/{name}/resolve", GET=Endpoint(resolve, Role.READ, frozenset({"spec"}))),
-    _route("/api/v1/models/{name}/aliases", GET=Endpoint(get_aliases, Role.READ)),
+    _route(_paths.RESOLVE, GET=Endpoint(resolve, Role.READ, frozenset({"spec"}))),
+    _route(_paths.ALIASES, GET=Endpoint(get_aliases, Role.READ)),
     _route(
-        "/api/v1/models/{name}/aliases/{alias}",
+        _paths.ALIAS,
         PUT=Endpoint(set_alias, Role.ADMIN),
         DELETE=Endpoint(remove_alias, Role.ADMIN),
     ),
-    _route("/api/v1/models/{name}/history", GET=Endpoint(history, Role.READ)),
-    _route("/api/v1/events", GET=Endpoint(events, Role.READ, frozenset({"since"}))),
-    _route("/healthz", GET=Endpoint(healthz, None)),
-    _route("/readyz", GET=Endpoint(readyz, None)),
-    _route("/metrics", GET=Endpoint(metrics, Role.READ)),
-    _route("/openapi.json", GET=Endpoint(openapi_json, None)),
-    _route("/docs", GET=Endpoint(docs, None)),
+    _route(_paths.HISTORY, GET=Endpoint(history, Role.READ)),
+    _route(_paths.EVENTS, GET=Endpoint(events, Role.READ, frozenset({"since"}))),
+    _route(_paths.CHANGES, GET=Endpoint(changes, Role.READ, frozenset({"after", "limit"}))),
+    _route(_paths.HEALTHZ, GET=Endpoint(healthz, None)),
+    _route(_paths.READYZ, GET=Endpoint(readyz, None)),
+    _route(_paths.METRICS, GET=Endpoint(metrics, Role.READ)),
+    _route(_paths.OPENAPI, GET=Endpoint(openapi_json, None)),
+    _route(_paths.DOCS, GET=Endpoint(docs, None)),
 )
-"""Every route the API serves; ``openapi.py`` documents the same table."""
+"""Every route the API serves, on the paths of ``modelreg._paths``; ``openapi.py`` documents this table."""

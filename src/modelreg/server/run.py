@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 import uvicorn
 from uvicorn.config import STARTUP_FAILURE
 
+from .._checks import number_option
 from .._config import (
     DEFAULT_BODY_TIMEOUT,
     DEFAULT_CLIENT_TIMEOUT,
@@ -306,9 +307,7 @@ def serve(
             listen = _Listen(sock, tls, limits)
             _run(create_app(registry, auth=auth, max_body_bytes=max_body_bytes), listen, url, host, access_log)
         finally:
-            close = getattr(registry, "close", None)
-            if callable(close):
-                close()
+            registry.close()
             _log.info("registry closed")
     finally:
         sock.close()
@@ -330,8 +329,7 @@ def _store_options(url: str, store_timeout: float | None) -> dict[str, float]:
     """The options ``serve`` passes to ``open_registry``; ValueError for a timeout the store cannot take."""
     if store_timeout is None:
         return {}
-    if isinstance(store_timeout, bool) or not isinstance(store_timeout, int | float) or not store_timeout > 0:
-        raise ValueError(f"store_timeout must be a positive number of seconds, not {store_timeout!r}")
+    store_timeout = number_option("store_timeout", store_timeout, minimum=0.001, unit=" of seconds")
     if urlsplit(url).scheme.lower() not in _DURABLE_SCHEMES:
         raise ValueError(f"store_timeout applies to sqlite:/// and postgresql:// registries, not {redact_url(url)}")
     if store_timeout >= DEFAULT_CLIENT_TIMEOUT:

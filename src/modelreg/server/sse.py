@@ -3,10 +3,11 @@
 The server subscribes to the registry once and keeps the most recent events, each
 encoded once, in a bounded buffer; each stream starts by naming the store it serves
 (``hello``), replays the buffer past the client's last revision and then follows it.
-Older events come from the store's events table when it has one (``events_after`` on
-the durable stores); otherwise a client that asks for events older than the buffer
-gets 410, and so does one that asks for a revision this store has not reached, so it
-never silently misses a change.
+Older events come from the registry's event log when it declares one (``EventLog``,
+as every backend does); for a registry without one (a user's own ``ModelRegistry``)
+a client that asks for events older than the buffer gets 410, and so does one that
+asks for a revision this store has not reached, so it never silently misses a change.
+``changes`` answers the same questions as a list (``GET /api/v1/changes``).
 
 Fan-out must not slow the registry: the streams of one event loop are woken together,
 by one call from the registry's event thread, at once after a quiet spell but then at
@@ -23,12 +24,11 @@ import json
 import threading
 import uuid
 from collections import deque
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 
-from .._base import SnapshotRegistry
+from ..errors import StoreError
 from ..events import RegistryEvent
-from ..registry import ModelRegistry
-from ..stores._durable import DurableRegistry
+from ..registry import EventLog, ModelRegistry
 from .problems import HTTPProblem
 
 __all__ = ["DEFAULT_BUFFER", "DEFAULT_HEARTBEAT", "EventFeed"]
@@ -131,12 +131,20 @@ class _Fanout:
 class EventFeed:
     """Recent registry events, shared by every event stream of one app."""
 
-    def __init__(self, registry: ModelRegistry, *, limit: int = DEFAULT_BUFFER, heartbeat: float = DEFAULT_HEARTBEAT):
-        self._registry = registry
-        # A registry that keeps no id of its own is a store of its own for each server.
-        self.store_id = registry.store_id if isinstance(registry, SnapshotRegistry) else uuid.uuid4().hex
+    def __init__(
+        self,
+        registry: ModelRegistry,
+        *,
+        log: EventLog | None = None,
+        limit: int = DEFAULT_BUFFER,
+        heartbeat: float = DEFAULT_HEARTBEAT,
+    ) -> None:
+        """Follow ``registry``; ``log`` is the same registry when it declares an event log (None: the buffer only)."""
+        self._log = log
+        # A registry that keeps no log keeps no id either: it is a store of its own for each server.
+        self.store_id = log.store_id if log is not None else uuid.uuid4().hex
         self._lock = threading.Lock()
-        self._events: deque[tuple[int, str]] = deque(maxlen=limit)  # (revision, SSE text)
+        self._events: deque[tuple[int, str, RegistryEvent]] = deque(maxlen=limit)  # (revision, SSE text, event)
         self._chunks: dict[int, tuple[str, int]] = {}  # after revision -> (text up to the head, head)
         self._fanouts: dict[asyncio.AbstractEventLoop, _Fanout] = {}
         self._closing = False
@@ -144,8 +152,6 @@ class EventFeed:
         # Subscribe before reading the revision: every event after the floor is then buffered.
         self._subscription = registry.subscribe(self._on_event)
         self._floor = self.current()
-        replay = getattr(registry, "events_after", None)
-        self._replay: Callable[[int, int], list[RegistryEvent]] | None = replay if callable(replay) else None
 
     @property
     def clients(self) -> int:
@@ -154,16 +160,16 @@ class EventFeed:
             return sum(len(fanout.streams) for fanout in self._fanouts.values())
 
     def current(self) -> int:
-        """The registry's revision now (the newest buffered event's, for registries without one)."""
-        if isinstance(self._registry, SnapshotRegistry):
-            return self._registry.revision
+        """The registry's revision now (the newest buffered event's, for a registry without a log)."""
+        if self._log is not None:
+            return self._log.revision
         with self._lock:
             return self._events[-1][0] if self._events else 0
 
     def catch_up(self) -> None:
         """Read changes other processes committed (blocking): a client may have seen them elsewhere."""
-        if isinstance(self._registry, DurableRegistry):
-            self._registry.refresh()
+        if self._log is not None:
+            self._log.refresh()
 
     def _on_event(self, event: RegistryEvent) -> None:
         # Runs in the registry's event thread; one call into each loop, however many streams it serves.
@@ -171,7 +177,7 @@ class EventFeed:
         with self._lock:
             if self._events.maxlen is not None and len(self._events) == self._events.maxlen:
                 self._floor = max(self._floor, self._events[0][0])
-            self._events.append((event.revision, text))
+            self._events.append((event.revision, text, event))
             kicks = [fanout for fanout in self._fanouts.values() if not fanout.pending]
             for fanout in kicks:
                 fanout.pending = True
@@ -194,15 +200,15 @@ class EventFeed:
             cached = self._chunks.get(revision)
             if cached is not None and cached[1] == head:
                 return cached
-            newer: list[tuple[int, str]] = []
+            newer: list[tuple[int, str, RegistryEvent]] = []
             for event in reversed(self._events):
                 if event[0] <= revision:
                     break
                 newer.append(event)
         if len(newer) > _REPLAY_BATCH:  # far behind: catch up a batch at a time
             batch = newer[: -_REPLAY_BATCH - 1 : -1]
-            return "".join(text for _, text in batch), batch[-1][0]
-        found = "".join(text for _, text in reversed(newer)), head
+            return "".join(text for _, text, _ in batch), batch[-1][0]
+        found = "".join(text for _, text, _ in reversed(newer)), head
         with self._lock:
             if len(self._chunks) >= _CHUNK_CACHE:
                 self._chunks.clear()
@@ -224,7 +230,7 @@ class EventFeed:
             )
         with self._lock:
             floor = self._floor
-        if since < floor and self._replay is None:
+        if since < floor and self._log is None:
             raise HTTPProblem(
                 "events_unavailable",
                 f"events after revision {since} are no longer available here (this server keeps events "
@@ -232,6 +238,40 @@ class EventFeed:
                 extra={"available_after": floor},
             )
         return since
+
+    def beyond_buffer(self, revision: int) -> bool:
+        """Whether the events after ``revision`` have to come from the registry's log."""
+        with self._lock:
+            return revision < self._floor
+
+    def check_log(self, revision: int) -> None:
+        """EventsUnavailableError (410) if the log no longer holds the event after ``revision`` (blocking).
+
+        A store that fails to answer is left to the stream's replay, which reports it as it would mid-stream.
+        """
+        if self._log is not None:
+            with contextlib.suppress(StoreError):
+                self._log.events_after(revision, 1)
+
+    def changes(self, after: int | None, limit: int) -> tuple[str, int, list[RegistryEvent]]:
+        """The store id, the revision now, and up to ``limit`` events after ``after`` (blocking: may read the log).
+
+        None for ``after`` asks for no events, only the revision; a revision out of reach is
+        refused as ``start`` refuses it (410 unknown_revision, or events_unavailable).
+        """
+        revision = self.current()
+        if after is None:
+            return self.store_id, revision, []
+        self.start(after)
+        if self._log is not None:
+            found = self._log.events_after(after, limit)
+        else:
+            with self._lock:
+                floor = self._floor
+                found = [event for rev, _, event in self._events if rev > after][:limit]
+            if after < floor:
+                self.start(after)  # the buffer dropped them since: refused as above
+        return self.store_id, max(revision, found[-1].revision if found else 0), found
 
     def _join(self, loop: asyncio.AbstractEventLoop, stream: _Stream) -> _Fanout:
         with self._lock:
@@ -258,8 +298,8 @@ class EventFeed:
             yield f"retry: {_RETRY_MS}\nevent: hello\ndata: {hello}\n\nid: {start}\nevent: ready\ndata: {ready}\n\n"
             while not self._closing:
                 found = self._after(stream.last)
-                if found is None and self._replay is not None:  # older than the buffer: read the store
-                    batch = await asyncio.to_thread(self._replay, stream.last, _REPLAY_BATCH)
+                if found is None and self._log is not None:  # older than the buffer: read the store's log
+                    batch = await asyncio.to_thread(self._log.events_after, stream.last, _REPLAY_BATCH)
                     found = "".join(_message(event) for event in batch), batch[-1].revision if batch else stream.last
                 if found is None:
                     yield ": this stream fell too far behind; reconnect to resume\n\n"

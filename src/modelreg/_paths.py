@@ -1,0 +1,57 @@
+"""The HTTP API's paths: one table of templates that the server routes, documents and links by, and the client fills.
+
+Each ``{parameter}`` is one path segment, percent-encoded whole by ``fill`` (a ``/``
+in a name stays inside its segment). Standard library only: the client and the
+server both import it, and neither imports the other.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+__all__ = [
+    "ALIAS",
+    "ALIASES",
+    "CHANGES",
+    "CHANGES_LIMIT",
+    "DOCS",
+    "EVENTS",
+    "HEALTHZ",
+    "HISTORY",
+    "METRICS",
+    "MODELS",
+    "OPENAPI",
+    "READYZ",
+    "RESOLVE",
+    "VERSION",
+    "VERSIONS",
+    "fill",
+    "segment",
+]
+
+MODELS = "/api/v1/models"
+VERSIONS = "/api/v1/models/{name}/versions"
+VERSION = "/api/v1/models/{name}/versions/{version}"
+RESOLVE = "/api/v1/models/{name}/resolve"
+ALIASES = "/api/v1/models/{name}/aliases"
+ALIAS = "/api/v1/models/{name}/aliases/{alias}"
+HISTORY = "/api/v1/models/{name}/history"
+EVENTS = "/api/v1/events"
+CHANGES = "/api/v1/changes"
+CHANGES_LIMIT = 1000
+"""Most events one ``GET /api/v1/changes`` returns (its ``limit`` parameter's maximum and default)."""
+HEALTHZ = "/healthz"
+READYZ = "/readyz"
+METRICS = "/metrics"
+OPENAPI = "/openapi.json"
+DOCS = "/docs"
+
+
+def segment(text: str) -> str:
+    """``text`` percent-encoded as one path segment (``/`` included)."""
+    return quote(text, safe="")
+
+
+def fill(template: str, **values: str) -> str:
+    """``template`` with each ``{parameter}`` replaced by its value as one encoded segment."""
+    return template.format_map({key: segment(value) for key, value in values.items()})
