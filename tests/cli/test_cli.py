@@ -541,6 +541,13 @@ def test_watch_since_on_a_registry_without_an_event_log_is_a_usage_error() -> No
     assert "--since needs a registry that keeps an event log" in result.stderr
 
 
+def test_watch_since_a_revision_the_store_has_not_reached_exits_1_rather_than_skip_changes(url: str) -> None:
+    assert register(url).exit_code == 0
+    line = one_error_line(fails(url, "watch", "--since", "5", code=1))
+    assert line.startswith("error: this store (id ") and "is at revision 1, so it has no revision 5" in line
+    assert "--since 1 or less" in line
+
+
 def test_watch_since_older_than_the_log_reaches_is_a_usage_error_with_the_logs_message() -> None:
     from modelreg.cli import _watch
 

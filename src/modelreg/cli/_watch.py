@@ -14,7 +14,8 @@ import click
 from ..errors import EventsUnavailableError
 from ..events import RegistryEvent, Subscription
 from ..names import validate_name
-from ._context import Session, json_option, pass_session, print_json
+from ..registry import EventLog
+from ._context import CliFailure, Session, json_option, pass_session, print_json
 from ._output import event_line
 
 __all__ = ["watch"]
@@ -48,13 +49,29 @@ def _replay(events_after: Callable[[int, int], list[RegistryEvent]], since: int)
         last = page[-1].revision
 
 
+def _backlog(log: EventLog, since: int) -> Iterator[RegistryEvent]:
+    """The logged changes after ``since``; a store that has not reached ``since`` is not the one meant.
+
+    Following it instead would silently skip its changes up to ``since`` when they come.
+    """
+    log.refresh()  # a durable store may not have applied other processes' last commits yet
+    head = log.revision
+    if since > head:
+        raise CliFailure(
+            f"this store (id {log.store_id}) is at revision {head}, so it has no revision {since}: it is not "
+            "the store that revision came from, or it was recreated or restored from a backup; "
+            f"watch with --since {head} or less, knowing the changes seen before may be gone"
+        )
+    yield from _replay(log.events_after, since)
+
+
 def _subscribe(
     session: Session, callback: Callable[[RegistryEvent], None], since: int | None
 ) -> tuple[Subscription, Iterable[RegistryEvent]]:
     """Subscribe, and return the logged changes after ``since`` to print first.
 
-    The log is read (``EventLog.events_after``, which every registry implements) after
-    subscribing, so no change falls between the two; one in both is printed once.
+    The log is read (``EventLog``, which every registry implements) after subscribing,
+    so no change falls between the two; one in both is printed once.
     """
     if since is not None and session.scheme == "memory":
         # A memory:// registry opened here starts empty and ends with this command: it has no past.
@@ -63,7 +80,7 @@ def _subscribe(
             f"{session.display_url} keeps none. Watch without --since to follow new changes."
         )
     subscription = session.registry().subscribe(callback)
-    return subscription, () if since is None else _replay(session.event_log().events_after, since)
+    return subscription, () if since is None else _backlog(session.event_log(), since)
 
 
 def _raise_interrupt(_signum: int, _frame: FrameType | None) -> None:
