@@ -358,6 +358,10 @@ def test_semver_survives_pickle_and_copy() -> None:
         assert clone == version and str(clone) == str(version) and clone.prerelease == ("rc", 1)
 
 
+def test_semver_parse_and_parse_version_are_one_parser() -> None:
+    assert SemVer.parse("7.7.7-one") is parse_version("7.7.7-one")  # one cached parser behind both names
+
+
 def test_parse_version_is_cached_with_a_bounded_cache() -> None:
     assert parse_version("4.5.6-cache") is parse_version("4.5.6-cache")
     assert _version._parse_version_cached.cache_info().maxsize == 4096
