@@ -5,6 +5,7 @@ Usage: python bench/bench_core.py [--models 100] [--versions 100] [--repeat 7]
 Prints ns per query for 1,000 and 100,000 queries of has_version, get_metadata
 (alone and reading one hyperparameter), get_versions and resolve("^1") on a
 MemoryRegistry, and the same for a plain dict holding the same data, with the ratio;
+then ns per version or range parsed (cache misses and hits) and per range test;
 then ns per item read from the containers metadata holds (FrozenDict/FrozenList) next
 to dict, list and what they replaced (mappingproxy, tuple). Figures are the best of --repeat runs
 (the least disturbed by other load on a shared machine); the ratio is what to
@@ -162,6 +163,55 @@ def value_access(repeat: int) -> None:
         print(f"{label:48} {best[label]:10.1f} {best[label] / plain:8.2f}x")
 
 
+def parsing(repeat: int) -> None:
+    """ns per version parsed (cache misses, then hits), per range built and per range test."""
+    from modelreg.semver import SemVer, VersionRange, parse_range, parse_version
+
+    texts = [f"{i % 7}.{i // 7 % 50}.{i // 350}" + ("-rc.1" if i % 5 == 0 else "") for i in range(20_000)]
+    ranges = [f"^{i % 9}.{i % 13}.{i}" if i % 3 else f">={i % 9}.0.{i} <{i % 9 + 1}.0.0-0 || ~1.2.{i}"
+              for i in range(300)]  # 300 distinct texts
+    version = SemVer(1, 4, 2)
+    caret = VersionRange("^1.2.3 || >=3.0.0-rc.1 <4")
+
+    def misses() -> None:  # 20,000 distinct texts cycle through the 4,096-entry cache: every call misses
+        for text in texts:
+            parse_version(text)
+
+    def hits() -> None:
+        for _ in texts:
+            parse_version("1.4.2-rc.1")
+
+    def build_ranges() -> None:
+        for text in ranges:
+            VersionRange(text)
+
+    def cached_ranges() -> None:
+        for text in ranges:
+            parse_range(text)
+
+    def contains() -> None:
+        for _ in texts:
+            caret.contains(version)
+
+    cases = {
+        "parse_version (cache miss: the parser)": (misses, len(texts)),
+        "parse_version (cache hit)": (hits, len(texts)),
+        "VersionRange(text) (the range parser)": (build_ranges, len(ranges)),
+        "parse_range (cache hit)": (cached_ranges, len(ranges)),
+        "VersionRange.contains(SemVer)": (contains, len(texts)),
+    }
+    best = {label: math.inf for label in cases}
+    for _ in range(repeat):  # interleaved, so a burst of load elsewhere hits every case alike
+        for label, (loop, count) in cases.items():
+            start = time.perf_counter_ns()
+            loop()
+            best[label] = min(best[label], (time.perf_counter_ns() - start) / count)
+    print("\nparsing versions and ranges")
+    print(f"{'operation':48} {'best ns':>10}")
+    for label, ns in best.items():
+        print(f"{label:48} {ns:10.0f}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", type=int, default=100)
@@ -183,6 +233,7 @@ def main(argv: list[str] | None = None) -> int:
         for label, (best, median) in results.items():
             ref = results[baseline_for[label]][0] if label in baseline_for else base
             print(f"{label:48} {best:10.0f} {median:10.0f} {best / ref:6.2f}x {best * 1000 / 1e6:13.4f}")
+    parsing(args.repeat)
     value_access(args.repeat)
     return 0
 

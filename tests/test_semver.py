@@ -16,7 +16,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from modelreg import _version, semver
+from modelreg import _range, _version, semver
 from modelreg.errors import InvalidVersionError
 from modelreg.semver import SemVer, VersionRange, parse_range, parse_version
 
@@ -214,7 +214,7 @@ def test_identity_drops_build_metadata_and_canonical_drops_leading_v() -> None:
 
 
 def test_doctests_in_the_modules_pass() -> None:
-    for module in (_version, semver):
+    for module in (_version, _range, semver):
         result = doctest.testmod(module)
         assert result.attempted > 0 and result.failed == 0, module
 
@@ -358,10 +358,14 @@ def test_semver_survives_pickle_and_copy() -> None:
         assert clone == version and str(clone) == str(version) and clone.prerelease == ("rc", 1)
 
 
+def test_semver_parse_and_parse_version_are_one_parser() -> None:
+    assert SemVer.parse("7.7.7-one") is parse_version("7.7.7-one")  # one cached parser behind both names
+
+
 def test_parse_version_is_cached_with_a_bounded_cache() -> None:
     assert parse_version("4.5.6-cache") is parse_version("4.5.6-cache")
     assert _version._parse_version_cached.cache_info().maxsize == 4096
-    assert semver._parse_range_cached.cache_info().maxsize == 1024
+    assert _range._parse_range_cached.cache_info().maxsize == 1024
 
 
 # --------------------------------------------------------------------------- hypothesis properties

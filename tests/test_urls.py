@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import importlib
+import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from modelreg import MemoryRegistry, RegistryError, open_registry
-from modelreg.urls import default_registry_url
+from modelreg import MemoryRegistry, ModelRegistry, RegistryError, open_registry
+from modelreg.urls import BACKENDS, default_registry_url
 
 
 def test_default_url_is_an_sqlite_file_under_the_data_home(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -54,3 +56,23 @@ def test_an_unknown_option_is_a_type_error_naming_the_options_that_backend_takes
         open_registry(url.format(tmp=tmp_path), pool_size=4)
     assert takes in str(refused.value)
     assert not (tmp_path / "reg.db").exists()  # refused before the backend touched anything
+
+
+def test_every_scheme_in_the_backend_table_names_a_model_registry_class() -> None:
+    assert sorted(BACKENDS) == ["http", "https", "memory", "postgres", "postgresql", "sqlite"]
+    for scheme, backend in BACKENDS.items():
+        cls = getattr(importlib.import_module(backend.module), backend.name)
+        assert isinstance(cls, type) and issubclass(cls, ModelRegistry), scheme
+        assert backend.label.endswith("://") and backend.label[:-3] in BACKENDS, scheme
+        if backend.opener:
+            assert callable(getattr(cls, backend.opener)), scheme
+
+
+def test_opening_memory_loads_no_outer_layer() -> None:
+    outer = ("modelreg.stores", "modelreg.client", "modelreg.server", "modelreg.cli")
+    code = (
+        "import sys, modelreg; modelreg.open_registry('memory://'); "
+        f"print(sorted(m for m in sys.modules if m.startswith({outer!r})))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)
+    assert done.stdout.strip() == "[]"

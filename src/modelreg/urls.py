@@ -1,20 +1,87 @@
-"""open_registry: pick a backend from a URL."""
+"""open_registry: pick a backend from a URL (a composition root).
+
+The core imports no outer layer; this module reaches the stores and the client
+only through ``BACKENDS``, a table of dotted names imported when a URL needs one,
+so a training job that opens ``memory://`` never loads them.
+"""
 
 from __future__ import annotations
 
+import functools
+import importlib
 import inspect
 import os
-from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 from urllib.parse import urlsplit
 
 from .errors import RegistryError
 from .registry import ModelRegistry
 
-__all__ = ["DEFAULT_URL_ENV", "default_registry_url", "open_registry"]
+__all__ = ["BACKENDS", "DEFAULT_URL_ENV", "Backend", "default_registry_url", "open_registry"]
 
 DEFAULT_URL_ENV = "MODELREG_URL"
+
+
+@dataclass(frozen=True)
+class Backend:
+    """Where the registry class for a URL scheme lives and how it opens.
+
+    ``opener`` is ``"from_url"`` for a class that reads its own URL through that
+    classmethod, ``""`` for one whose constructor takes the URL first, and ``None``
+    for one that takes no URL (``MemoryRegistry``). The options a backend takes are
+    the keyword-only parameters of that opener, read once from the class, so the
+    list cannot drift from what it accepts.
+    """
+
+    module: str
+    name: str
+    label: str  # the URL form in messages: "postgresql://" for both of its schemes
+    extra: str | None = None  # the pip extra that brings its dependencies; None: the core has them
+    opener: str | None = ""
+
+    def load(self) -> Any:
+        """The opener (the class, or its ``from_url``); RegistryError naming the extra when it is missing."""
+        try:
+            cls = getattr(importlib.import_module(self.module), self.name)
+        except ImportError as exc:
+            if self.extra is None:
+                raise
+            raise _missing_extra(self.extra, exc) from exc
+        return getattr(cls, self.opener) if self.opener else cls
+
+    def open(self, url: str, options: dict[str, Any]) -> ModelRegistry:
+        """Open the backend for ``url``; a TypeError, before anything is touched, for an option it does not take."""
+        opener = self.load()
+        accepted = _keyword_options(opener)
+        unknown = sorted(set(options) - set(accepted))
+        if unknown:
+            takes = ", ".join(f"{name}=" for name in accepted) or "no options"
+            raise TypeError(
+                f"open_registry('{self.label}...') got unknown option(s) {', '.join(map(repr, unknown))}; "
+                f"that backend takes {takes}"
+            )
+        registry: ModelRegistry = opener(**options) if self.opener is None else opener(url, **options)
+        return registry
+
+
+BACKENDS: Final[dict[str, Backend]] = {
+    "memory": Backend("modelreg.memory", "MemoryRegistry", "memory://", opener=None),
+    "sqlite": Backend("modelreg.stores.sqlite", "SqliteRegistry", "sqlite://", opener="from_url"),
+    "postgresql": Backend("modelreg.stores.postgres", "PostgresRegistry", "postgresql://", extra="postgres"),
+    "postgres": Backend("modelreg.stores.postgres", "PostgresRegistry", "postgresql://", extra="postgres"),
+    "http": Backend("modelreg.client", "RegistryClient", "http://", extra="client"),
+    "https": Backend("modelreg.client", "RegistryClient", "https://", extra="client"),
+}
+"""URL scheme to backend: the one place a new backend is added."""
+
+
+@functools.cache
+def _keyword_options(opener: Any) -> tuple[str, ...]:
+    """The keyword-only parameter names of a table entry's opener, sorted (read once per opener)."""
+    params = inspect.signature(opener).parameters.values()
+    return tuple(sorted(p.name for p in params if p.kind is p.KEYWORD_ONLY))
 
 
 def default_registry_url() -> str:
@@ -37,50 +104,13 @@ def open_registry(url: str | None = None, **options: Any) -> ModelRegistry:
         url = default_registry_url()
     if not isinstance(url, str):
         raise TypeError(f"url must be a str, not {type(url).__name__}")
-    scheme = urlsplit(url).scheme.lower()
-    if scheme == "memory":
-        from .memory import MemoryRegistry
-
-        return MemoryRegistry(**_options(MemoryRegistry, "memory://", options))
-    if scheme == "sqlite":
-        from .stores.sqlite import SqliteRegistry
-
-        return SqliteRegistry.from_url(url, **_options(SqliteRegistry.from_url, "sqlite://", options))
-    if scheme in ("postgresql", "postgres"):
-        try:
-            from .stores.postgres import PostgresRegistry
-        except ImportError as exc:
-            raise _missing_extra("postgres", exc) from exc
-        return PostgresRegistry(url, **_options(PostgresRegistry, "postgresql://", options))
-    if scheme in ("http", "https"):
-        try:
-            from .client import RegistryClient
-        except ImportError as exc:
-            raise _missing_extra("client", exc) from exc
-        return RegistryClient(url, **_options(RegistryClient, f"{scheme}://", options))
-    raise RegistryError(
-        f"unsupported registry URL {url[:80]!r}: expected memory://, sqlite:///path/to.db, "
-        "postgresql://user@host/db or http(s)://host:port"
-    )
-
-
-def _options(backend: Callable[..., object], kind: str, options: dict[str, Any]) -> dict[str, Any]:
-    """``options`` if ``backend`` takes them all as keywords; else a TypeError naming the ones it takes.
-
-    Read from the backend's signature, so the list cannot drift from what it accepts.
-    """
-    params = inspect.signature(backend).parameters.values()
-    if any(p.kind is p.VAR_KEYWORD for p in params):
-        return options
-    accepted = sorted(p.name for p in params if p.kind is p.KEYWORD_ONLY)
-    unknown = sorted(set(options) - set(accepted))
-    if unknown:
-        takes = ", ".join(f"{name}=" for name in accepted) or "no options"
-        raise TypeError(
-            f"open_registry('{kind}...') got unknown option(s) {', '.join(map(repr, unknown))}; "
-            f"that backend takes {takes}"
+    backend = BACKENDS.get(urlsplit(url).scheme.lower())
+    if backend is None:
+        raise RegistryError(
+            f"unsupported registry URL {url[:80]!r}: expected memory://, sqlite:///path/to.db, "
+            "postgresql://user@host/db or http(s)://host:port"
         )
-    return options
+    return backend.open(url, options)
 
 
 def _missing_extra(extra: str, exc: ImportError) -> RegistryError:

@@ -15,7 +15,7 @@ import click
 import pytest
 from click.testing import CliRunner, Result
 
-from modelreg import ModelMetadata, open_registry
+from modelreg import EventsUnavailableError, MemoryRegistry, ModelMetadata, open_registry
 from modelreg.cli._context import Session, exit_code_for
 from modelreg.cli.app import cli
 from modelreg.errors import ERROR_CLASSES
@@ -539,6 +539,28 @@ def test_watch_since_on_a_registry_without_an_event_log_is_a_usage_error() -> No
     result = run("memory://", "watch", "--since", "0")
     assert result.exit_code == 2
     assert "--since needs a registry that keeps an event log" in result.stderr
+
+
+def test_watch_since_a_revision_the_store_has_not_reached_exits_1_rather_than_skip_changes(url: str) -> None:
+    assert register(url).exit_code == 0
+    line = one_error_line(fails(url, "watch", "--since", "5", code=1))
+    assert line.startswith("error: this store (id ") and "is at revision 1, so it has no revision 5" in line
+    assert "--since 1 or less" in line
+
+
+def test_watch_since_older_than_the_log_reaches_is_a_usage_error_with_the_logs_message() -> None:
+    from modelreg.cli import _watch
+
+    registry = MemoryRegistry(history_limit=2)  # as a server over memory:// keeps only its latest events
+    for minor in range(4):
+        registry.register_model("m", f"1.{minor}.0", ModelMetadata(training_date=datetime(2026, 1, 5, tzinfo=UTC),
+                                                                   artifact_path="s3://m"))
+    with pytest.raises(EventsUnavailableError) as gone:
+        registry.events_after(0)
+    with pytest.raises(click.UsageError) as refused:
+        list(_watch._replay(registry.events_after, 0))
+    assert refused.value.message == str(gone.value) and refused.value.exit_code == 2
+    assert [e.revision for e in _watch._replay(registry.events_after, 2)] == [3, 4]  # what it holds still replays
 
 
 @pytest.mark.parametrize("url", ["http://127.0.0.1:8600", "https://registry.example:8600"])

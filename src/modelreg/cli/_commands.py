@@ -41,12 +41,7 @@ def models(session: Session) -> None:
     \b
         modelreg models
     """
-    registry = session.registry()
-    counts = getattr(registry, "version_counts", None)  # the HTTP client: one request, not one per model
-    if callable(counts):
-        found: dict[str, int] = counts()
-    else:
-        found = {name: len(registry.get_versions(name)) for name in registry.get_all_model_names()}
+    found = session.registry().version_counts()  # over HTTP one request, not one per model
     rows = [{"name": name, "versions": count} for name, count in sorted(found.items())]
     if session.as_json:
         print_json(rows)

@@ -6,7 +6,7 @@ import functools
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import IO, Any, Concatenate, ParamSpec, TypeVar
+from typing import IO, Any, Concatenate, ParamSpec, TypeVar, cast
 from urllib.parse import urlsplit
 
 import click
@@ -25,7 +25,7 @@ from ..errors import (
     VersionNotFoundError,
     nearest,
 )
-from ..registry import ModelRegistry
+from ..registry import EventLog, ModelRegistry
 from ..urls import default_registry_url, open_registry
 
 __all__ = [
@@ -130,6 +130,11 @@ class Session:
         return self.url or default_registry_url()
 
     @property
+    def scheme(self) -> str:
+        """The registry URL's scheme, lowercased (``sqlite``, ``http``, ...)."""
+        return urlsplit(self.registry_url).scheme.lower()
+
+    @property
     def display_url(self) -> str:
         """The registry URL with any password hidden, for messages."""
         return redact_url(self.registry_url)
@@ -137,8 +142,7 @@ class Session:
     def registry(self) -> ModelRegistry:
         """Open the registry the URL names (once); the token goes only to HTTP(S) URLs, the CA bundle to HTTPS."""
         if self._registry is None:
-            url = self.registry_url
-            scheme = urlsplit(url).scheme.lower()
+            url, scheme = self.registry_url, self.scheme
             options: dict[str, Any] = {}
             if self.token and scheme in ("http", "https"):
                 options["token"] = self.token
@@ -155,9 +159,12 @@ class Session:
     def close(self) -> None:
         """Close the registry if one was opened (stops durable stores' watcher threads)."""
         registry, self._registry = self._registry, None
-        close = getattr(registry, "close", None)
-        if callable(close):
-            close()
+        if registry is not None:
+            registry.close()
+
+    def event_log(self) -> EventLog:
+        """The registry as a readable change log: every backend and the client implement ``EventLog``."""
+        return cast(EventLog, self.registry())  # declared by registry.py for all of them; nothing to probe
 
 
 P = ParamSpec("P")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
 import queue
 import signal
 import threading
@@ -12,9 +11,11 @@ from types import FrameType
 
 import click
 
+from ..errors import EventsUnavailableError
 from ..events import RegistryEvent, Subscription
 from ..names import validate_name
-from ._context import Session, json_option, pass_session, print_json
+from ..registry import EventLog
+from ._context import CliFailure, Session, json_option, pass_session, print_json
 from ._output import event_line
 
 __all__ = ["watch"]
@@ -31,14 +32,37 @@ def _print_event(event: RegistryEvent, as_json: bool) -> None:
 
 
 def _replay(events_after: Callable[[int, int], list[RegistryEvent]], since: int) -> Iterator[RegistryEvent]:
-    """Every change after ``since`` from the store's event log, page by page, oldest first."""
+    """Every change after ``since`` from the registry's event log, page by page, oldest first.
+
+    A log that no longer reaches back to ``since`` is a usage error carrying its message
+    (how far back it reaches), as a bad option value is.
+    """
     last = since
     while True:
-        page = events_after(last, _PAGE)
+        try:
+            page = events_after(last, _PAGE)
+        except EventsUnavailableError as exc:
+            raise click.UsageError(str(exc)) from exc
         yield from page
         if len(page) < _PAGE:
             return
         last = page[-1].revision
+
+
+def _backlog(log: EventLog, since: int) -> Iterator[RegistryEvent]:
+    """The logged changes after ``since``; a store that has not reached ``since`` is not the one meant.
+
+    Following it instead would silently skip its changes up to ``since`` when they come.
+    """
+    log.refresh()  # a durable store may not have applied other processes' last commits yet
+    head = log.revision
+    if since > head:
+        raise CliFailure(
+            f"this store (id {log.store_id}) is at revision {head}, so it has no revision {since}: it is not "
+            "the store that revision came from, or it was recreated or restored from a backup; "
+            f"watch with --since {head} or less, knowing the changes seen before may be gone"
+        )
+    yield from _replay(log.events_after, since)
 
 
 def _subscribe(
@@ -46,23 +70,17 @@ def _subscribe(
 ) -> tuple[Subscription, Iterable[RegistryEvent]]:
     """Subscribe, and return the logged changes after ``since`` to print first.
 
-    Durable stores read their event log (``events_after``) after subscribing, so nothing
-    falls between the two; the HTTP client asks the server to replay (``since=``) on the
-    stream itself; a registry with neither cannot honour ``--since``.
+    The log is read (``EventLog``, which every registry implements) after subscribing,
+    so no change falls between the two; one in both is printed once.
     """
-    registry = session.registry()
-    if since is None:
-        return registry.subscribe(callback), ()
-    events_after = getattr(registry, "events_after", None)
-    if callable(events_after):
-        return registry.subscribe(callback), _replay(events_after, since)
-    subscribe: Callable[..., Subscription] = registry.subscribe
-    if "since" in inspect.signature(subscribe).parameters:
-        return subscribe(callback, since=since), ()
-    raise click.UsageError(
-        f"--since needs a registry that keeps an event log (sqlite, postgresql or a modelreg server); "
-        f"{session.display_url} keeps none. Watch without --since to follow new changes."
-    )
+    if since is not None and session.scheme == "memory":
+        # A memory:// registry opened here starts empty and ends with this command: it has no past.
+        raise click.UsageError(
+            f"--since needs a registry that keeps an event log (sqlite, postgresql or a modelreg server); "
+            f"{session.display_url} keeps none. Watch without --since to follow new changes."
+        )
+    subscription = session.registry().subscribe(callback)
+    return subscription, () if since is None else _backlog(session.event_log(), since)
 
 
 def _raise_interrupt(_signum: int, _frame: FrameType | None) -> None:
