@@ -6,7 +6,7 @@ import math
 
 from .metadata import ModelMetadata
 
-__all__ = ["int_arg", "metadata_arg", "number_option", "str_arg"]
+__all__ = ["int_arg", "metadata_arg", "number_option", "positive_int", "seconds_arg", "str_arg"]
 
 
 def metadata_arg(metadata: object) -> ModelMetadata:
@@ -34,12 +34,36 @@ def number_option(what: str, value: object, *, minimum: float, integer: bool = F
     return float(value)
 
 
-def int_arg(what: str, value: object, *, minimum: int) -> int:
-    """``value`` if it is an int of at least ``minimum`` (a bool is not), else TypeError naming ``what``.
+def int_arg(
+    what: str,
+    value: object,
+    *,
+    minimum: int,
+    maximum: int | None = None,
+    expected: str | None = None,
+    error: type[Exception] = TypeError,
+) -> int:
+    """``value`` if it is an int in ``[minimum, maximum]`` (a bool is not), else ``error`` naming ``what``.
 
-    For positions and counts a caller reads back from us (revisions, page sizes):
-    any value that is not one is a misuse, so it is a TypeError whatever is wrong.
+    TypeError by default: for positions and counts a caller reads back from us (revisions,
+    page sizes) any value that is not one is a misuse. Settings pass ``error=ValueError``.
     """
+    if expected is None:
+        expected = f"an int >= {minimum}" if maximum is None else f"an int from {minimum} to {maximum}"
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise TypeError(f"{what} must be an int >= {minimum}, not {value!r}")
+        raise error(f"{what} must be {expected}, not {value!r}")
+    if maximum is not None and value > maximum:
+        raise error(f"{what} must be {expected}, not {value!r}")
     return value
+
+
+def positive_int(what: str, value: object) -> int:
+    """``value`` if it is an int of at least 1, else ValueError naming ``what`` (for settings)."""
+    return int_arg(what, value, minimum=1, expected="a positive int", error=ValueError)
+
+
+def seconds_arg(what: str, value: object, *, below: float) -> float:
+    """``value`` as seconds, above 0 and below ``below``; ValueError naming ``what`` otherwise."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < below:
+        raise ValueError(f"{what} must be a number of seconds above 0 and below {below:g}, not {value!r}")
+    return float(value)

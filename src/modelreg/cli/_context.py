@@ -68,7 +68,7 @@ _EXTRAS = {"http": "client", "https": "client", "postgresql": "postgres", "postg
 
 def exit_code_for(exc: RegistryError) -> int:
     """The exit code for an error: 7 for a refused token, else its nearest class in ``EXIT_CODES``."""
-    if getattr(exc, "code", None) in _AUTH_CODES:
+    if exc.code in _AUTH_CODES:
         return EXIT_AUTH
     return nearest(EXIT_CODES, exc, EXIT_GENERIC)
 

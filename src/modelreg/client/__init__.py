@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from .. import __version__, _paths
-from .._checks import metadata_arg, number_option, str_arg
+from .._checks import int_arg, metadata_arg, number_option, str_arg
 from .._config import check_token
 from ..errors import RegistryError, StoreError, error_class
 from ..events import Callback, RegistryEvent, Subscription
@@ -331,8 +331,8 @@ class RegistryClient:
         """
         if not callable(callback):
             raise TypeError(f"callback must be callable, not {type(callback).__name__}")
-        if since is not None and (isinstance(since, bool) or not isinstance(since, int) or since < 0):
-            raise ValueError(f"since must be a revision number (an int, 0 or more), not {since!r}")
+        if since is not None:
+            int_arg("since", since, minimum=0, expected="a revision number (an int, 0 or more)", error=ValueError)
         stream = EventStream(self, callback, on_stop=self._forget, since=since)
         with self._lock:
             self._streams.add(stream)
@@ -367,9 +367,8 @@ class RegistryClient:
         not reached (as every backend answers; compare with ``revision`` to tell). Pages of
         ``CHANGES_LIMIT`` events, one request each.
         """
-        for what, value, minimum in (("revision", revision, 0), ("limit", limit, 1)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-                raise TypeError(f"{what} must be an int >= {minimum}, not {value!r}")
+        int_arg("revision", revision, minimum=0)
+        int_arg("limit", limit, minimum=1)
         found: list[RegistryEvent] = []
         while len(found) < limit:
             page = min(limit - len(found), _paths.CHANGES_LIMIT)

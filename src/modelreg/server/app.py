@@ -18,6 +18,7 @@ from starlette.requests import ClientDisconnect
 from starlette.responses import Response
 from starlette.types import Message, Receive, Scope, Send
 
+from .._checks import positive_int
 from .._config import DEFAULT_MAX_BODY_BYTES
 from ..errors import RegistryError
 from ..registry import EventLog, ModelRegistry
@@ -323,8 +324,7 @@ def create_app(
         raise TypeError(f"registry must implement ModelRegistry, not {type(registry).__name__}")
     if auth is not None and not isinstance(auth, Auth):
         raise TypeError(f"auth must be an Auth or None, not {type(auth).__name__}")
-    if isinstance(max_body_bytes, bool) or not isinstance(max_body_bytes, int) or max_body_bytes < 1:
-        raise ValueError(f"max_body_bytes must be a positive int, not {max_body_bytes!r}")
+    positive_int("max_body_bytes", max_body_bytes)
     # The one place a capability is decided: a user's own ModelRegistry that keeps no event log is
     # still served, its event stream from the server's buffer alone (docs/server.md).
     log = registry if isinstance(registry, EventLog) else None

@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 import uvicorn
 from uvicorn.config import STARTUP_FAILURE
 
-from .._checks import number_option
+from .._checks import int_arg, number_option, positive_int, seconds_arg
 from .._config import (
     DEFAULT_BODY_TIMEOUT,
     DEFAULT_CLIENT_TIMEOUT,
@@ -195,24 +195,12 @@ def _describe(auth: Auth | None, host: str) -> str:
     return "INSECURE: no tokens, anonymous full access on a non-loopback address"
 
 
-def _positive_int(name: str, value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be a positive int, not {value!r}")
-    return value
-
-
-def _seconds(name: str, value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < 86400:
-        raise ValueError(f"{name} must be a number of seconds above 0 and below 86400, not {value!r}")
-    return float(value)
-
-
 def _limits(header_timeout: float, body_timeout: float, max_header_bytes: int, max_connections: int | None) -> Limits:
     """The guard's limits, checked; the connection cap defaults to what RLIMIT_NOFILE leaves room for."""
     ceiling, nofile = connection_ceiling()
     if max_connections is None:
         cap = default_connections(ceiling)
-    elif _positive_int("max_connections", max_connections) > ceiling:
+    elif positive_int("max_connections", max_connections) > ceiling:
         raise ValueError(
             f"max_connections={max_connections} is more than the file-descriptor limit allows: at most {ceiling} "
             f"with RLIMIT_NOFILE {nofile} (raise it with 'ulimit -n', or ask for fewer connections)"
@@ -220,9 +208,9 @@ def _limits(header_timeout: float, body_timeout: float, max_header_bytes: int, m
     else:
         cap = max_connections
     return Limits(
-        header_timeout=_seconds("header_timeout", header_timeout),
-        body_timeout=_seconds("body_timeout", body_timeout),
-        max_header_bytes=_positive_int("max_header_bytes", max_header_bytes),
+        header_timeout=seconds_arg("header_timeout", header_timeout, below=86400),
+        body_timeout=seconds_arg("body_timeout", body_timeout, below=86400),
+        max_header_bytes=positive_int("max_header_bytes", max_header_bytes),
         max_connections=cap,
     )
 
@@ -288,9 +276,8 @@ def serve(
     (default: what the file-descriptor limit leaves room for). Raises ValueError or a
     RegistryError with a one-line message for bad configuration. Closes the registry before returning.
     """
-    if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
-        raise ValueError(f"port must be an int from 0 to 65535, not {port!r}")
-    _positive_int("max_body_bytes", max_body_bytes)
+    int_arg("port", port, minimum=0, maximum=65535, error=ValueError)
+    positive_int("max_body_bytes", max_body_bytes)
     if not isinstance(host, str) or not host:
         raise ValueError(f"host must be a non-empty string, not {host!r}")
     limits = _limits(header_timeout, body_timeout, max_header_bytes, max_connections)
