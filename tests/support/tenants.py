@@ -74,9 +74,7 @@ class Tenants:
     async def _drop(self, tenant: str) -> None:
         app, registry = self._apps.pop(tenant)
         app.events.close()
-        close = getattr(registry, "close", None)
-        if callable(close):
-            await anyio.to_thread.run_sync(close)
+        await anyio.to_thread.run_sync(registry.close)
 
 
 async def _reply(send: Any, status: int, payload: object) -> None:
