@@ -11,6 +11,7 @@ from .errors import (
     InvalidNameError,
     InvalidVersionError,
     MetadataError,
+    QueryError,
     RegistryError,
     StoreError,
     VersionInUseError,
@@ -19,6 +20,7 @@ from .errors import (
 from .events import RegistryEvent, Subscription
 from .memory import MemoryRegistry
 from .metadata import ModelMetadata
+from .records import ModelInfo, SearchPage, VersionRecord
 from .registry import EventLog, ModelRegistry
 from .semver import SemVer, VersionRange
 from .urls import open_registry
@@ -32,16 +34,20 @@ __all__ = [
     "InvalidVersionError",
     "MemoryRegistry",
     "MetadataError",
+    "ModelInfo",
     "ModelMetadata",
     "ModelRegistry",
+    "QueryError",
     "RegistryError",
     "RegistryEvent",
+    "SearchPage",
     "SemVer",
     "StoreError",
     "Subscription",
     "VersionInUseError",
     "VersionNotFoundError",
     "VersionRange",
+    "VersionRecord",
     "acting_as",
     "open_registry",
 ]

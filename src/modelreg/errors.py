@@ -9,6 +9,7 @@
     ├── AliasNotFoundError       (also LookupError)  code "alias_not_found"
     ├── VersionInUseError                            code "version_in_use"
     ├── EventsUnavailableError   (also LookupError)  code "events_unavailable"
+    ├── QueryError               (also ValueError)   code "invalid_query"
     └── StoreError                                   code "store_unavailable"
 
 Every class carries a stable machine-readable ``code`` that the HTTP layer sends
@@ -31,6 +32,7 @@ __all__ = [
     "InvalidNameError",
     "InvalidVersionError",
     "MetadataError",
+    "QueryError",
     "RegistryError",
     "StoreError",
     "VersionInUseError",
@@ -127,6 +129,23 @@ class EventsUnavailableError(RegistryError, LookupError):
     """The event log no longer holds (or never held) the events after the revision asked for."""
 
     code = "events_unavailable"
+
+
+class QueryError(RegistryError, ValueError):
+    """A search query, order or cursor that cannot be read; ``position`` is the 1-based column, if known."""
+
+    code = "invalid_query"
+
+    def __init__(self, message: str, *, position: int | None = None, **fields: str | None) -> None:
+        super().__init__(message, **fields)
+        self.position = position
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (_rebuild_query, (self.message, self.position))
+
+
+def _rebuild_query(message: str, position: int | None) -> QueryError:
+    return QueryError(message, position=position)
 
 
 class StoreError(RegistryError):

@@ -6,15 +6,16 @@ import itertools
 import logging
 import threading
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
 from typing import Any, Literal
 
+from ._frozen import FrozenDict, frozen_dict, frozen_list
 from .errors import RegistryError
 
-__all__ = ["EVENT_KINDS", "EventHub", "EventKind", "RegistryEvent", "Subscription"]
+__all__ = ["EVENT_KINDS", "EventHub", "EventKind", "RegistryEvent", "Subscription", "freeze_detail"]
 
 EventKind = Literal["registered", "unregistered", "alias_set", "alias_removed"]
 EVENT_KINDS: tuple[str, ...] = ("registered", "unregistered", "alias_set", "alias_removed")
@@ -32,10 +33,13 @@ class RegistryEvent:
     revision: int
     at: datetime
     actor: str | None = None
+    detail: Mapping[str, Any] | None = None
+    """What an ``annotated`` / ``model_annotated`` event changed (the keys given: ``description``,
+    ``set_tags``, ``remove_tags``, ``add_metrics``), read-only; None for the other kinds."""
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready dict (``at`` as ISO 8601)."""
-        return {
+        """JSON-ready dict (``at`` as ISO 8601; ``detail`` only when the event has one)."""
+        out: dict[str, Any] = {
             "kind": self.kind,
             "name": self.name,
             "version": self.version,
@@ -44,6 +48,9 @@ class RegistryEvent:
             "at": self.at.isoformat(),
             "actor": self.actor,
         }
+        if self.detail is not None:
+            out["detail"] = self.detail  # read-only dicts and lists are still dicts and lists to json
+        return out
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RegistryEvent:
@@ -56,7 +63,22 @@ class RegistryEvent:
             revision=int(data["revision"]),
             at=datetime.fromisoformat(data["at"]),
             actor=data.get("actor"),
+            detail=None if data.get("detail") is None else freeze_detail(data["detail"]),
         )
+
+
+def freeze_detail(detail: Mapping[str, Any]) -> FrozenDict:
+    """``detail`` (JSON: dicts, lists, scalars) as read-only dicts and lists, for ``RegistryEvent.detail``."""
+
+    def freeze(value: Any) -> Any:
+        if isinstance(value, Mapping):
+            return frozen_dict({key: freeze(item) for key, item in value.items()})
+        if isinstance(value, list | tuple):
+            return frozen_list(freeze(item) for item in value)
+        return value
+
+    frozen: FrozenDict = freeze(detail)
+    return frozen
 
 
 Callback = Callable[[RegistryEvent], object]

@@ -19,6 +19,7 @@ from ..errors import (
     InvalidNameError,
     InvalidVersionError,
     MetadataError,
+    QueryError,
     RegistryError,
     StoreError,
     VersionInUseError,
@@ -59,6 +60,7 @@ EXIT_CODES: dict[type[RegistryError], int] = {
     InvalidVersionError: 5,
     InvalidNameError: 5,
     MetadataError: 5,
+    QueryError: 5,
     StoreError: 6,
 }
 

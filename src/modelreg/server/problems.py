@@ -13,6 +13,7 @@ from typing import Any
 from ..errors import (
     DuplicateVersionError,
     EventsUnavailableError,
+    QueryError,
     RegistryError,
     StoreError,
     VersionInUseError,
@@ -36,6 +37,7 @@ _STATUS_BY_CLASS: dict[type[BaseException], int] = {
     DuplicateVersionError: 409,
     VersionInUseError: 409,
     EventsUnavailableError: 410,
+    QueryError: 400,
     StoreError: 503,
     LookupError: 404,  # VersionNotFoundError, AliasNotFoundError
     ValueError: 422,  # InvalidVersionError, InvalidNameError, MetadataError
