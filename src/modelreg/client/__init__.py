@@ -286,7 +286,7 @@ class RegistryClient:
     ) -> ModelInfo:
         """Change a model's record (description and tags); return it."""
         validate_name(name)
-        body = annotation_body(description, set_tags, remove_tags)
+        body = annotation_body(description, set_tags, remove_tags, metrics=False)
         return self._model_info(self._send_json("PATCH", _paths.fill(_paths.MODEL, name=name), body))
 
     def delete_model(self, name: str, force: bool = False) -> None:

@@ -7,10 +7,11 @@ rebuilt as the library's frozen values (``VersionRecord``, ``SearchPage``, ``Mod
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+from .._annotations import request
 from .._frozen import frozen_dict, frozen_list
 from .._paths import PAGE_LIMIT
 from ..errors import MetadataError, QueryError
@@ -47,37 +48,27 @@ def search_params(where: object, name: object, order_by: object, limit: object, 
 
 
 def annotation_body(
-    description: object, set_tags: object, remove_tags: object, add_metrics: object = None
+    description: object, set_tags: object, remove_tags: object, add_metrics: object = None, *, metrics: bool = True
 ) -> dict[str, Any]:
-    """The JSON body of an annotation: only the fields given, their types checked as the library does."""
+    """The JSON body of an annotation: only the fields given, checked by the library's own rules first."""
+    req = request(description, set_tags, remove_tags, add_metrics, metrics=metrics)
     body: dict[str, Any] = {}
-    if description is not None:
-        if not isinstance(description, str):
-            raise TypeError(f"description must be a str or None, not {type(description).__name__}")
-        body["description"] = description
-    if set_tags is not None:
-        if not isinstance(set_tags, Mapping):
-            raise TypeError(f"set_tags must be a mapping of str to str or None, not {type(set_tags).__name__}")
-        for key, value in set_tags.items():
+    if req.description is not None:
+        body["description"] = req.description
+    if req.set_tags:
+        for key, value in req.set_tags.items():
             if not isinstance(key, str) or not isinstance(value, str):
-                raise MetadataError(f"set_tags[{key!r}] must map a str to a str, not {type(value).__name__}")
-        body["set_tags"] = dict(set_tags)
-    if isinstance(remove_tags, (str, bytes)) or not isinstance(remove_tags, Iterable):
-        raise TypeError(f"remove_tags must be an iterable of tag names, not {type(remove_tags).__name__}")
-    removed = list(remove_tags)
-    for key in removed:
-        if not isinstance(key, str):
-            raise MetadataError(f"remove_tags holds {key!r}; tag names are str")
-    if removed:
-        body["remove_tags"] = removed
-    if add_metrics is not None:
-        body["add_metrics"] = _metrics(add_metrics)
+                raise MetadataError(f"set_tags[{key!r}] is {type(value).__name__}; tags map a str to a str")
+        body["set_tags"] = dict(req.set_tags)
+    if req.remove_tags:
+        body["remove_tags"] = list(req.remove_tags)
+    if req.add_metrics:
+        body["add_metrics"] = _metrics(req.add_metrics)
     return body
 
 
-def _metrics(value: object) -> dict[str, float]:
-    if not isinstance(value, Mapping):
-        raise TypeError(f"add_metrics must be a mapping of str to number or None, not {type(value).__name__}")
+def _metrics(value: Mapping[str, Any]) -> dict[str, Any]:
+    """Numbers JSON carries exactly; the server checks the rest (limits, exact floats, recorded metrics)."""
     for key, number in value.items():
         if not isinstance(key, str):
             raise MetadataError(f"add_metrics key {key!r} must be a str")
