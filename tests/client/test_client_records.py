@@ -68,9 +68,9 @@ def test_a_query_error_keeps_its_position_through_the_wire() -> None:
     (lambda c: c.delete_model("m", force="yes"), TypeError, "force"),
 ])
 def test_arguments_are_checked_before_any_request(call: Any, error: type[Exception], words: str) -> None:
-    with RegistryClient(f"http://127.0.0.1:{_closed_port()}", retries=0) as unreachable:
-        with pytest.raises(error, match=words):
-            call(unreachable)  # an unreachable server would be a StoreError: nothing was sent
+    with RegistryClient(f"http://127.0.0.1:{_closed_port()}", retries=0) as unreachable, \
+            pytest.raises(error, match=words):
+        call(unreachable)  # an unreachable server would be a StoreError: nothing was sent
 
 
 def test_search_gives_frozen_library_values_with_aware_datetimes(client: RegistryClient) -> None:
@@ -105,7 +105,7 @@ def test_get_model_gives_a_frozen_model_info(client: RegistryClient) -> None:
 class _Garbled(http.server.BaseHTTPRequestHandler):
     """A server that answers 200 with JSON that is not what the API sends."""
 
-    def do_GET(self) -> None:  # noqa: N802 - the handler's protocol
+    def do_GET(self) -> None:
         body = b'{"items": [{"name": "m"}], "total": "many"}' if "search" in self.path else b'{"name": 5}'
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
