@@ -163,6 +163,20 @@ def test_an_annotation_made_by_another_process_is_replayed_into_this_snapshot(tm
         assert registry.search("metrics.from_child = 2").total == 1
 
 
+def test_a_write_catches_up_with_another_registrys_annotation_before_it_plans(tmp_path: Path) -> None:
+    path = tmp_path / "reg.db"
+    with SqliteRegistry(path, poll_interval=3600) as stale, SqliteRegistry(path) as other:
+        stale.register_model("m", "1.0.0", metadata())
+        other.refresh()
+        other.annotate("m", "1.0.0", add_metrics={"theirs": 1.0})
+        assert "theirs" not in stale.get_metadata("m", "1.0.0").performance_metrics  # its watcher sleeps
+        mine = stale.annotate("m", "1.0.0", add_metrics={"mine": 2.0})
+        assert {"theirs", "mine"} <= set(mine.performance_metrics)
+    with SqliteRegistry(path) as reopened:
+        assert reopened.get_metadata("m", "1.0.0") == mine
+    replay_and_check(path)
+
+
 # -- PostgreSQL ----------------------------------------------------------------------------
 
 
@@ -213,6 +227,18 @@ def test_another_replicas_annotations_reach_this_one(open_replica: Open) -> None
         assert wait_until(lambda: len(seen) >= 5)
     _check_annotated(reader)
     assert reader.search() == writer.search() and reader.get_model("m") == writer.get_model("m")
+
+
+@pytest.mark.postgres
+def test_a_replica_write_after_another_replicas_annotation_keeps_both(open_replica: Open) -> None:
+    first, second = open_replica(), open_replica()
+    first.register_model("m", "1.0.0", metadata())
+    second.refresh()
+    second.annotate("m", "1.0.0", add_metrics={"theirs": 1.0})
+    mine = first.annotate("m", "1.0.0", add_metrics={"mine": 2.0})
+    assert {"theirs", "mine"} <= set(mine.performance_metrics)
+    with open_replica() as reopened:
+        assert reopened.get_metadata("m", "1.0.0") == mine
 
 
 @pytest.mark.postgres
