@@ -380,3 +380,26 @@ def test_paging_while_versions_are_added_and_removed_never_repeats_or_skips_a_st
     steady = {i for i in throughout if run_search([POOL[i]], where, order_by="", limit=1, cursor=None).total}
     assert len(returned) == len(set(returned)), "a version came back twice"
     assert steady <= set(returned), "a version that matched throughout was skipped"
+
+
+# -- the compiled form --------------------------------------------------------------------------------------------
+
+
+def test_query_text_never_becomes_code_only_a_constant_it_is_compared_with() -> None:
+    hostile = "x') or __import__('os').system('false') or ('"
+    odd = [candidate("m", "1.0.0", description=hostile, tags={"') or True or ('": "v"})]
+    assert found(f"description = {hostile!r}", candidates=odd) == ["m@1.0.0"]
+    assert found("description = 'x'", candidates=odd) == []
+    assert found("tags.`') or True or ('` = 'v'", candidates=odd) == ["m@1.0.0"]
+    assert found("tags.`') or True or ('` = 'w'", candidates=odd) == []
+
+
+def test_compiled_queries_and_orders_are_cached_in_bounded_caches() -> None:
+    from modelreg._search import compile_order, compile_where
+
+    assert compile_where("metrics.top1 > 0.5") is compile_where("metrics.top1 > 0.5")
+    assert compile_order("metrics.top1 desc") is compile_order("metrics.top1 desc")
+    for i in range(600):
+        compile_where(f"metrics.top1 > {i}")
+    assert compile_where.cache_info().maxsize == compile_order.cache_info().maxsize == 256
+    assert compile_where.cache_info().currsize <= 256
