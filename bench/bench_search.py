@@ -1,7 +1,7 @@
 """Search latency over 100,000 versions against a plain list comprehension doing the same work in the same run.
 
 Usage: python bench/bench_search.py [--models 1000] [--versions 100] [--repeat 30]
-                                     [--http-url http://127.0.0.1:8000 [--connections 16] [--duration 5]]
+                                     [--http [--connections 16] [--duration 5]]
 
 Builds 1,000 models x 100 versions (metrics top1/latency_ms, params optimizer/lr/layers,
 tags team/stage) in a MemoryRegistry when it has ``search`` (else it calls the engine,
@@ -14,26 +14,27 @@ tags team/stage) in a MemoryRegistry when it has ``search`` (else it calls the e
 each next to a list comprehension with the same filter and the same sort over the same
 records, and the ratio (search / comprehension; below 1 is faster). Then heapq.nsmallest
 against a full sort for the page of 20 out of 50,000 matches (what the engine uses), and
-the parse cost of a short and a long query. With ``--http-url`` (a server already holding
-data), the HTTP search's requests/s at ``--connections`` keep-alive connections, with the
-load generator of bench_server.py.
+the parse cost of a short and a long query. With ``--http``, a server over the same versions
+in a child process, and the HTTP search's requests/s at ``--connections`` keep-alive
+connections for each query, with the load generator of bench_server.py.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import heapq
 import math
 import random
+import socket
 import statistics
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode
 
 from modelreg import MemoryRegistry, ModelMetadata, SearchPage, VersionRecord
 from modelreg._query import parse_where
@@ -166,23 +167,52 @@ def parse_cost(rounds: int = 2000) -> None:
         print(f"  {label:5} ({len(text):3} chars): parse {results[0]:6.1f}   parse+compile {results[1]:6.1f}")
 
 
-def http_search(url: str, connections: int, duration: float) -> None:
-    """Requests/s of GET /api/v1/search on a running server, with bench_server.py's load generator."""
+def _bench_server() -> Any:
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     import bench_server
 
-    parts = urlsplit(url)
-    if parts.hostname not in ("127.0.0.1", "localhost") or parts.port is None:
-        raise SystemExit("--http-url must be http://127.0.0.1:PORT (the load generator speaks to loopback)")
+    return bench_server
+
+
+def serve_http(port: int, models: int, versions: int) -> None:
+    """The child process of ``--http``: the benchmark's versions in a MemoryRegistry, served on ``port``."""
+    import uvicorn
+
+    from modelreg.server import create_app
+    from modelreg.server.run import server_config
+
+    registry = registry_of(records(models, versions))
+    if registry is None:
+        raise SystemExit("MemoryRegistry has no search() yet")
+    config = server_config(create_app(registry))
+    config.log_level = "warning"
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", port))
+    uvicorn.Server(config).run(sockets=[sock])
+
+
+def http_search(opts: argparse.Namespace) -> None:
+    """Requests/s of GET /api/v1/search at ``--connections``, with bench_server.py's load generator."""
+    bench_server = _bench_server()
     paths = [
-        "/api/v1/search?" + urlencode({"where": SELECTIVE}),
+        "/api/v1/search?" + urlencode({"where": SELECTIVE, "limit": 20}),
         "/api/v1/search?" + urlencode({"where": UNSELECTIVE[0], "order_by": UNSELECTIVE[1], "limit": 20}),
+        "/api/v1/search?" + urlencode({"where": RESTRICTED, "name": "model-0500", "limit": 20}),
     ]
-    spec = {"port": parts.port, "method": "GET", "paths": paths, "connections": connections, "duration": duration,
-            "warmup": 1.0, "round": 0}
-    result = asyncio.run(bench_server._load(spec))
-    print(f"\nHTTP search, {connections} connections: {result['rps']:.0f} requests/s, p50 {result['p50_ms']:.1f} ms, "
-          f"p99 {result['p99_ms']:.1f} ms, statuses {result['statuses']}")
+    port = bench_server._free_port()
+    with tempfile.TemporaryDirectory(prefix="modelreg-bench-") as tmp:
+        command = [sys.executable, __file__, "--serve-http", str(port), str(opts.models), str(opts.versions)]
+        server, started = bench_server._start(command, port, Path(tmp) / "server.log")
+        try:
+            print(f"\nHTTP search (server up in {started:.0f} s), {opts.connections} keep-alive connections, "
+                  f"{opts.duration:g} s each:")
+            for path in paths:
+                spec = {"port": port, "method": "GET", "paths": [path], "connections": opts.connections,
+                        "duration": opts.duration, "warmup": 0.5, "round": 0, "models": opts.models}
+                print("  " + bench_server._row(path.split("?", 1)[1][:60], bench_server._drive(spec, Path(tmp))))
+        finally:
+            bench_server._stop(server)
 
 
 def main() -> None:
@@ -190,10 +220,14 @@ def main() -> None:
     parser.add_argument("--models", type=int, default=1000)
     parser.add_argument("--versions", type=int, default=100)
     parser.add_argument("--repeat", type=int, default=30, help="calls per figure (p99 needs enough of them)")
-    parser.add_argument("--http-url", help="also load a running server's search route, e.g. http://127.0.0.1:8000")
+    parser.add_argument("--http", action="store_true", help="also serve the versions and load GET /api/v1/search")
     parser.add_argument("--connections", type=int, default=16)
-    parser.add_argument("--duration", type=float, default=5.0)
+    parser.add_argument("--duration", type=float, default=5.0, help="seconds of HTTP load per query")
+    parser.add_argument("--serve-http", nargs=3, type=int, help=argparse.SUPPRESS)
     opts = parser.parse_args()
+    if opts.serve_http:
+        serve_http(*opts.serve_http)
+        return
 
     candidates = records(opts.models, opts.versions)
     registry = registry_of(candidates)
@@ -208,10 +242,10 @@ def main() -> None:
         print(f"{case:48} {s50:7.2f} / {s99:5.2f} {p50:7.2f} / {p99:5.2f} {s50 / p50:9.2f}")
     page_selection(candidates, max(5, opts.repeat // 3))
     parse_cost()
-    if opts.http_url:
-        http_search(opts.http_url, opts.connections, opts.duration)
+    if opts.http:
+        http_search(opts)
     else:
-        print("\nHTTP search: pass --http-url of a running `modelreg serve` holding data for its requests/s")
+        print("\nHTTP search: add --http for its requests/s (needs the search route and modelreg[server])")
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 
 import pytest
@@ -165,7 +166,7 @@ def test_every_example_in_the_operator_table_of_docs_search_md_parses() -> None:
     examples = [
         example.replace("\\|", "|")
         for row in table.splitlines()[2:]
-        for example in __import__("re").findall(r"`([^`]+)`", row.rsplit(" | ", 1)[1])
+        for example in re.findall(r"`([^`]+)`", row.rsplit(" | ", 1)[1])
     ]
     assert len(examples) >= 12
     for example in examples:
