@@ -13,6 +13,7 @@ import functools
 import hashlib
 import heapq
 import json
+import math
 import operator
 import re
 from collections.abc import Callable, Iterable, Mapping
@@ -154,12 +155,16 @@ _MAPS: Final = {"metrics": "performance_metrics", "tags": "tags", "params": "hyp
 
 
 class _Generator:
-    """Writes a ``where`` AST as one Python expression over ``c``; every literal and key is a bound constant."""
+    """Writes a ``where`` AST as one Python expression over ``c``; strings, keys and patterns are bound constants."""
 
     def __init__(self) -> None:
-        self.constants: dict[str, Any] = {"_M": _MISSING, "_walk": _walk, "_tag": _json_tag, "_any": _any_alias}
+        self.constants: dict[str, Any] = {
+            "_M": _MISSING, "_NAN": math.nan, "_walk": _walk, "_tag": _json_tag, "_any": _any_alias,
+        }
 
     def bind(self, value: Any) -> str:
+        if type(value) in (int, float):  # exactly a number (not a bool): its repr is a literal, as fast as can be
+            return repr(value)
         name = f"_k{len(self.constants)}"
         self.constants[name] = value
         return name
@@ -207,6 +212,9 @@ class _Generator:
             return f"({value} {'in' if op == '==' else 'not in'} {get})"
         if field.kind == "json":
             return f"(type(_v := {get}) in {self.bind(_json_types(node.value))} and _v {op} {value})"
+        if field.name == "metrics" and op != "!=":
+            # Metrics are finite, so NaN for a missing one is false under every operator but != (no walrus).
+            return f"(c[0].metadata.performance_metrics.get({self.bind(field.key[0])}, _NAN) {op} {value})"
         if field.name in ("metrics", "tags"):
             return f"((_v := {get}) is not _M and _v {op} {value})"
         return f"({get} {op} {value})"
@@ -229,8 +237,8 @@ def compile_where(where: str) -> Scan:
 
     Like ``dataclasses`` and ``namedtuple``, it is generated Python source, compiled once: the scan is
     one list comprehension with the condition inline, as fast as one written by hand (closures
-    calling closures measured twice as slow). Only fixed text of this module enters the source;
-    every value, key and pattern of the query is a constant bound by name.
+    calling closures measured twice as slow). Only fixed text of this module enters the source, and
+    the repr of numbers (exactly int or float); every string, key and pattern is a constant bound by name.
     """
     node = parse_where(where)
     if node is None:
@@ -280,6 +288,13 @@ def _param_key(value: Any) -> tuple[Any, ...]:
         return (1, value)
     rank = 5 if isinstance(value, Mapping) else 4
     return (rank, json.dumps(value, sort_keys=True, separators=(",", ":")))
+
+
+_SIMPLE_KEYS: Final[Mapping[str, Callable[[Candidate], Any]]] = {
+    "name": lambda c: c[0].name,
+    "version": lambda c: c[1]._key,
+    "registered_at": lambda c: c[0].registered_at,
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -341,6 +356,18 @@ class _Term:
         """The sort key of candidate ``c``."""
         return self.key_of(self.get(c))
 
+    def fast_key(self) -> Callable[[Candidate], Any]:
+        """``key`` as one closure for the common terms (it runs once per match), else ``key`` itself."""
+        name, down = self.field.name, self.descending
+        if name == "metrics":
+            metric = self.field.key[0]
+            if down:
+                return lambda c: (1,) if (v := c[0].metadata.performance_metrics.get(metric)) is None else (0, -v)
+            return lambda c: (1,) if (v := c[0].metadata.performance_metrics.get(metric)) is None else (0, v)
+        if not down and name in ("name", "version", "registered_at"):
+            return _SIMPLE_KEYS[name]
+        return self.key
+
 
 @dataclass(frozen=True, slots=True)
 class Order:
@@ -392,7 +419,7 @@ def compile_order(order_by: str) -> Order:
             parser.expected("'asc', 'desc', ',' or the end of order_by")
         if parser.peek.kind == "end":
             parser.expected("a field after ','")
-    keys = [term.key for term in terms]
+    keys = [term.fast_key() for term in terms]
     key: SortKey
     if not keys:
         key = lambda c: (c[0].name, c[1]._key)  # noqa: E731
