@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 
 import pytest
@@ -155,3 +156,35 @@ def test_length_and_nesting_are_bounded_and_the_error_says_the_limit() -> None:
 def test_a_where_that_is_not_a_string_is_a_type_error() -> None:
     with pytest.raises(TypeError, match="where must be a str"):
         parse_where(5)  # type: ignore[arg-type]
+
+
+def test_every_example_in_the_operator_table_of_docs_search_md_parses() -> None:
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "search.md").read_text(encoding="utf-8")
+    table = doc.split("| operator | applies to | example |", 1)[1].split("\n\n", 1)[0]
+    examples = [
+        example.replace("\\|", "|")
+        for row in table.splitlines()[2:]
+        for example in re.findall(r"`([^`]+)`", row.rsplit(" | ", 1)[1])
+    ]
+    assert len(examples) >= 12
+    for example in examples:
+        assert parse_where(example) is not None, example
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "metrics.top1 >= and      expected a value after '>=' at column 17, found 'and'",
+        "metrics.top1 = 'abc'     metrics.top1 holds numbers: expected a number after '=' at column 16, "
+        "found the string 'abc'",
+    ],
+)
+def test_the_error_examples_in_docs_search_md_are_what_the_parser_says(line: str) -> None:
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "search.md").read_text(encoding="utf-8")
+    assert line in doc
+    query, message = line.split("  ", 1)
+    assert str(refused(query.strip())) == message.strip()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import operator
 import pickle
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
@@ -380,3 +381,120 @@ def test_paging_while_versions_are_added_and_removed_never_repeats_or_skips_a_st
     steady = {i for i in throughout if run_search([POOL[i]], where, order_by="", limit=1, cursor=None).total}
     assert len(returned) == len(set(returned)), "a version came back twice"
     assert steady <= set(returned), "a version that matched throughout was skipped"
+
+
+# -- the compiled form --------------------------------------------------------------------------------------------
+
+
+def test_query_text_never_becomes_code_only_a_constant_it_is_compared_with() -> None:
+    hostile = "x') or __import__('os').system('false') or ('"
+    odd = [candidate("m", "1.0.0", description=hostile, tags={"') or True or ('": "v"})]
+    assert found(f"description = {hostile!r}", candidates=odd) == ["m@1.0.0"]
+    assert found("description = 'x'", candidates=odd) == []
+    assert found("tags.`') or True or ('` = 'v'", candidates=odd) == ["m@1.0.0"]
+    assert found("tags.`') or True or ('` = 'w'", candidates=odd) == []
+
+
+def test_compiled_queries_and_orders_are_cached_in_bounded_caches() -> None:
+    from modelreg._search import compile_order, compile_where
+
+    assert compile_where("metrics.top1 > 0.5") is compile_where("metrics.top1 > 0.5")
+    assert compile_order("metrics.top1 desc") is compile_order("metrics.top1 desc")
+    for i in range(600):
+        compile_where(f"metrics.top1 > {i}")
+    assert compile_where.cache_info().maxsize == compile_order.cache_info().maxsize == 256
+    assert compile_where.cache_info().currsize <= 256
+
+
+# -- the generated scan against a plain interpreter of the AST (hypothesis) -------------------------------------
+
+MIXED = [
+    candidate(name, version, metrics={"top1": top1} if top1 is not None else {}, params={"lr": lr} if lr != "-" else {},
+              tags={"team": team} if team else {}, aliases=aliases, registered=BASE + timedelta(hours=i))
+    for i, (name, version, top1, lr, team, aliases) in enumerate([
+        ("a", "1.0.0", 0.5, 1, "x", ()), ("a", "2.0.0", 0.7, True, "", ("prod",)), ("b", "1.0.0", None, "x", "y", ()),
+        ("b", "3.1.0", 0.9, 0.5, "x", ("prod", "canary")), ("c", "1.0.0+z", 0.1, None, "", ()),
+        ("c", "2.0.0-rc.1", None, "-", "x", ("canary",)), ("B", "1.2.3", 0.7, 1.0, "y", ()),
+    ])
+]
+ATOMS = [
+    "metrics.top1 >= 0.5", "metrics.top1 != 0.7", "metrics.top1 < 0.7", "metrics.top1 = 0.7", "metrics.top1 exists",
+    "metrics.top1 in (0.5, 0.9)", "params.lr = 1", "params.lr != 'x'", "params.lr in (1, true, 'x')",
+    "params.lr > 0.6", "params.lr = null", "params.lr exists", "params.lr like 'x%'", "name = 'a'", "name like '_'",
+    "name ilike 'b'", "name in ('a', 'c')", "version >= '2.0.0'", "version = '1.0.0'", "version satisfies '^1'",
+    "alias = 'prod'", "alias != 'prod'", "alias exists", "alias in ('canary')", "alias like 'p%'",
+    "tags.team = 'x'", "tags.team != 'x'", "tags.team exists", "registered_at > '2026-01-05T03:00:00Z'",
+    "version in ('1.0.0', '3.1.0')",
+]
+
+
+def interpret(node: Any, c: Candidate) -> bool:
+    """The language's meaning, read straight off the AST (slow and plain: what the generated scan must agree with)."""
+    from modelreg import _query as q
+    from modelreg._search import like_pattern
+
+    record, version = c
+    if isinstance(node, q.And):
+        return all(interpret(part, c) for part in node.parts)
+    if isinstance(node, q.Or):
+        return any(interpret(part, c) for part in node.parts)
+    if isinstance(node, q.Not):
+        return not interpret(node.operand, c)
+    if isinstance(node, q.Satisfies):
+        return node.range.contains(version)
+    field = node.field
+    if field.name == "alias":
+        if isinstance(node, q.Exists):
+            return bool(record.aliases)
+        if isinstance(node, q.Comparison):
+            return (node.value in record.aliases) == (node.op == "=")
+        if isinstance(node, q.Member):
+            return any(a in node.values for a in record.aliases)
+        return any(like_pattern(node.pattern, node.ignore_case)(a) for a in record.aliases)
+    values = {"name": record.name, "version": version, "registered_at": record.registered_at}
+    if field.name in values:
+        value: Any = values[field.name]
+    else:
+        held = {"metrics": record.metadata.performance_metrics, "params": record.metadata.hyperparameters,
+                "tags": record.metadata.tags}[field.name]
+        if field.key[0] not in held:
+            return False
+        value = held[field.key[0]]
+    if isinstance(node, q.Exists):
+        return True
+
+    def same_type(a: Any, b: Any) -> bool:
+        number = (int, float)
+        if isinstance(a, bool) or isinstance(b, bool) or a is None or b is None:
+            return type(a) is type(b)
+        return (isinstance(a, number) and isinstance(b, number)) or type(a) is type(b)
+
+    if isinstance(node, q.Like):
+        return isinstance(value, str) and like_pattern(node.pattern, node.ignore_case)(value) is not None
+    if isinstance(node, q.Member):
+        return any(same_type(value, v) and value == v for v in node.values)
+    ops = {"=": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le, ">": operator.gt,
+           ">=": operator.ge}
+    return same_type(value, node.value) and bool(ops[node.op](value, node.value))
+
+
+queries = st.recursive(
+    st.sampled_from(ATOMS),
+    lambda inner: st.one_of(
+        st.tuples(inner, inner).map(lambda p: f"({p[0]} and {p[1]})"),
+        st.tuples(inner, inner, inner).map(lambda p: f"{p[0]} or {p[1]} or {p[2]}"),
+        inner.map(lambda p: f"not ({p})"),
+    ),
+    max_leaves=8,
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(where=queries)
+def test_the_generated_scan_agrees_with_a_plain_interpreter_of_the_query(where: str) -> None:
+    from modelreg._query import parse_where
+
+    node = parse_where(where)
+    expected = [f"{c[0].name}@{c[0].version}" for c in sorted(MIXED, key=lambda c: (c[0].name, c[1]))
+                if interpret(node, c)]
+    assert found(where, candidates=MIXED) == expected

@@ -338,9 +338,12 @@ class _Parser:
         if first.kind != "ident" or first.text not in FIELDS:
             if first.kind == "end":
                 self.expected("a condition")
+            if first.kind != "ident":
+                _fail(_FIELD_HINT, first.position, first)
             _fail(f"unknown field {first.text!r}; {_FIELD_HINT}", first.position)
         self.take()
         key: list[str] = []
+        written = first.text
         while (dot := self.punct(".")) is not None:
             if first.text not in KEYED:
                 _fail(f"{first.text} has no keys; only metrics, params and tags take '.KEY'", dot.position)
@@ -349,11 +352,12 @@ class _Parser:
                 self.expected("a key after '.' (a key that is not a plain identifier goes in `backticks`)")
             self.take()
             key.append(str(part.value if part.kind == "key" else part.text))
+            written += "." + part.text
         if first.text in KEYED and not key:
             _fail(f"{first.text} needs a key, e.g. {first.text}.KEY", self.peek.position)
         if first.text != "params" and len(key) > 1:
             key = [".".join(key)]  # metric and tag names are flat: metrics.a.b is the metric "a.b"
-        return Field(first.text, tuple(key), first.text + "".join(f".{k}" for k in key), first.position)
+        return Field(first.text, tuple(key), written, first.position)
 
     def condition(self) -> Node:
         field = self.field()
