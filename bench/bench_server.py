@@ -10,6 +10,7 @@ start time (process start to first 200) and RSS after the load.
     .venv/bin/python bench/bench_server.py                     # ~1.5 minutes
     .venv/bin/python bench/bench_server.py --compare-frameworks  # Starlette vs FastAPI vs ours
     .venv/bin/python bench/bench_server.py --streams 500       # event fan-out only (~30 s)
+    .venv/bin/python bench/bench_server.py --search            # GET /api/v1/search only (~30 s)
 
 Targets (issue 4): >= 0.7x the ceiling's requests/s, p99 < 10 ms, start < 2 s, RSS < 200 MB.
 Fan-out (issue 7): with 500 event streams open, a write storm with concurrent reads keeps
@@ -390,6 +391,8 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="only GET metadata, PUT register and the ceiling")
     parser.add_argument("--streams", type=int, metavar="N",
                         help="only the fan-out scenario: a write storm with and without N open event streams")
+    parser.add_argument("--search", action="store_true",
+                        help="only GET /api/v1/search: one model's versions, and a scan of all of them")
     parser.add_argument("--read-rate", type=float, default=2000.0, help="reads/s during the fan-out write storm")
     parser.add_argument("--loadgen", help=argparse.SUPPRESS)
     parser.add_argument("--hold", help=argparse.SUPPRESS)
@@ -411,6 +414,8 @@ def main() -> None:
             _compare_frameworks(opts, workdir)
         elif opts.streams is not None:
             _fanout(opts, workdir)
+        elif opts.search:
+            _search(opts, workdir)
         else:
             _run(opts, workdir)
 
@@ -480,6 +485,39 @@ def _run(opts: argparse.Namespace, workdir: Path) -> None:
         _stop(server)
         requests = sum(1 for line in server_log.read_text(errors="replace").splitlines() if '" 2' in line)
         print(f"server access-log lines with a 2xx status: {requests}")
+
+
+def _search(opts: argparse.Namespace, workdir: Path) -> None:
+    """HTTP search requests/s at ``--connections``, with GET metadata on the same server as the reference."""
+    from urllib.parse import urlencode
+
+    url = _registry_url(workdir, opts.models, opts.versions)
+    port = _free_port()
+    server, _ = _start([sys.executable, "-c", f"from modelreg.server import serve; serve({url!r}, port={port}, "
+                        "access_log=False)"], port, workdir / "server.log")
+    try:
+        if url == "memory://":
+            _seed_over_http(port, opts.models, opts.versions)
+        rng = random.Random(11)
+        models = [f"model-{rng.randrange(opts.models):03d}" for _ in range(1000)]
+        base = {"connections": opts.connections, "duration": opts.duration, "warmup": 0.5, "models": opts.models,
+                "method": "GET", "round": 0, "port": port}
+        meta = [f"/api/v1/models/{m}/versions/1.{rng.randrange(opts.versions)}.0" for m in models]
+        named = ["/api/v1/search?" + urlencode({"name": m, "where": "version satisfies '^1.5' and metrics.top1 > 0.7",
+                                                "order_by": "version desc", "limit": "20"}) for m in models]
+        every = ["/api/v1/search?" + urlencode({"where": f"metrics.top1 >= 0.7 and name = '{m}'", "limit": "20"})
+                 for m in models[:100]]
+        total = opts.models * opts.versions
+        print(f"server: one uvicorn process over {url}, access log off; {opts.connections} keep-alive connections, "
+              f"{opts.duration:g} s per scenario")
+        reference = _drive({**base, "paths": meta}, workdir)
+        print(_row("GET metadata (reference)", reference))
+        for name, paths in [(f"search name= ({opts.versions} versions), limit 20", named),
+                            (f"search all {total:,} versions, limit 20", every)]:
+            result = _drive({**base, "paths": paths}, workdir)
+            print(_row(name, result, f"   ({result['rps'] / reference['rps']:.2f}x GET metadata)"))
+    finally:
+        _stop(server)
 
 
 def _fanout(opts: argparse.Namespace, workdir: Path) -> None:
