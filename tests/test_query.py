@@ -135,7 +135,9 @@ def test_not_in_and_not_like_are_negations() -> None:
         ("name like 5", 11, "expected a quoted string after 'like'"),
         (r"name = 'a\q'", 10, "unknown escape"),
         ("metrics.a = 1e999", 13, "too large"),
-        ("metrics.a = 5x", 13, "unexpected character"),
+        ("metrics.a = 5x", 13, "malformed number"),
+        ("metrics.a = 01", 13, "malformed number"),
+        ("metrics.a = 1.", 13, "malformed number"),
     ],
 )
 def test_bad_queries_name_the_column_and_what_was_expected(text: str, column: int, says: str) -> None:

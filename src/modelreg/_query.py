@@ -224,6 +224,8 @@ def tokenize(text: str) -> list[Token]:
             if char in "'\"`":
                 what = "key" if char == "`" else "string"
                 _fail(f"unterminated {what}: no closing {char} for the one", column)
+            if char.isdigit() or char in "-.":
+                _fail("malformed number; expected a JSON number such as 3, -0.5 or 1e-3", column)
             _fail(f"unexpected character {char!r}", column)
         kind, lexeme = found.lastgroup or "", found.group()
         pos = found.end()
