@@ -320,17 +320,27 @@ def test_a_malformed_cursor_is_a_query_error(cursor: str) -> None:
 
 
 def test_an_overlong_cursor_is_refused_naming_the_limit() -> None:
-    from modelreg._search import MAX_CURSOR_LENGTH
+    from modelreg._cursor import MAX_CURSOR_LENGTH
 
     assert f"limit is {MAX_CURSOR_LENGTH}" in str(refused(cursor="a" * (MAX_CURSOR_LENGTH + 1)))
 
 
 def test_a_well_signed_cursor_with_a_key_of_the_wrong_shape_is_malformed() -> None:
-    from modelreg._search import _fingerprint, encode_cursor
+    from modelreg._cursor import encode_cursor, fingerprint
 
     for raw in ([], [["x"], "resnet50", "1.0.0"], [[0.5], "resnet50", "not a version"], [[0.5], 5, "1.0.0"]):
-        cursor = encode_cursor(_fingerprint("", "metrics.top1 desc", ""), raw)
+        cursor = encode_cursor(fingerprint("", "metrics.top1 desc", ""), raw)
         assert "malformed" in str(refused(order_by="metrics.top1 desc", cursor=cursor))
+
+
+@pytest.mark.parametrize("body", [b"5", b"[1, 2]", b"\xff\xfe", b"{}"])
+def test_a_well_signed_cursor_that_is_not_a_triple_is_malformed(body: bytes) -> None:
+    import base64
+
+    from modelreg._cursor import _checksum
+
+    cursor = base64.urlsafe_b64encode(_checksum(body) + body).decode()
+    assert "malformed" in str(refused(cursor=cursor))
 
 
 def test_a_cursor_that_is_not_a_string_is_a_type_error() -> None:

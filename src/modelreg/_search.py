@@ -8,9 +8,7 @@ for the page, and for the next page's cursor the last item's sort key.
 
 from __future__ import annotations
 
-import base64
 import functools
-import hashlib
 import heapq
 import json
 import math
@@ -21,6 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
 
+from ._cursor import MAX_CURSOR_LENGTH, decode_cursor, encode_cursor, fingerprint
 from ._frozen import frozen_list
 from ._query import (
     MAX_QUERY_LENGTH,
@@ -37,7 +36,7 @@ from ._query import (
     parse_field,
     parse_where,
 )
-from .errors import InvalidVersionError, QueryError
+from .errors import QueryError
 from .records import SearchPage, VersionRecord
 from .semver import SemVer, parse_version
 
@@ -48,15 +47,12 @@ Candidate = tuple[VersionRecord, SemVer]
 SortKey = Callable[[Candidate], tuple[Any, ...]]
 
 MAX_LIMIT: Final = 1000
-MAX_CURSOR_LENGTH: Final = 100_000
-"""Longest cursor accepted: room for a sort key holding the largest hyperparameter value (64 KiB of JSON)."""
 _CACHE_SIZE: Final = 256
 _MISSING: Final = object()
 _OPS: Final[Mapping[str, Callable[[Any, Any], bool]]] = {
     "=": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge,
 }
 _SORTABLE: Final = ("name", "version", "training_date", "registered_at", "metrics", "params")
-_CURSOR_SALT: Final = b"modelreg search cursor v1\0"
 
 
 # -- where: the AST compiled to one generated scan -----------------------------------------------------------
@@ -431,52 +427,6 @@ def compile_order(order_by: str) -> Order:
     return Order(tuple(terms), key)
 
 
-# -- cursors: the last item's key and a fingerprint of the query, checksummed ----------------------------------
-
-
-@functools.lru_cache(maxsize=_CACHE_SIZE)
-def _fingerprint(where: str, order_by: str, scope: str) -> str:
-    text = json.dumps([where, order_by, scope]).encode()
-    return hashlib.sha256(text).hexdigest()[:16]
-
-
-def _checksum(body: bytes) -> bytes:
-    return hashlib.sha256(_CURSOR_SALT + body).digest()[:8]
-
-
-def encode_cursor(fingerprint: str, raw: list[Any]) -> str:
-    """An opaque cursor: urlsafe base64 of a checksum and the JSON of the fingerprint and key."""
-    body = json.dumps([1, fingerprint, raw], separators=(",", ":"), allow_nan=False).encode()
-    return base64.urlsafe_b64encode(_checksum(body) + body).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str, fingerprint: str, order: Order) -> tuple[Any, ...]:
-    """The sort key after which the next page starts; QueryError for a tampered, foreign or malformed cursor."""
-    if not isinstance(cursor, str):
-        raise TypeError(f"cursor must be a str or None, not {type(cursor).__name__}")
-    if len(cursor) > MAX_CURSOR_LENGTH:
-        raise QueryError(f"the cursor is {len(cursor)} characters long; the limit is {MAX_CURSOR_LENGTH}")
-    try:
-        data = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-    except ValueError:
-        data = b""
-    mac, body = data[:8], data[8:]
-    if not body or mac != _checksum(body):
-        raise QueryError("the cursor is not one this registry gave out (damaged or changed); "
-                         "pass the next_cursor of the previous page unchanged, or none for the first page")
-    try:
-        version, printed, raw = json.loads(body)
-    except ValueError:
-        raise QueryError("the cursor is malformed; pass next_cursor unchanged") from None
-    if version != 1 or printed != fingerprint:
-        raise QueryError("the cursor belongs to another query, order or name: page with the same where, "
-                         "order_by and name that gave it, or start again without a cursor")
-    try:
-        return order.key_of_raw(raw)
-    except (ValueError, TypeError, InvalidVersionError, KeyError):
-        raise QueryError("the cursor is malformed; pass next_cursor unchanged") from None
-
-
 # -- run_search ---------------------------------------------------------------------------------------------------
 
 
@@ -508,8 +458,8 @@ def run_search(
     limit = _check_args(where, order_by, limit, scope)
     scan = compile_where(where)
     order = compile_order(order_by)
-    fingerprint = _fingerprint(where, order_by, scope)
-    after = None if cursor is None else decode_cursor(cursor, fingerprint, order)
+    printed = fingerprint(where, order_by, scope)
+    after = None if cursor is None else decode_cursor(cursor, printed, order.key_of_raw)
     matches = scan(candidates)
     key = order.key
     pool = matches if after is None else [c for c in matches if key(c) > after]
@@ -517,5 +467,5 @@ def run_search(
     following = None
     if len(best) > limit:
         best.pop()
-        following = encode_cursor(fingerprint, order.raw(best[-1]))
+        following = encode_cursor(printed, order.raw(best[-1]))
     return SearchPage(items=frozen_list(c[0] for c in best), next_cursor=following, total=len(matches))
