@@ -67,6 +67,20 @@ def test_search_items_are_the_metadata_with_name_aliases_and_registration(http: 
     assert datetime.fromisoformat(first["registered_at"]).tzinfo is not None
 
 
+def test_search_answers_follow_alias_moves_and_annotations(http: httpx.Client) -> None:
+    _put(http, "rec-fresh", "1.0.0")
+    params = {"name": "rec-fresh"}
+    assert http.get("/api/v1/search", params=params).json()["items"][0]["aliases"] == []
+
+    http.put("/api/v1/models/rec-fresh/aliases/production", json={"version": "1.0.0"})
+    moved = http.get("/api/v1/search", params=params).json()["items"][0]
+    http.patch("/api/v1/models/rec-fresh/versions/1.0.0", json={"add_metrics": {"late": 2.5}})
+    annotated = http.get("/api/v1/search", params=params).json()["items"][0]
+
+    assert moved["aliases"] == ["production"]
+    assert annotated["performance_metrics"]["late"] == 2.5 and annotated["aliases"] == ["production"]
+
+
 def test_search_pages_join_up_to_the_whole_answer(http: httpx.Client) -> None:
     for patch in range(7):
         _put(http, "rec-pages", f"1.0.{patch}")

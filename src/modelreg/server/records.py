@@ -35,19 +35,43 @@ async def search(call: Call) -> Reply:
         call.registry.search, query.get("where", ""), name=query.get("name"), order_by=query.get("order_by", ""),
         limit=_search_limit(query.get("limit")), cursor=query.get("cursor"),
     )
-    # A worker thread: a scan over many versions must not hold up the event loop's other requests.
-    page: SearchPage = await call.run(find)
+    # A worker thread: a scan (and encoding up to 1000 items) must not hold up the event loop's other requests.
+    return Reply(200, await call.run(_page_json, call, find))
+
+
+def _page_json(call: Call, find: functools.partial[SearchPage]) -> bytes:
+    page = find()
     items = b",".join(_record_json(call, record) for record in page.items)
-    body = b'{"items":[%s],"next_cursor":%s,"total":%d}' % (items, dumps(page.next_cursor), page.total)
-    return Reply(200, body)
+    return b'{"items":[%s],"next_cursor":%s,"total":%d}' % (items, dumps(page.next_cursor), page.total)
+
+
+_RECORD_BODIES: dict[int, tuple[VersionRecord, bytes]] = {}
+_RECORD_CACHE_LIMIT = 16_384
+_RECORD_CACHE_BYTES = 32 * 1024 * 1024
+_cached_bytes = 0
 
 
 def _record_json(call: Call, record: VersionRecord) -> bytes:
-    """The version's metadata JSON (cached bytes) with its name, aliases and registration spliced in."""
+    """The version's metadata JSON with its name, aliases and registration spliced in; cached by identity.
+
+    The snapshot keeps one immutable record per version until a write touches it, so a
+    record seen before is encoded once; the identity check keeps a reused ``id()`` from matching.
+    """
+    global _cached_bytes
+    hit = _RECORD_BODIES.get(id(record))
+    if hit is not None and hit[0] is record:
+        return hit[1]
     meta = call.app.bodies.body(record.metadata)
     extra = dumps({"name": record.name, "aliases": list(record.aliases),
                    "registered_at": record.registered_at.isoformat(), "registered_by": record.registered_by})
-    return meta[:-1] + b"," + extra[1:]  # metadata JSON is a non-empty object, so '{...}' + ',' + '...}'
+    body = meta[:-1] + b"," + extra[1:]  # metadata JSON is a non-empty object, so '{...}' + ',' + '...}'
+    if len(body) <= call.app.bodies.LARGEST:
+        if len(_RECORD_BODIES) >= _RECORD_CACHE_LIMIT or _cached_bytes + len(body) > _RECORD_CACHE_BYTES:
+            _RECORD_BODIES.clear()  # bounded in entries and bytes, as MetadataBodies is
+            _cached_bytes = 0
+        _RECORD_BODIES[id(record)] = (record, body)
+        _cached_bytes += len(body)
+    return body
 
 
 def model_json(info: ModelInfo) -> bytes:
