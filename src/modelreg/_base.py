@@ -12,7 +12,7 @@ from __future__ import annotations
 import abc
 import math
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -20,15 +20,18 @@ from datetime import UTC, datetime
 from types import TracebackType
 from typing import Self
 
+from . import _annotations
 from ._checks import metadata_arg, str_arg
 from ._deadline import Deadline, write_started
+from ._frozen import frozen_dict, frozen_list
 from ._state import ModelState, RegistryState
 from ._transitions import Change, advance
 from .errors import InvalidNameError, InvalidVersionError, VersionNotFoundError
-from .events import Callback, EventHub, RegistryEvent, Subscription
+from .events import Callback, EventHub, RegistryEvent, Subscription, freeze_detail
 from .metadata import ModelMetadata
 from .names import validate_alias, validate_name
-from .semver import parse_range, parse_version
+from .records import ModelInfo, SearchPage, VersionRecord
+from .semver import SemVer, parse_range, parse_version
 
 __all__ = ["Change", "Committed", "Plan", "SnapshotRegistry", "acting_as", "current_actor"]
 
@@ -112,7 +115,8 @@ class SnapshotRegistry(abc.ABC):
 
     def _apply(self, changes: list[Change], events: list[RegistryEvent]) -> None:
         """Move the snapshot past ``events`` and queue them for subscribers (hold the write lock)."""
-        steps = [(change, event.revision) for change, event in zip(changes, events, strict=True)]
+        pairs = zip(changes, events, strict=True)
+        steps = [(change.stamped(event.at, event.actor), event.revision) for change, event in pairs]
         self._state = advance(self._state, steps)
         self._hub.enqueue(events)
 
@@ -125,6 +129,7 @@ class SnapshotRegistry(abc.ABC):
             revision=revision,
             at=datetime.now(UTC),
             actor=current_actor.get(),
+            detail=None if change.detail is None else freeze_detail(change.detail),
         )
 
     # -- writes ------------------------------------------------------------------
@@ -167,6 +172,71 @@ class SnapshotRegistry(abc.ABC):
         validate_name(name)
         validate_alias(alias)
         self._write(lambda state: [Change("alias_removed", name, state.check_alias(name, alias), alias)])
+
+    def annotate(
+        self,
+        name: str,
+        version: str,
+        *,
+        description: str | None = None,
+        set_tags: Mapping[str, str] | None = None,
+        remove_tags: Iterable[str] = (),
+        add_metrics: Mapping[str, float] | None = None,
+    ) -> ModelMetadata:
+        """Change a version's description and tags, add metrics (never change one); return the new metadata.
+
+        One ``annotated`` event holding what changed; an annotation that changes nothing is a no-op (no event).
+        """
+        validate_name(name)
+        parse_version(str_arg("version", version))
+        req = _annotations.request(description, set_tags, remove_tags, add_metrics)
+        seen: list[ModelMetadata] = []  # the metadata the last run of the plan found (a no-op returns it)
+
+        def plan(state: RegistryState) -> list[Change]:
+            canonical = state.require(name, version)
+            meta = state.model(name).versions[canonical]
+            seen[:] = [meta]
+            detail = _annotations.metadata_detail(meta, req, f"{name} {canonical}")
+            if not detail:
+                return []
+            new = _annotations.annotated_metadata(meta, detail)
+            return [Change("annotated", name, canonical, None, new, detail)]
+
+        changes = self._write(plan).changes
+        stored = changes[0].metadata if changes else seen[0]
+        assert stored is not None
+        return stored
+
+    def annotate_model(
+        self,
+        name: str,
+        *,
+        description: str | None = None,
+        set_tags: Mapping[str, str] | None = None,
+        remove_tags: Iterable[str] = (),
+    ) -> ModelInfo:
+        """Change the model record's description and tags; return the new record (a no-op changes nothing)."""
+        validate_name(name)
+        req = _annotations.request(description, set_tags, remove_tags, metrics=False)
+
+        def plan(state: RegistryState) -> list[Change]:
+            model = _existing(state, name)
+            detail = _annotations.record_detail(model.description, model.tags, req)
+            return [Change("model_annotated", name, None, None, None, detail)] if detail else []
+
+        self._write(plan)
+        return self.get_model(name)
+
+    def delete_model(self, name: str, force: bool = False) -> None:
+        """Remove every version of the model in one write: its aliases' and versions' events, one each."""
+        validate_name(name)
+
+        def plan(state: RegistryState) -> list[Change]:
+            model = state.check_delete(name, bool(force))
+            removed = [Change("alias_removed", name, model.aliases[a], a) for a in sorted(model.aliases)]
+            return removed + [Change("unregistered", name, version) for version in model.ordered]
+
+        self._write(plan)
 
     # -- reads: no lock, one snapshot per call -------------------------------------
 
@@ -236,6 +306,38 @@ class SnapshotRegistry(abc.ABC):
             self._resolve_cache[(name, spec)] = (model, found)
         return found
 
+    def get_model(self, name: str) -> ModelInfo:
+        """The model's record (VersionNotFoundError for a model without versions)."""
+        validate_name(name)
+        model = _existing(self._state, name)
+        assert model.created_at is not None and model.updated_at is not None
+        return ModelInfo(
+            name=name,
+            description=model.description,
+            tags=model.tags,
+            version_count=len(model.ordered),
+            latest=_resolve(model, "latest"),
+            aliases=frozen_dict(model.aliases),
+            created_at=model.created_at,
+            updated_at=model.updated_at,
+        )
+
+    def search(
+        self,
+        where: str = "",
+        *,
+        name: str | None = None,
+        order_by: str = "",
+        limit: int = 100,
+        cursor: str | None = None,
+    ) -> SearchPage:
+        """Versions matching ``where`` (docs/search.md), ordered, one page at a time, from one snapshot."""
+        if name is not None:
+            validate_name(name)
+        return run_search(
+            _candidates(self._state, name), where, order_by=order_by, limit=limit, cursor=cursor, scope=name or ""
+        )
+
     def subscribe(self, callback: Callback) -> Subscription:
         """Call ``callback`` with each committed change, in revision order."""
         return self._hub.subscribe(callback)
@@ -277,6 +379,35 @@ class SnapshotRegistry(abc.ABC):
     def store_id(self) -> str:
         """A random id made with the store and kept in it, so a recreated store is told from the old one."""
         return self._store_id
+
+
+# TEMPORARY until h9-query's engine lands: an empty-where scan only.
+Candidate = tuple[VersionRecord, SemVer]
+
+
+def run_search(
+    candidates: Iterable[Candidate], where: str, *, order_by: str, limit: int, cursor: str | None, scope: str = ""
+) -> SearchPage:
+    items = [record for record, _ in candidates]
+    return SearchPage(frozen_list(items[:limit]), None, len(items))
+
+
+def _existing(state: RegistryState, name: str) -> ModelState:
+    """The model's state, or VersionNotFoundError when it has no versions (so no record either)."""
+    model = state.models.get(name)
+    if model is None:
+        raise VersionNotFoundError(f"model {name!r} has no versions, so it has no record", name=name)
+    return model
+
+
+def _candidates(state: RegistryState, name: str | None) -> Iterator[Candidate]:
+    """Every version's record and parsed version, of one model or of all, for ``run_search``."""
+    models = [state.models.get(name)] if name is not None else [state.models[n] for n in state.names]
+    for model in models:
+        if model is not None:
+            records = model.records
+            for text, parsed in zip(model.ordered, model.parsed, strict=True):
+                yield records[text], parsed
 
 
 def _no_match(name: str, model: ModelState, spec: str) -> str:

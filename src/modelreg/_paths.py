@@ -19,10 +19,13 @@ __all__ = [
     "HEALTHZ",
     "HISTORY",
     "METRICS",
+    "MODEL",
     "MODELS",
     "OPENAPI",
+    "PAGE_LIMIT",
     "READYZ",
     "RESOLVE",
+    "SEARCH",
     "VERSION",
     "VERSIONS",
     "fill",
@@ -30,6 +33,10 @@ __all__ = [
 ]
 
 MODELS = "/api/v1/models"
+MODEL = "/api/v1/models/{name}"
+SEARCH = "/api/v1/search"
+PAGE_LIMIT = 1000
+"""Most items one page of a list route or of search returns (their ``limit`` parameter's maximum)."""
 VERSIONS = "/api/v1/models/{name}/versions"
 VERSION = "/api/v1/models/{name}/versions/{version}"
 RESOLVE = "/api/v1/models/{name}/resolve"

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 
+from ._frozen import frozen_dict
 from .errors import (
     AliasNotFoundError,
     DuplicateVersionError,
@@ -21,11 +23,14 @@ from .errors import (
     VersionNotFoundError,
 )
 from .metadata import ModelMetadata
+from .records import VersionRecord
 from .semver import SemVer, parse_version
 
-__all__ = ["NO_ALIASES", "ModelState", "RegistryState"]
+__all__ = ["NO_ALIASES", "NO_RECORDS", "NO_TAGS", "ModelState", "RegistryState"]
 
 NO_ALIASES: Mapping[str, str] = {}
+NO_RECORDS: Mapping[str, VersionRecord] = {}
+NO_TAGS: Mapping[str, str] = frozen_dict()
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +42,12 @@ class ModelState:
     ordered: tuple[str, ...]  # canonical texts, ascending precedence
     parsed: tuple[SemVer, ...]  # the same, parsed, for bisecting and ranges
     aliases: Mapping[str, str] = field(default_factory=lambda: NO_ALIASES)
+    # What search and get_model read; kept up to date by the transitions, never read on the hot path.
+    records: Mapping[str, VersionRecord] = field(default_factory=lambda: NO_RECORDS)  # canonical text -> record
+    description: str = ""  # the model record's
+    tags: Mapping[str, str] = field(default_factory=lambda: NO_TAGS)  # read-only (a FrozenDict)
+    created_at: datetime | None = None  # its first registration (None only in an empty model)
+    updated_at: datetime | None = None  # its last change of any kind
 
     def find(self, version: str) -> str | None:
         """Canonical text of the stored version equal in precedence to ``version``, if any."""
@@ -104,6 +115,21 @@ class RegistryState:
                 alias=pointing[0],
             )
         return canonical, pointing
+
+    def check_delete(self, name: str, force: bool) -> ModelState:
+        """The model to delete (VersionNotFoundError without versions, VersionInUseError while aliased unless force)."""
+        model = self.model(name)
+        if not model.ordered:
+            raise VersionNotFoundError(f"model {name!r} has no versions, so there is nothing to delete", name=name)
+        if model.aliases and not force:
+            aliases = sorted(model.aliases)
+            raise VersionInUseError(
+                f"cannot delete model {name}: alias(es) {', '.join(aliases)} point at its versions; "
+                "remove them first or pass force=True to remove them too",
+                name=name,
+                alias=aliases[0],
+            )
+        return model
 
     def check_alias(self, name: str, alias: str) -> str:
         """The version ``alias`` points at, or AliasNotFoundError."""

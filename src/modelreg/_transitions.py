@@ -12,15 +12,24 @@ revision, so catching up may overlap what a process already has.
 from __future__ import annotations
 
 import bisect
+import dataclasses
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
 
-from ._state import NO_ALIASES, ModelState, RegistryState
+from ._annotations import annotated_metadata, annotated_record
+from ._frozen import frozen_dict
+from ._state import NO_ALIASES, NO_RECORDS, ModelState, RegistryState
 from .events import EVENT_KINDS, EventKind
 from .metadata import ModelMetadata
+from .records import VersionRecord
 from .semver import parse_version
 
 __all__ = ["TRANSITIONS", "Change", "Transition", "advance", "apply"]
+
+# The registration time of a version whose change carried none: only changes built by hand (tests).
+_NO_TIME = datetime(1970, 1, 1, tzinfo=UTC)
 
 # Runs of registrations at least this long are merged per model in one pass
 # instead of one snapshot copy each (which is quadratic for a big import).
@@ -35,7 +44,14 @@ class Change:
     name: str
     version: str | None = None
     alias: str | None = None
-    metadata: ModelMetadata | None = None
+    metadata: ModelMetadata | None = None  # registered: the version's; annotated: the new metadata, if known
+    detail: Mapping[str, Any] | None = None  # annotated / model_annotated: what changes
+    at: datetime | None = None  # when its event was committed, and by whom (set once it has an event)
+    actor: str | None = None
+
+    def stamped(self, at: datetime, actor: str | None) -> Change:
+        """This change carrying its event's time and actor (what the records and model times take)."""
+        return dataclasses.replace(self, at=at, actor=actor)
 
 
 Transition = Callable[[RegistryState, Change, int], RegistryState]
@@ -60,6 +76,29 @@ def _aliases(aliases: Mapping[str, str]) -> Mapping[str, str]:
     return aliases if aliases else NO_ALIASES
 
 
+def _touched(model: ModelState, change: Change, **fields: Any) -> ModelState:
+    """``model`` with ``fields`` replaced and ``updated_at`` moved to the change's time (when it has one)."""
+    return dataclasses.replace(model, updated_at=change.at or model.updated_at, **fields)
+
+
+def _realiased(
+    model: ModelState, aliases: Mapping[str, str], versions: Iterable[str | None]
+) -> dict[str, VersionRecord]:
+    """``model``'s records with the aliases of ``versions`` rebuilt from ``aliases``."""
+    records = dict(model.records)
+    for version in versions:
+        record = records.get(version) if version is not None else None
+        if record is not None:
+            pointing = tuple(sorted(a for a, v in aliases.items() if v == version))
+            records[record.version] = dataclasses.replace(record, aliases=pointing)
+    return records
+
+
+def _new_record(name: str, metadata: ModelMetadata, change: Change) -> VersionRecord:
+    assert metadata.version is not None
+    return VersionRecord(name, metadata.version, metadata, (), change.at or _NO_TIME, change.actor)
+
+
 def registered(state: RegistryState, change: Change, revision: int) -> RegistryState:
     """``state`` with the change's metadata (checked, canonical version set) added."""
     metadata = change.metadata
@@ -73,12 +112,17 @@ def registered(state: RegistryState, change: Change, revision: int) -> RegistryS
     versions[metadata.version] = metadata
     identities = dict(model.identities)
     identities[parsed.identity] = metadata.version
-    new = ModelState(
-        versions,
-        identities,
-        model.ordered[:i] + (metadata.version,) + model.ordered[i:],
-        model.parsed[:i] + (parsed,) + model.parsed[i:],
-        model.aliases,
+    records = dict(model.records)
+    records[metadata.version] = _new_record(change.name, metadata, change)
+    new = _touched(
+        model,
+        change,
+        versions=versions,
+        identities=identities,
+        ordered=model.ordered[:i] + (metadata.version,) + model.ordered[i:],
+        parsed=model.parsed[:i] + (parsed,) + model.parsed[i:],
+        records=records,
+        created_at=model.created_at or change.at,
     )
     return _with_model(state, change.name, new, revision)
 
@@ -95,12 +139,17 @@ def unregistered(state: RegistryState, change: Change, revision: int) -> Registr
     del versions[canonical]
     identities = dict(model.identities)
     del identities[model.parsed[i].identity]
-    new = ModelState(
-        versions,
-        identities,
-        model.ordered[:i] + model.ordered[i + 1 :],
-        model.parsed[:i] + model.parsed[i + 1 :],
-        _aliases({a: v for a, v in model.aliases.items() if v != canonical}),
+    records = dict(model.records)
+    records.pop(canonical, None)
+    new = _touched(
+        model,
+        change,
+        versions=versions,
+        identities=identities,
+        ordered=model.ordered[:i] + model.ordered[i + 1 :],
+        parsed=model.parsed[:i] + model.parsed[i + 1 :],
+        aliases=_aliases({a: v for a, v in model.aliases.items() if v != canonical}),
+        records=records or NO_RECORDS,
     )
     return _with_model(state, change.name, new, revision)
 
@@ -112,8 +161,10 @@ def alias_set(state: RegistryState, change: Change, revision: int) -> RegistrySt
     if change.version not in model.versions:
         return _with_model(state, change.name, model, revision)
     aliases = dict(model.aliases)
+    moved_from = aliases.get(change.alias)
     aliases[change.alias] = change.version
-    new = ModelState(model.versions, model.identities, model.ordered, model.parsed, aliases)
+    records = _realiased(model, aliases, {moved_from, change.version})  # a move touches two versions
+    new = _touched(model, change, aliases=aliases, records=records)
     return _with_model(state, change.name, new, revision)
 
 
@@ -124,7 +175,36 @@ def alias_removed(state: RegistryState, change: Change, revision: int) -> Regist
     if change.alias not in model.aliases:
         return _with_model(state, change.name, model, revision)
     aliases = _aliases({a: v for a, v in model.aliases.items() if a != change.alias})
-    new = ModelState(model.versions, model.identities, model.ordered, model.parsed, aliases)
+    records = _realiased(model, aliases, [model.aliases[change.alias]])
+    new = _touched(model, change, aliases=aliases, records=records)
+    return _with_model(state, change.name, new, revision)
+
+
+def annotated(state: RegistryState, change: Change, revision: int) -> RegistryState:
+    """``state`` with the version's metadata annotated (its description, tags, added metrics)."""
+    assert change.version is not None and change.detail is not None
+    model = state.model(change.name)
+    old = model.versions.get(change.version)
+    if old is None:
+        return _with_model(state, change.name, model, revision)
+    # Applying a detail twice gives the same metadata, so a replayed annotation changes nothing.
+    meta = change.metadata if change.metadata is not None else annotated_metadata(old, change.detail)
+    versions = dict(model.versions)
+    versions[change.version] = meta
+    records = dict(model.records)
+    records[change.version] = dataclasses.replace(records[change.version], metadata=meta)
+    new = _touched(model, change, versions=versions, records=records)
+    return _with_model(state, change.name, new, revision)
+
+
+def model_annotated(state: RegistryState, change: Change, revision: int) -> RegistryState:
+    """``state`` with the model record's description and tags annotated."""
+    assert change.detail is not None
+    model = state.model(change.name)
+    if not model.versions:
+        return _with_model(state, change.name, model, revision)
+    description, tags = annotated_record(model.description, model.tags, change.detail)
+    new = _touched(model, change, description=description, tags=frozen_dict(tags))
     return _with_model(state, change.name, new, revision)
 
 
@@ -133,6 +213,8 @@ TRANSITIONS: Mapping[str, Transition] = {
     "unregistered": unregistered,
     "alias_set": alias_set,
     "alias_removed": alias_removed,
+    "annotated": annotated,
+    "model_annotated": model_annotated,
 }
 if set(TRANSITIONS) != set(EVENT_KINDS):  # a new event kind needs its rule here, and nothing else may have one
     raise ImportError(f"TRANSITIONS covers {sorted(TRANSITIONS)}, but the event kinds are {sorted(EVENT_KINDS)}")
@@ -161,32 +243,40 @@ def advance(state: RegistryState, steps: Sequence[tuple[Change, int]]) -> Regist
 
 def _register_run(state: RegistryState, steps: Iterable[tuple[Change, int]]) -> RegistryState:
     """``state`` after many registrations, rebuilding each touched model once."""
-    by_name: dict[str, list[ModelMetadata]] = {}
+    by_name: dict[str, list[Change]] = {}
     revision = state.revision
     for change, at in steps:
         assert change.metadata is not None and change.metadata.version is not None
-        by_name.setdefault(change.name, []).append(change.metadata)
+        by_name.setdefault(change.name, []).append(change)
         revision = max(revision, at)
     models = dict(state.models)
     for name, added in by_name.items():
         model = state.model(name)
         versions = dict(model.versions)
         identities = dict(model.identities)
+        records = dict(model.records)
+        created, updated = model.created_at, model.updated_at
         pairs = list(zip(model.parsed, model.ordered, strict=True))
-        for meta in added:
-            assert meta.version is not None
+        for change in added:
+            meta = change.metadata
+            assert meta is not None and meta.version is not None
             parsed = parse_version(meta.version)
             if parsed.identity in identities:  # replayed event: already applied
                 continue
             versions[meta.version] = meta
             identities[parsed.identity] = meta.version
+            records[meta.version] = _new_record(name, meta, change)
+            created, updated = created or change.at, change.at or updated
             pairs.append((parsed, meta.version))
         pairs.sort(key=lambda pair: pair[0])
-        models[name] = ModelState(
-            versions,
-            identities,
-            tuple(text for _, text in pairs),
-            tuple(parsed for parsed, _ in pairs),
-            model.aliases,
+        models[name] = dataclasses.replace(
+            model,
+            versions=versions,
+            identities=identities,
+            ordered=tuple(text for _, text in pairs),
+            parsed=tuple(parsed for parsed, _ in pairs),
+            records=records,
+            created_at=created,
+            updated_at=updated,
         )
     return RegistryState(models, revision, tuple(sorted(models)))

@@ -15,10 +15,13 @@ from typing import Any, Literal
 from ._frozen import FrozenDict, frozen_dict, frozen_list
 from .errors import RegistryError
 
-__all__ = ["EVENT_KINDS", "EventHub", "EventKind", "RegistryEvent", "Subscription", "freeze_detail"]
+__all__ = ["ANNOTATION_KINDS", "EVENT_KINDS", "EventHub", "EventKind", "RegistryEvent", "Subscription", "freeze_detail"]
 
-EventKind = Literal["registered", "unregistered", "alias_set", "alias_removed"]
-EVENT_KINDS: tuple[str, ...] = ("registered", "unregistered", "alias_set", "alias_removed")
+EventKind = Literal["registered", "unregistered", "alias_set", "alias_removed", "annotated", "model_annotated"]
+EVENT_KINDS: tuple[str, ...] = (
+    "registered", "unregistered", "alias_set", "alias_removed", "annotated", "model_annotated",
+)
+ANNOTATION_KINDS: frozenset[str] = frozenset({"annotated", "model_annotated"})  # the kinds that carry ``detail``
 _log = logging.getLogger("modelreg.events")
 
 

@@ -15,7 +15,7 @@ from ._frozen import frozen_dict, frozen_list
 from ._json import loads_strict
 from .errors import MetadataError
 
-__all__ = ["LIMITS", "JSONValue", "ModelMetadata"]
+__all__ = ["LIMITS", "JSONValue", "ModelMetadata", "validate_record"]
 
 JSONValue = Union[str, int, float, bool, None, Sequence["JSONValue"], Mapping[str, "JSONValue"]]  # noqa: UP007
 
@@ -282,6 +282,11 @@ class ModelMetadata:
         except ValueError as exc:
             raise _fail(f"not valid JSON: {exc}") from None
         return cls.from_dict(data)
+
+
+def validate_record(description: object, tags: object) -> tuple[str, Mapping[str, str]]:
+    """A model record's description and tags, checked with the limits of a version's (read-only tags)."""
+    return _check_text("description", description, limit=LIMITS["description_chars"]), _tags(tags)
 
 
 def _hyperparameters(value: object) -> Mapping[str, JSONValue]:

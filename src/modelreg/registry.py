@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from types import TracebackType
 from typing import Protocol, Self, runtime_checkable
 
 from .events import Callback, RegistryEvent, Subscription
 from .metadata import ModelMetadata
+from .records import ModelInfo, SearchPage
 
 __all__ = ["EventLog", "ModelRegistry"]
 
@@ -65,6 +67,50 @@ class ModelRegistry(Protocol):
 
     def history(self, name: str) -> list[RegistryEvent]:
         """The changes to one model, oldest first."""
+        ...
+
+    def search(
+        self,
+        where: str = "",
+        *,
+        name: str | None = None,
+        order_by: str = "",
+        limit: int = 100,
+        cursor: str | None = None,
+    ) -> SearchPage:
+        """Versions matching ``where`` (docs/search.md), ordered, one page at a time (``cursor`` from the last page)."""
+        ...
+
+    def annotate(
+        self,
+        name: str,
+        version: str,
+        *,
+        description: str | None = None,
+        set_tags: Mapping[str, str] | None = None,
+        remove_tags: Iterable[str] = (),
+        add_metrics: Mapping[str, float] | None = None,
+    ) -> ModelMetadata:
+        """Change a version's description and tags, add metrics (never change one); return the new metadata."""
+        ...
+
+    def get_model(self, name: str) -> ModelInfo:
+        """The model's record: description, tags, version count, latest version, aliases, times."""
+        ...
+
+    def annotate_model(
+        self,
+        name: str,
+        *,
+        description: str | None = None,
+        set_tags: Mapping[str, str] | None = None,
+        remove_tags: Iterable[str] = (),
+    ) -> ModelInfo:
+        """Change the model record's description and tags; return the new record."""
+        ...
+
+    def delete_model(self, name: str, force: bool = False) -> None:
+        """Remove every version of the model in one transaction (VersionInUseError while aliases exist unless force)."""
         ...
 
     def ping(self) -> None:

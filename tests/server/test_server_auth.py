@@ -70,6 +70,13 @@ ROUTES = [
     ("PUT", "/api/v1/models/{m}/aliases/staging", Role.ADMIN, '{"version": "1.0.0"}'),
     ("DELETE", "/api/v1/models/{m}/aliases/production", Role.ADMIN, None),
     ("GET", "/api/v1/models/{m}/history", Role.READ, None),
+    ("GET", "/api/v1/models/{m}/history?limit=1", Role.READ, None),
+    ("GET", "/api/v1/models?limit=1", Role.READ, None),
+    ("GET", "/api/v1/search?where=version%20%3E%3D%20'1.0.0'&limit=5", Role.READ, None),
+    ("GET", "/api/v1/models/{m}", Role.READ, None),
+    ("PATCH", "/api/v1/models/{m}", Role.WRITE, '{"description": "ResNet-50", "set_tags": {"owner": "vision"}}'),
+    ("PATCH", "/api/v1/models/{m}/versions/1.0.0", Role.WRITE, '{"add_metrics": {"fresh": 1.5}}'),
+    ("DELETE", "/api/v1/models/{m}?force=true", Role.ADMIN, None),
     ("GET", "/api/v1/events?since=0", Role.READ, None),
     ("GET", "/api/v1/changes?after=0", Role.READ, None),
     ("GET", "/metrics", Role.READ, None),
@@ -125,6 +132,20 @@ def test_invalid_credentials_get_401(auth_server: Running, header: str) -> None:
     response = httpx.get(f"{auth_server.url}/api/v1/models", headers={"Authorization": header})
     assert response.status_code == 401
     assert response.json()["code"] == "unauthorized"
+
+
+def test_a_writer_deletes_a_model_without_aliases_but_force_needs_admin(auth_server: Running,
+                                                                        admin: RegistryClient) -> None:
+    for name in ("auth-del-a", "auth-del-b"):
+        admin.register_model(name, "1.0.0", metadata())
+    with RegistryClient(auth_server.url, token=TOKENS["writer"][1]) as writer:
+        writer.delete_model("auth-del-a")
+        with pytest.raises(RegistryError, match="admin role") as refused:
+            writer.delete_model("auth-del-b", force=True)
+
+    assert refused.value.code == "forbidden"
+    assert (admin.get_versions("auth-del-a"), admin.get_versions("auth-del-b")) == ([], ["1.0.0"])
+    assert [(e.kind, e.actor) for e in admin.history("auth-del-a")][-1] == ("unregistered", "writer")
 
 
 def test_writes_record_the_token_name_as_actor(auth_server: Running, admin: RegistryClient) -> None:

@@ -14,6 +14,7 @@ import os
 import ssl
 import threading
 import time
+from collections.abc import Iterable, Mapping
 from contextlib import AbstractContextManager
 from types import TracebackType
 from typing import Any
@@ -24,12 +25,14 @@ import httpx
 from .. import __version__, _paths
 from .._checks import int_arg, metadata_arg, number_option, str_arg
 from .._config import check_token
-from ..errors import RegistryError, StoreError, error_class
+from ..errors import QueryError, RegistryError, StoreError, error_class
 from ..events import Callback, RegistryEvent, Subscription
 from ..metadata import ModelMetadata
 from ..names import validate_alias, validate_name
+from ..records import ModelInfo, SearchPage
 from ..semver import parse_version
 from ._events import EventStream
+from ._records import annotation_body, model_info, search_page, search_params
 
 __all__ = ["CA_BUNDLE_ENV", "RegistryClient"]
 
@@ -186,6 +189,9 @@ class RegistryClient:
             if isinstance(code, str) and code:
                 error.code = code  # an HTTP-layer code (unauthorized, payload_too_large, ...)
             return error
+        if issubclass(cls, QueryError):
+            position = problem.get("position")
+            return cls(detail, position=position if type(position) is int else None, **fields)
         return cls(detail, **fields)
 
     def stream_events(self, headers: dict[str, str], timeout: httpx.Timeout) -> AbstractContextManager[httpx.Response]:
@@ -264,7 +270,59 @@ class RegistryClient:
         validate_alias(alias)
         self._call("DELETE", _paths.fill(_paths.ALIAS, name=name, alias=alias))
 
+    def annotate(
+        self, name: str, version: str, *, description: str | None = None, set_tags: Mapping[str, str] | None = None,
+        remove_tags: Iterable[str] = (), add_metrics: Mapping[str, float] | None = None,
+    ) -> ModelMetadata:
+        """Change a version's description and tags, add metrics (never change one); return the new metadata."""
+        validate_name(name)
+        parse_version(str_arg("version", version))
+        body = annotation_body(description, set_tags, remove_tags, add_metrics)
+        return self._metadata(self._send_json("PATCH", self._version_path(name, version), body))
+
+    def annotate_model(
+        self, name: str, *, description: str | None = None, set_tags: Mapping[str, str] | None = None,
+        remove_tags: Iterable[str] = (),
+    ) -> ModelInfo:
+        """Change a model's record (description and tags); return it."""
+        validate_name(name)
+        body = annotation_body(description, set_tags, remove_tags, metrics=False)
+        return self._model_info(self._send_json("PATCH", _paths.fill(_paths.MODEL, name=name), body))
+
+    def delete_model(self, name: str, force: bool = False) -> None:
+        """Remove every version of a model in one transaction; ``force`` also removes its aliases."""
+        validate_name(name)
+        if not isinstance(force, bool):
+            raise TypeError(f"force must be a bool, not {type(force).__name__}")
+        self._call("DELETE", _paths.fill(_paths.MODEL, name=name), params={"force": "true"} if force else None)
+
+    def _send_json(self, method: str, path: str, body: dict[str, Any]) -> Any:
+        content = json.dumps(body, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
+        return self._json(method, path, content=content, headers={"Content-Type": "application/json"})
+
+    def _model_info(self, data: Any) -> ModelInfo:
+        try:
+            return model_info(data)
+        except ValueError as exc:
+            raise StoreError(f"the server at {self.url} sent a model record this client cannot read: {exc}") from exc
+
     # -- reads ---------------------------------------------------------------------
+
+    def search(
+        self, where: str = "", *, name: str | None = None, order_by: str = "", limit: int = 100,
+        cursor: str | None = None,
+    ) -> SearchPage:
+        """One page of the versions matching ``where`` (the search language), in ``order_by`` order."""
+        data = self._json("GET", _paths.SEARCH, params=search_params(where, name, order_by, limit, cursor))
+        try:
+            return search_page(data)
+        except (ValueError, RegistryError) as exc:
+            raise StoreError(f"the server at {self.url} sent a search page this client cannot read: {exc}") from exc
+
+    def get_model(self, name: str) -> ModelInfo:
+        """A model's record: description, tags, version count, latest version, aliases, when created and changed."""
+        validate_name(name)
+        return self._model_info(self._json("GET", _paths.fill(_paths.MODEL, name=name)))
 
     def has_version(self, name: str, version: str) -> bool:
         """Whether the model has a version of that precedence."""

@@ -37,6 +37,7 @@ _access = logging.getLogger("modelreg.access")
 _NO_QUERY: Mapping[str, str] = {}
 _MAX_QUERY_FIELDS = 16
 _NO_CONTENT = frozenset({204, 304})
+_BODY_METHODS = frozenset({"PUT", "PATCH"})
 
 
 def _segments(scope: Scope) -> list[str]:
@@ -206,7 +207,7 @@ class ModelregApp:
             query_string: bytes = scope["query_string"]
             query = _parse_query(query_string, endpoint.query) if query_string else _NO_QUERY
             call = Call(self, scope, receive, query)
-            if method == "PUT":  # the only method whose body we read: refuse an oversized one unread
+            if method in _BODY_METHODS:  # the methods whose body we read: refuse an oversized one unread
                 self._check_length(scope)
             if self.auth is None:
                 call.role = Role.ADMIN  # no tokens configured: full access (serve allows it on loopback only)

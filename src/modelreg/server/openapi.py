@@ -19,6 +19,7 @@ from ..events import EVENT_KINDS
 from ..metadata import LIMITS
 from ..names import ALIAS_PATTERN, NAME_PATTERN
 from ..semver import MAX_RANGE_LENGTH, MAX_VERSION_LENGTH
+from .paging import DEFAULT_LIMIT
 from .problems import HTTP_CODES
 from .routes import MAX_CHANGES, ROUTES
 
@@ -32,6 +33,7 @@ def _anchored(verbose: str) -> str:
 
 
 _REF = "#/components/schemas/"
+_PAGE_LIMIT = _paths.PAGE_LIMIT
 _NAME_PATTERN = f"^{NAME_PATTERN}$"
 _ALIAS_PATTERN = f"^{ALIAS_PATTERN}$"
 _NULLABLE_STR = {"type": ["string", "null"]}
@@ -68,6 +70,23 @@ def _schemas() -> dict[str, Any]:
         "tags": {"type": "object", "additionalProperties": {"type": "string"}},
     }
     event_kinds = list(EVENT_KINDS)
+    next_cursor = {"type": ["string", "null"],
+                   "description": "Only when the request named limit or cursor: pass it as cursor for the next "
+                   "page; null on the last page."}
+    str_map = {"type": "object", "additionalProperties": {"type": "string"}}
+    record_props = {
+        **stored_props,
+        "name": {"type": "string"},
+        "aliases": {"type": "array", "items": {"type": "string"}, "description": "Aliases pointing at it, sorted."},
+        "registered_at": {"type": "string", "format": "date-time"},
+        "registered_by": {"type": ["string", "null"], "description": "The actor who registered it."},
+    }
+    tag_edits = {
+        "description": {"type": "string", "maxLength": LIMITS["description_chars"]},
+        "set_tags": {"type": "object", "maxProperties": LIMITS["tags"],
+                     "additionalProperties": {"type": "string", "maxLength": LIMITS["tag_value_chars"]}},
+        "remove_tags": {"type": "array", "items": {"type": "string"}, "maxItems": LIMITS["tags"]},
+    }
     return {
         "Metadata": {"type": "object", "additionalProperties": False,
                      "required": ["training_date", "artifact_path"], "properties": metadata_props},
@@ -75,9 +94,31 @@ def _schemas() -> dict[str, Any]:
                            "required": list(stored_props), "properties": stored_props},
         "ModelList": {"type": "object", "required": ["models"], "properties": {"models": {
             "type": "array", "items": {"type": "object", "required": ["name", "versions"], "properties": {
-                "name": {"type": "string"}, "versions": {"type": "integer", "minimum": 1}}}}}},
+                "name": {"type": "string"}, "versions": {"type": "integer", "minimum": 1}}}},
+            "next_cursor": next_cursor}},
         "VersionList": {"type": "object", "required": ["name", "versions"], "properties": {
-            "name": {"type": "string"}, "versions": {"type": "array", "items": {"type": "string"}}}},
+            "name": {"type": "string"}, "versions": {"type": "array", "items": {"type": "string"}},
+            "next_cursor": next_cursor}},
+        "VersionRecord": {"type": "object", "additionalProperties": False, "required": list(record_props),
+                          "properties": record_props},
+        "SearchPage": {"type": "object", "required": ["items", "next_cursor", "total"], "properties": {
+            "items": {"type": "array", "items": _ref("VersionRecord"), "maxItems": _PAGE_LIMIT},
+            "next_cursor": {"type": ["string", "null"], "description": "The next page's cursor; null on the last."},
+            "total": {"type": "integer", "minimum": 0, "description": "How many versions match in all."}}},
+        "Annotation": {"type": "object", "additionalProperties": False, "properties": {
+            **tag_edits,
+            "add_metrics": {"type": "object", "maxProperties": LIMITS["metrics"],
+                            "additionalProperties": {"type": "number"},
+                            "description": "New metrics only: a metric the version has cannot change."}}},
+        "ModelAnnotation": {"type": "object", "additionalProperties": False, "properties": tag_edits},
+        "ModelInfo": {"type": "object", "additionalProperties": False, "required": [
+            "name", "description", "tags", "version_count", "latest", "aliases", "created_at", "updated_at"],
+            "properties": {
+                "name": {"type": "string"}, "description": {"type": "string"}, "tags": str_map,
+                "version_count": {"type": "integer", "minimum": 0}, "latest": _NULLABLE_STR,
+                "aliases": {**str_map, "description": "Alias to version."},
+                "created_at": {"type": "string", "format": "date-time"},
+                "updated_at": {"type": "string", "format": "date-time"}}},
         "Aliases": {"type": "object", "required": ["name", "aliases"], "properties": {
             "name": {"type": "string"}, "aliases": {"type": "object", "additionalProperties": {"type": "string"}}}},
         "AliasTarget": {"type": "object", "additionalProperties": False, "required": ["version"],
@@ -87,9 +128,12 @@ def _schemas() -> dict[str, Any]:
                   "properties": {"kind": {"enum": event_kinds}, "name": {"type": "string"},
                                  "version": _NULLABLE_STR, "alias": _NULLABLE_STR,
                                  "revision": {"type": "integer"}, "at": {"type": "string", "format": "date-time"},
-                                 "actor": _NULLABLE_STR}},
+                                 "actor": _NULLABLE_STR,
+                                 "detail": {"type": "object", "description": "What an annotation changed "
+                                            "(annotated, model_annotated events only)."}}},
         "History": {"type": "object", "required": ["name", "events"], "properties": {
-            "name": {"type": "string"}, "events": {"type": "array", "items": _ref("Event")}}},
+            "name": {"type": "string"}, "events": {"type": "array", "items": _ref("Event")},
+            "next_cursor": next_cursor}},
         "Changes": {"type": "object", "required": ["store", "revision", "events"], "properties": {
             "store": {"type": "string"}, "revision": {"type": "integer", "minimum": 0},
             "events": {"type": "array", "items": _ref("Event"), "maxItems": MAX_CHANGES}}},
@@ -97,24 +141,28 @@ def _schemas() -> dict[str, Any]:
         "Problem": {"type": "object", "required": ["type", "title", "status", "detail", "code"], "properties": {
             "type": {"type": "string"}, "title": {"type": "string"}, "status": {"type": "integer"},
             "detail": {"type": "string"}, "code": {"type": "string"}, "name": {"type": "string"},
-            "version": {"type": "string"}, "alias": {"type": "string"}}},
+            "version": {"type": "string"}, "alias": {"type": "string"},
+            "position": {"type": "integer", "minimum": 1,
+                         "description": "invalid_query only: the 1-based column of the query where it went wrong."}}},
     }
 
 
 _ERRORS = {
-    "400": "Malformed request: bad JSON, unknown or invalid query parameter (code invalid_json, invalid_parameter).",
+    "400": "Malformed request: bad JSON, unknown or invalid query parameter, bad cursor of a list route (code "
+    "invalid_json, invalid_parameter), or a search query, order, limit or cursor that cannot be read (code "
+    "invalid_query, with its 1-based 'position' when it has one).",
     "401": "No valid bearer token (code unauthorized).",
     "403": "The token's role is too low (code forbidden).",
     "404": "No such model version or alias (code version_not_found, alias_not_found).",
-    "409": "Duplicate version, or an alias points at the version (code duplicate_version, version_in_use).",
+    "409": "Duplicate version, or an alias points at the version or model (code duplicate_version, version_in_use).",
     "410": "Events before the requested revision are no longer kept (code events_unavailable), or the store "
     "has not reached it: a different, recreated or restored store (code unknown_revision).",
     "413": "The body is over the server's limit (code payload_too_large).",
     "415": "The body is not sent as application/json (charset utf-8 if any) (code unsupported_media_type).",
     "408": "The request's headers or body did not arrive within the server's timeout (code request_timeout); "
     "the connection is closed.",
-    "422": "Invalid name, version, range or metadata (code invalid_name, invalid_version, invalid_metadata, "
-    "invalid_body).",
+    "422": "Invalid name, version, range, metadata or annotation, e.g. changing a recorded metric (code "
+    "invalid_name, invalid_version, invalid_metadata, invalid_body).",
     "431": "The request line and headers are over the server's limit (code headers_too_large); the connection "
     "is closed.",
     "503": "The store is unavailable (code store_unavailable), or every connection up to the server's cap is "
@@ -146,6 +194,27 @@ _ALIAS_SCHEMA = {"type": "string", "pattern": _ALIAS_PATTERN, "not": {"anyOf": [
     {"enum": ["latest", "x", "X"]}, {"pattern": "^[vV][0-9xX*][0-9A-Za-z.*+-]*$"}]}}
 _P_ALIAS = _param("alias", "path", _ALIAS_SCHEMA, "Alias name, e.g. production.")
 _API_ERRORS = ("400", "401", "403", "413", "422")
+_P_LIMIT = _param("limit", "query", {"type": "string", "pattern": "^[0-9]{1,4}$"},
+                  f"Page size, 1 to {_PAGE_LIMIT} (default {DEFAULT_LIMIT} once limit or cursor is given; without "
+                  "either, everything in one answer).", required=False)
+_P_CURSOR = _param("cursor", "query", {"type": "string", "maxLength": 1024},
+                   "The next_cursor of the previous page (opaque).", required=False)
+_PAGED = [_P_LIMIT, _P_CURSOR]
+_P_FORCE_MODEL = _param("force", "query", {"type": "string", "enum": ["true", "false"]},
+                        "Also remove the model's aliases (admin role).", required=False)
+_SEARCH_PARAMS = [
+    _param("where", "query", {"type": "string", "maxLength": 4096},
+           "A filter in the search language (docs/search.md), e.g. metrics.top1 >= 0.76 and version satisfies "
+           "'^2'; empty or absent: every version.", required=False),
+    _param("name", "query", {"type": "string", "pattern": _NAME_PATTERN}, "Only this model's versions.",
+           required=False),
+    _param("order_by", "query", {"type": "string", "maxLength": 1024},
+           "e.g. metrics.top1 desc, version; default name, then version.", required=False),
+    _param("limit", "query", {"type": "string", "pattern": "^[0-9]{1,4}$"},
+           f"Page size, 1 to {_PAGE_LIMIT} (default {DEFAULT_LIMIT}).", required=False),
+    _param("cursor", "query", {"type": "string", "maxLength": 1024},
+           "The next_cursor of the previous page of the same query, order and name.", required=False),
+]
 
 
 def _op(summary: str, params: list[dict[str, Any]], responses: dict[str, Any], errors: tuple[str, ...],
@@ -164,11 +233,21 @@ def _operations() -> dict[str, dict[str, Any]]:
     version_errors = (*_API_ERRORS, "404")
     write_errors = (*_API_ERRORS, "404", "409", "503")
     return {
-        _paths.MODELS: {"get": _op("Model names with their version counts, sorted", [],
-                                      {"200": _ok("The models", "ModelList")}, _API_ERRORS)},
+        _paths.MODELS: {"get": _op("Model names with their version counts, sorted (paged with limit/cursor)",
+                                      _PAGED, {"200": _ok("The models", "ModelList")}, _API_ERRORS)},
+        _paths.MODEL: {
+            "get": _op("A model's record: description, tags, version count, latest, aliases", [_P_NAME],
+                       {"200": _ok("The model record", "ModelInfo")}, version_errors),
+            "patch": _op("Change a model's description and tags (write role)", [_P_NAME],
+                         {"200": _ok("The model record after the change", "ModelInfo")},
+                         (*write_errors, "415"), body="ModelAnnotation"),
+            "delete": _op("Delete every version of a model in one transaction (write role; force=true needs admin "
+                          "and removes its aliases)", [_P_NAME, _P_FORCE_MODEL], {"204": _ok("Deleted")},
+                          write_errors),
+        },
         _paths.VERSIONS: {"get": _op(
-            "Versions of a model in ascending precedence ([] for an unknown model)", [_P_NAME],
-            {"200": _ok("The versions", "VersionList")}, _API_ERRORS)},
+            "Versions of a model in ascending precedence ([] for an unknown model; paged with limit/cursor)",
+            [_P_NAME, *_PAGED], {"200": _ok("The versions", "VersionList")}, _API_ERRORS)},
         _paths.VERSION: {
             "get": _op("A version's metadata", [_P_NAME, _P_VERSION],
                        {"200": _ok("The stored metadata", "StoredMetadata")}, version_errors),
@@ -177,6 +256,9 @@ def _operations() -> dict[str, dict[str, Any]]:
             "put": _op("Register a version (write role)", [_P_NAME, _P_VERSION],
                        {"201": _ok("Registered; the stored metadata", "StoredMetadata")},
                        (*write_errors, "415"), body="Metadata"),
+            "patch": _op("Annotate a version: description, tags, new metrics (write role)", [_P_NAME, _P_VERSION],
+                         {"200": _ok("The metadata after the change", "StoredMetadata")},
+                         (*write_errors, "415"), body="Annotation"),
             "delete": _op("Unregister a version (write role; force=true needs admin and removes its aliases)",
                           [_P_NAME, _P_VERSION, _param("force", "query", {"type": "string", "enum": ["true", "false"]},
                                                        "Also remove aliases pointing at it.", required=False)],
@@ -195,8 +277,10 @@ def _operations() -> dict[str, dict[str, Any]]:
             "delete": _op("Remove an alias (admin role)", [_P_NAME, _P_ALIAS], {"204": _ok("Removed")},
                           write_errors),
         },
-        _paths.HISTORY: {"get": _op("A model's changes, oldest first", [_P_NAME],
-                                                     {"200": _ok("The events", "History")}, (*_API_ERRORS, "503"))},
+        _paths.HISTORY: {"get": _op("A model's changes, oldest first (paged with limit/cursor)", [_P_NAME, *_PAGED],
+                                    {"200": _ok("The events", "History")}, (*_API_ERRORS, "503"))},
+        _paths.SEARCH: {"get": _op("Versions matching a query, in order, one page at a time", _SEARCH_PARAMS,
+                                   {"200": _ok("One page of matches", "SearchPage")}, (*_API_ERRORS, "503"))},
         _paths.EVENTS: {"get": _op(
             "Changes as Server-Sent Events: a 'hello' event (the store's id and revision), a 'ready' event, "
             "then one event per change (id = revision)",
@@ -299,6 +383,11 @@ td{padding:.1rem .6rem;vertical-align:top;border-bottom:1px solid #eee}
 def _example_body(schema_name: str) -> str:
     if schema_name == "AliasTarget":
         return '{"version": "1.0.0"}'
+    if schema_name in ("Annotation", "ModelAnnotation"):
+        body: dict[str, Any] = {"description": "Fine-tuned", "set_tags": {"team": "vision"}, "remove_tags": ["wip"]}
+        if schema_name == "Annotation":
+            body["add_metrics"] = {"imagenet_v2_top1": 0.69}
+        return json.dumps(body, indent=2)
     return json.dumps({"training_date": "2026-01-05T12:30:00+00:00", "artifact_path": "s3://models/m/1.0.0",
                        "hyperparameters": {"lr": 0.01}, "performance_metrics": {"top1": 0.76},
                        "description": "", "tags": {"team": "vision"}}, indent=2)

@@ -108,5 +108,6 @@ def problem_for_error(error: RegistryError) -> tuple[int, bytes]:
         name=error.name,
         version=error.version,
         alias=error.alias,
+        position=error.position if isinstance(error, QueryError) else None,  # an RFC 9457 extension member
     )
     return status, body

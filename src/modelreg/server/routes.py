@@ -2,70 +2,29 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import anyio
 from starlette.responses import StreamingResponse
 
-from .. import _json, _paths
+from .. import _paths
 from ..errors import InvalidVersionError, MetadataError, RegistryError, StoreError, VersionNotFoundError
+from ..events import RegistryEvent
 from ..metadata import ModelMetadata
+from ..semver import parse_version
 from .auth import Role
 from .call import PROBLEM, Call, Endpoint, Reply, Route, dumps
+from .inputs import flag, json_object, loads_strict
+from .paging import page_after, page_request
 from .problems import HTTPProblem, problem_for_error
+from .records import SEARCH_QUERY, annotate, annotate_model, delete_model, get_model, search
 
 __all__ = ["MAX_CHANGES", "ROUTES", "loads_strict"]
 
 _READY_TIMEOUT = 5.0
 MAX_CHANGES = _paths.CHANGES_LIMIT
 """Most events one ``GET /api/v1/changes`` returns (the client pages by the same figure)."""
-
-
-# -- request bodies -----------------------------------------------------------------
-
-
-def loads_strict(body: bytes) -> Any:
-    """Parse a request body with the core's strict loader (``modelreg._json``); HTTPProblem 400 if refused."""
-    try:
-        text = body.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise HTTPProblem("invalid_json", f"the body is not UTF-8 text ({exc.reason} at byte {exc.start})") from None
-    try:
-        return _json.loads_strict(text)
-    except ValueError as exc:
-        raise HTTPProblem("invalid_json", f"the body is not valid JSON: {exc}") from None
-
-
-def _check_media_type(ctype: str | None) -> None:
-    """Accept ``application/json`` (charset, if given, utf-8) or no Content-Type; 415 for anything else.
-
-    Other ``+json`` types (merge-patch, problem) mean something else, and the body is always read as UTF-8.
-    """
-    if ctype is None:
-        return
-    media, _, params = ctype.partition(";")
-    media = media.strip().lower()
-    if media != "application/json":
-        raise HTTPProblem("unsupported_media_type", f"send the body as application/json, not {media[:80]!r}")
-    for param in params.split(";"):
-        key, _, value = param.partition("=")
-        if key.strip().lower() == "charset" and value.strip().strip('"').lower() not in ("utf-8", "utf8"):
-            shown = value.strip()[:40]
-            raise HTTPProblem("unsupported_media_type", f"send the JSON body as UTF-8 (charset=utf-8), not {shown!r}")
-
-
-async def _json_object(call: Call) -> dict[str, Any]:
-    _check_media_type(call.header(b"content-type"))
-    data = loads_strict(await call.body())
-    if not isinstance(data, dict):
-        raise HTTPProblem("invalid_body", f"the body must be a JSON object, not {_json_type(data)}")
-    return data
-
-
-def _json_type(value: object) -> str:
-    names = {list: "an array", str: "a string", bool: "a boolean", int: "a number", float: "a number"}
-    return names.get(type(value), "null")
 
 
 def _metadata(data: Mapping[str, Any]) -> ModelMetadata:
@@ -81,15 +40,28 @@ def _metadata(data: Mapping[str, Any]) -> ModelMetadata:
 
 
 def list_models(call: Call) -> Reply:
-    """GET /api/v1/models"""
+    """GET /api/v1/models[?limit=N&cursor=C]"""
     registry = call.registry
-    models = [{"name": n, "versions": len(registry.get_versions(n))} for n in registry.get_all_model_names()]
-    return Reply(200, dumps({"models": models}))
+    names: Sequence[str] = registry.get_all_model_names()
+    page = page_request(call.query, "models", "")
+    if page is not None:
+        names, next_cursor = page_after(names, page, "models", "", cursor_key=str, sort_key=str, parse=str)
+    models = [{"name": n, "versions": len(registry.get_versions(n))} for n in names]
+    if page is None:
+        return Reply(200, dumps({"models": models}))
+    return Reply(200, dumps({"models": models, "next_cursor": next_cursor}))
 
 
 def list_versions(call: Call, name: str) -> Reply:
-    """GET /api/v1/models/{name}/versions"""
-    return Reply(200, dumps({"name": name, "versions": call.registry.get_versions(name)}))
+    """GET /api/v1/models/{name}/versions[?limit=N&cursor=C]"""
+    versions: Sequence[str] = call.registry.get_versions(name)
+    page = page_request(call.query, "versions", name)
+    if page is None:
+        return Reply(200, dumps({"name": name, "versions": versions}))
+    versions, next_cursor = page_after(
+        versions, page, "versions", name, cursor_key=str, sort_key=parse_version, parse=parse_version
+    )
+    return Reply(200, dumps({"name": name, "versions": list(versions), "next_cursor": next_cursor}))
 
 
 def get_version(call: Call, name: str, version: str) -> Reply:
@@ -107,7 +79,7 @@ def has_version(call: Call, name: str, version: str) -> Reply:
 
 async def register(call: Call, name: str, version: str) -> Reply:
     """PUT /api/v1/models/{name}/versions/{version}"""
-    metadata = _metadata(await _json_object(call))
+    metadata = _metadata(await json_object(call))
     stored: ModelMetadata = await call.write(call.registry.register_model, name, version, metadata)
     path = _paths.fill(_paths.VERSION, name=name, version=stored.version or version)
     location = call.scope.get("root_path", "") + path
@@ -116,7 +88,7 @@ async def register(call: Call, name: str, version: str) -> Reply:
 
 async def unregister(call: Call, name: str, version: str) -> Reply:
     """DELETE /api/v1/models/{name}/versions/{version}[?force=true]"""
-    force = _flag(call.query, "force")
+    force = flag(call.query, "force")
     if force:
         call.require(Role.ADMIN, "unregistering with force=true")
     await call.write(call.registry.unregister_model, name, version, force)
@@ -145,7 +117,7 @@ def get_aliases(call: Call, name: str) -> Reply:
 
 async def set_alias(call: Call, name: str, alias: str) -> Reply:
     """PUT /api/v1/models/{name}/aliases/{alias} with body {"version": "1.2.0"}"""
-    data = await _json_object(call)
+    data = await json_object(call)
     unknown = sorted(set(data) - {"version"})
     if unknown:
         raise HTTPProblem("invalid_body", f"unknown field(s) {', '.join(map(repr, unknown))}; allowed: 'version'")
@@ -163,9 +135,20 @@ async def remove_alias(call: Call, name: str, alias: str) -> Reply:
 
 
 async def history(call: Call, name: str) -> Reply:
-    """GET /api/v1/models/{name}/history"""
-    events = await call.run(call.registry.history, name)
-    return Reply(200, dumps({"name": name, "events": [event.to_dict() for event in events]}))
+    """GET /api/v1/models/{name}/history[?limit=N&cursor=C] (a cursor records the last revision returned)"""
+    page = page_request(call.query, "history", name)  # a bad cursor is refused before the store is asked
+    events: Sequence[RegistryEvent] = await call.run(call.registry.history, name)
+    if page is None:
+        return Reply(200, dumps({"name": name, "events": [event.to_dict() for event in events]}))
+    events, next_cursor = page_after(
+        events, page, "history", name, cursor_key=_revision_of, sort_key=_revision_of, parse=int
+    )
+    body = {"name": name, "events": [event.to_dict() for event in events], "next_cursor": next_cursor}
+    return Reply(200, dumps(body))
+
+
+def _revision_of(event: RegistryEvent) -> int:
+    return event.revision
 
 
 async def events(call: Call) -> Reply | StreamingResponse:
@@ -248,15 +231,6 @@ def _ascii_text(text: str) -> bool:
     return text.isascii() and all(c.isprintable() or c in "\t\n\r\f\v" for c in text)
 
 
-def _flag(query: Mapping[str, str], key: str) -> bool:
-    value = query.get(key)
-    if value is None or value == "false":
-        return False
-    if value == "true":
-        return True
-    raise HTTPProblem("invalid_parameter", f"query parameter {key!r} must be 'true' or 'false', not {value[:40]!r}")
-
-
 def _revision(text: str, where: str) -> int:
     if not text.isascii() or not text.isdigit() or len(text) > 18:
         raise HTTPProblem("invalid_parameter", f"{where} must be a revision number (0 or more), not {text[:40]!r}")
@@ -272,18 +246,28 @@ def _limit(text: str | None) -> int:
     return int(text)
 
 
+_PAGED = frozenset({"limit", "cursor"})
+
+
 def _route(template: str, **methods: Endpoint) -> Route:
     return Route(template, methods)
 
 
 ROUTES: tuple[Route, ...] = (
-    _route(_paths.MODELS, GET=Endpoint(list_models, Role.READ)),
-    _route(_paths.VERSIONS, GET=Endpoint(list_versions, Role.READ)),
+    _route(_paths.MODELS, GET=Endpoint(list_models, Role.READ, _PAGED)),
+    _route(
+        _paths.MODEL,
+        GET=Endpoint(get_model, Role.READ),
+        PATCH=Endpoint(annotate_model, Role.WRITE),
+        DELETE=Endpoint(delete_model, Role.WRITE, frozenset({"force"})),
+    ),
+    _route(_paths.VERSIONS, GET=Endpoint(list_versions, Role.READ, _PAGED)),
     _route(
         _paths.VERSION,
         GET=Endpoint(get_version, Role.READ),
         HEAD=Endpoint(has_version, Role.READ),
         PUT=Endpoint(register, Role.WRITE),
+        PATCH=Endpoint(annotate, Role.WRITE),
         DELETE=Endpoint(unregister, Role.WRITE, frozenset({"force"})),
     ),
     _route(_paths.RESOLVE, GET=Endpoint(resolve, Role.READ, frozenset({"spec"}))),
@@ -293,7 +277,8 @@ ROUTES: tuple[Route, ...] = (
         PUT=Endpoint(set_alias, Role.ADMIN),
         DELETE=Endpoint(remove_alias, Role.ADMIN),
     ),
-    _route(_paths.HISTORY, GET=Endpoint(history, Role.READ)),
+    _route(_paths.HISTORY, GET=Endpoint(history, Role.READ, _PAGED)),
+    _route(_paths.SEARCH, GET=Endpoint(search, Role.READ, SEARCH_QUERY)),
     _route(_paths.EVENTS, GET=Endpoint(events, Role.READ, frozenset({"since"}))),
     _route(_paths.CHANGES, GET=Endpoint(changes, Role.READ, frozenset({"after", "limit"}))),
     _route(_paths.HEALTHZ, GET=Endpoint(healthz, None)),

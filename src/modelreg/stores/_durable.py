@@ -129,7 +129,7 @@ class DurableRegistry(SnapshotRegistry):
             fresh: list[RegistryEvent] = []
             for change, event in zip(changes, events, strict=True):
                 if event.revision > revision:
-                    steps.append((change, event.revision))
+                    steps.append((change.stamped(event.at, event.actor), event.revision))
                     fresh.append(event)
                     revision = event.revision
             if fresh:

@@ -6,7 +6,7 @@ from typing import Any
 
 import psycopg
 
-from ._migrations import Migration, checked_store_id, refuse_newer
+from ._migrations import Migration, checked_store_id, kinds_check, refuse_newer
 
 __all__ = [
     "CHANNEL",
@@ -87,6 +87,26 @@ MIGRATIONS: tuple[Migration, ...] = (
             "CREATE TABLE store_identity (id text NOT NULL PRIMARY KEY)",
             # gen_random_uuid() is built in from PostgreSQL 13.
             "INSERT INTO store_identity (id) VALUES (replace(gen_random_uuid()::text, '-', ''))",
+        ),
+    ),
+    Migration(
+        4,
+        "annotations: the new event kinds, who registered each version, the model records",
+        (
+            # The name PostgreSQL gave migration 1's column CHECK.
+            "ALTER TABLE events DROP CONSTRAINT events_kind_check",
+            f"ALTER TABLE events ADD CONSTRAINT events_kind_check {kinds_check()}",
+            # Read at open with the version, so no open scans the events for it.
+            "ALTER TABLE versions ADD COLUMN registered_by text",
+            "UPDATE versions v SET registered_by = (SELECT e.actor FROM events e JOIN models m ON m.name = e.name "
+            "WHERE m.id = v.model_id AND e.kind = 'registered' AND e.version = v.version "
+            "ORDER BY e.revision DESC LIMIT 1)",
+            # json, like the metadata: kept as written.
+            "ALTER TABLE models ADD COLUMN description text NOT NULL DEFAULT '', "
+            "ADD COLUMN tags json NOT NULL DEFAULT '{}', "
+            "ADD COLUMN created_at timestamptz, ADD COLUMN updated_at timestamptz",
+            "UPDATE models m SET created_at = (SELECT min(registered_at) FROM versions v WHERE v.model_id = m.id), "
+            "updated_at = (SELECT max(at) FROM events e WHERE e.name = m.name)",
         ),
     ),
 )

@@ -10,7 +10,7 @@ from typing import Any
 
 from .._base import Change, current_actor
 from ._pg_schema import CHANNEL
-from ._rows import EventRow, encode_metadata
+from ._rows import EventRow, encode_detail, encode_metadata
 
 __all__ = ["Script", "event_rows_for"]
 
@@ -22,10 +22,17 @@ def event_rows_for(changes: Sequence[Change], first: int) -> list[EventRow]:
     return [
         EventRow(
             first + i, change.kind, change.name, change.version, change.alias, actor, at,
-            encode_metadata(change.metadata) if change.metadata is not None else None,
+            _payload(change),
         )
         for i, change in enumerate(changes)
     ]
+
+
+def _payload(change: Change) -> str | None:
+    """A registration's metadata, or what an annotation changed."""
+    if change.detail is not None:
+        return encode_detail(change.detail)
+    return encode_metadata(change.metadata) if change.metadata is not None else None
 
 
 class Script:
@@ -45,7 +52,7 @@ class Script:
         self._statements.append(statement)
         self.params.extend(params)
 
-    def add_changes(self, rows: list[EventRow]) -> None:
+    def add_changes(self, rows: list[EventRow], changes: Sequence[Change] = ()) -> None:
         """The events (first: their primary key detects a stale writer), the table changes, the NOTIFY.
 
         The rows travel once, as one JSON document (cheap to quote, even for a bulk
@@ -71,6 +78,15 @@ class Script:
             run = list(group)
             for statement in _STATEMENTS[kind]:
                 self.add(statement, [run[0].revision, run[-1].revision])
+            self.add(_TOUCHED, [run[0].revision, run[-1].revision])
+        for change in changes:
+            if change.kind == "annotated":  # the new metadata as the write built it: json keeps its exact text
+                assert change.metadata is not None and change.version is not None
+                self.add(
+                    "UPDATE versions SET metadata = %s::json "
+                    "WHERE model_id = (SELECT id FROM models WHERE name = %s) AND identity = split_part(%s, '+', 1)",
+                    [encode_metadata(change.metadata), change.name, change.version],
+                )
         # Delivered to every listener when (and only if) we commit.
         self.add("SELECT pg_notify(%s, %s)", [CHANNEL, str(rows[-1].revision)])
 
@@ -84,11 +100,14 @@ class Script:
 _EVENTS = "events e WHERE e.revision BETWEEN %s AND %s"
 _IDENTITY = "split_part(e.version, '+', 1)"
 _MODEL_ID = "(SELECT id FROM models m WHERE m.name = e.name)"
+# Every change is the model's latest (one write's events share one time).
+_TOUCHED = f"UPDATE models m SET updated_at = e.at FROM {_EVENTS} AND m.name = e.name"
 _STATEMENTS: dict[str, tuple[str, ...]] = {
     "registered": (
-        f"INSERT INTO models (name) SELECT DISTINCT e.name FROM {_EVENTS} ON CONFLICT (name) DO NOTHING",
-        "INSERT INTO versions (model_id, identity, version, metadata, registered_at) "
-        f"SELECT {_MODEL_ID}, {_IDENTITY}, e.version, e.payload, e.at FROM {_EVENTS}",
+        f"INSERT INTO models (name, created_at) SELECT DISTINCT e.name, e.at FROM {_EVENTS} "
+        "ON CONFLICT (name) DO NOTHING",
+        "INSERT INTO versions (model_id, identity, version, metadata, registered_at, registered_by) "
+        f"SELECT {_MODEL_ID}, {_IDENTITY}, e.version, e.payload, e.at, e.actor FROM {_EVENTS}",
     ),
     "unregistered": (
         f"DELETE FROM versions v USING {_EVENTS} AND v.model_id = {_MODEL_ID} AND v.identity = {_IDENTITY}",
@@ -102,4 +121,13 @@ _STATEMENTS: dict[str, tuple[str, ...]] = {
         "ON CONFLICT (model_id, alias) DO UPDATE SET identity = EXCLUDED.identity",
     ),
     "alias_removed": (f"DELETE FROM aliases a USING {_EVENTS} AND a.model_id = {_MODEL_ID} AND a.alias = e.alias",),
+    "annotated": (),  # the new metadata is sent with the write (Script.add_changes)
+    # The record's tags with the removed ones dropped and the set ones merged in (jsonb for the
+    # operators; tags are a flat str -> str object, which jsonb keeps exactly).
+    "model_annotated": (
+        "UPDATE models m SET description = coalesce(e.payload->>'description', m.description), "
+        "tags = ((m.tags::jsonb - ARRAY(SELECT json_array_elements_text(coalesce(e.payload->'remove_tags', "
+        "'[]'::json)))) || coalesce(e.payload->'set_tags', '{}'::json)::jsonb)::json "
+        f"FROM {_EVENTS} AND m.name = e.name",
+    ),
 }

@@ -5,18 +5,35 @@ Shared by SQLite and PostgreSQL, which store the same rows in the same shape.
 
 from __future__ import annotations
 
+import dataclasses
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
+from .._frozen import frozen_dict
 from .._state import RegistryState
 from .._transitions import Change, advance
 from ..errors import StoreError
-from ..events import EVENT_KINDS, RegistryEvent
+from ..events import ANNOTATION_KINDS, EVENT_KINDS, RegistryEvent, freeze_detail
 from ..metadata import ModelMetadata
 
-__all__ = ["ALIAS_ROWS", "EventRow", "decode_metadata", "encode_metadata", "state_from_rows"]
+__all__ = [
+    "ALIAS_ROWS",
+    "EventRow",
+    "ModelRow",
+    "VersionRow",
+    "decode_metadata",
+    "encode_detail",
+    "encode_metadata",
+    "state_from_rows",
+]
+
+# (name, version, metadata JSON, registered_at, registered_by) and
+# (name, description, tags JSON, created_at, updated_at), as both stores read them at open.
+VersionRow = tuple[str, str, str, datetime, str | None]
+ModelRow = tuple[str, str, str, datetime | None, datetime | None]
 
 # (model name, alias, canonical version) of every alias; the same SQL in both stores.
 ALIAS_ROWS = (
@@ -28,6 +45,11 @@ ALIAS_ROWS = (
 def encode_metadata(metadata: ModelMetadata) -> str:
     """The JSON text stored for a version (and in its ``registered`` event)."""
     return metadata.to_json()
+
+
+def encode_detail(detail: Mapping[str, Any]) -> str:
+    """The JSON text stored as an annotation event's payload: what it changed."""
+    return json.dumps(detail, separators=(",", ":"), allow_nan=False)
 
 
 def decode_metadata(text: str, *, row: str) -> ModelMetadata:
@@ -60,7 +82,7 @@ class EventRow:
     alias: str | None
     actor: str | None
     at: datetime
-    payload: str | None  # metadata JSON for 'registered' events
+    payload: str | None  # metadata JSON for 'registered' events, what changed for the annotation kinds
 
     def event(self) -> RegistryEvent:
         """The public event for this row."""
@@ -72,35 +94,73 @@ class EventRow:
             revision=self.revision,
             at=self.at,
             actor=self.actor,
+            detail=freeze_detail(self._detail()) if self.kind in ANNOTATION_KINDS else None,
         )
 
+    def _detail(self, row: str = "") -> dict[str, Any]:
+        try:
+            detail = json.loads(self.payload or "")
+            if not isinstance(detail, dict):
+                raise TypeError(f"it is a {type(detail).__name__}, not an object")
+        except (ValueError, TypeError) as exc:
+            row = row or f"event {self.revision} ({self.kind} {self.name} {self.version})"
+            raise StoreError(
+                f"the detail of {row} is unreadable ({exc}); the row was changed outside modelreg"
+            ) from exc
+        return detail
+
     def change(self, where: str) -> Change:
-        """The change this row records, ready to apply; StoreError naming the row if it is malformed."""
+        """The change this row records (with its time and actor), ready to apply; StoreError if it is malformed."""
         row = f"event {self.revision} ({self.kind} {self.name} {self.version}) in {where}"
         missing = (
             self.kind not in EVENT_KINDS
-            or self.version is None
-            or (self.kind == "registered") != (self.payload is not None)
+            or (self.version is None) != (self.kind == "model_annotated")
+            or (self.kind in ANNOTATION_KINDS or self.kind == "registered") != (self.payload is not None)
             or (self.kind.startswith("alias_") and self.alias is None)
         )
         if missing:
             raise StoreError(f"{row} is malformed: its kind, version, alias or payload is missing or out of place")
-        metadata = decode_metadata(self.payload, row=row) if self.payload is not None else None
-        return Change(self.kind, self.name, self.version, self.alias, metadata)  # type: ignore[arg-type]
+        if self.kind in ANNOTATION_KINDS:
+            change = Change(self.kind, self.name, self.version, None, None, self._detail(row))  # type: ignore[arg-type]
+        else:
+            metadata = decode_metadata(self.payload, row=row) if self.payload is not None else None
+            change = Change(self.kind, self.name, self.version, self.alias, metadata)  # type: ignore[arg-type]
+        return change.stamped(self.at, self.actor)
 
 
 def state_from_rows(
-    versions: Iterable[tuple[str, str, str]], aliases: Iterable[tuple[str, str, str]], revision: int, where: str
+    versions: Iterable[VersionRow],
+    aliases: Iterable[tuple[str, str, str]],
+    models: Iterable[ModelRow],
+    revision: int,
+    where: str,
 ) -> RegistryState:
-    """A snapshot built from table rows: (model name, version, metadata JSON) and (model name, alias, version).
+    """A snapshot built from table rows: versions, (model name, alias, version) and the model records.
 
     ``versions`` may be a cursor: each row is decoded as it comes (at 100,000
     versions, holding all the JSON texts at once would cost ~40 MB).
     """
     steps = [
-        (Change("registered", name, meta.version, None, meta), revision)
-        for name, version, text in versions
+        (Change("registered", name, meta.version, None, meta, None, at, by), revision)
+        for name, version, text, at, by in versions
         for meta in (decode_metadata(text, row=f"{name} {version} in {where}"),)
     ]
     steps += [(Change("alias_set", name, version, alias), revision) for name, alias, version in aliases]
-    return advance(RegistryState(revision=revision), steps)
+    state = advance(RegistryState(revision=revision), steps)
+    found = dict(state.models)
+    for name, description, tags, created, updated in models:
+        model = found.get(name)
+        if model is None:
+            continue  # a model row without versions: none exists once its last version goes
+        try:
+            record = frozen_dict(json.loads(tags))
+        except (ValueError, TypeError) as exc:
+            raise StoreError(f"the tags of model {name} in {where} are unreadable ({exc})") from exc
+        found[name] = dataclasses.replace(
+            model,
+            description=description,
+            tags=record,
+            created_at=created or model.created_at,
+            updated_at=updated or model.updated_at,
+        )
+    return RegistryState(found, state.revision, state.names)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlite3
 from datetime import UTC, datetime
 
-from ._migrations import Migration, checked_store_id, refuse_newer
+from ._migrations import Migration, checked_store_id, kinds_check, refuse_newer
 from ._sqlite_tx import transaction
 
 __all__ = ["MIGRATIONS", "SCHEMA_VERSION", "migrate", "schema_version", "store_id"]
@@ -65,6 +65,43 @@ MIGRATIONS: tuple[Migration, ...] = (
         (
             "CREATE TABLE store_identity (id TEXT NOT NULL PRIMARY KEY)",
             "INSERT INTO store_identity (id) VALUES (lower(hex(randomblob(16))))",
+        ),
+    ),
+    Migration(
+        4,
+        "annotations: the new event kinds, who registered each version, the model records",
+        (
+            # SQLite cannot change a CHECK in place: rebuild the table the documented way
+            # (sqlite.org/lang_altertable.html#otheralter), every row and revision kept. No
+            # foreign key refers to events, so foreign_keys may stay on.
+            f"""CREATE TABLE events_new (
+                revision INTEGER PRIMARY KEY,
+                kind TEXT NOT NULL
+                    {kinds_check()},
+                name TEXT NOT NULL,
+                version TEXT,
+                alias TEXT,
+                at TEXT NOT NULL,
+                payload TEXT,
+                actor TEXT
+            )""",
+            "INSERT INTO events_new (revision, kind, name, version, alias, at, payload, actor) "
+            "SELECT revision, kind, name, version, alias, at, payload, actor FROM events",
+            "DROP TABLE events",
+            "ALTER TABLE events_new RENAME TO events",
+            "CREATE INDEX events_by_name ON events (name, revision)",
+            # Read at open with the version, so no open scans the events for it.
+            "ALTER TABLE versions ADD COLUMN registered_by TEXT",
+            "UPDATE versions SET registered_by = (SELECT e.actor FROM events e "
+            "WHERE e.name = (SELECT name FROM models WHERE id = versions.model_id) "
+            "AND e.kind = 'registered' AND e.version = versions.version ORDER BY e.revision DESC LIMIT 1)",
+            "ALTER TABLE models ADD COLUMN description TEXT NOT NULL DEFAULT ''",
+            "ALTER TABLE models ADD COLUMN tags TEXT NOT NULL DEFAULT '{}'",
+            "ALTER TABLE models ADD COLUMN created_at TEXT",
+            "ALTER TABLE models ADD COLUMN updated_at TEXT",
+            # Times are UTC isoformat() text, so min and max compare them as times.
+            "UPDATE models SET created_at = (SELECT min(registered_at) FROM versions WHERE model_id = models.id), "
+            "updated_at = (SELECT max(at) FROM events WHERE name = models.name)",
         ),
     ),
 )

@@ -6,7 +6,7 @@ import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, suppress
-from datetime import UTC
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 from weakref import WeakKeyDictionary
 
@@ -252,10 +252,20 @@ class PostgresRegistry(DurableRegistry):
             conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
             revision = _scalar(conn, "SELECT coalesce(max(revision), 0) FROM events")
             aliases = conn.execute(ALIAS_ROWS).fetchall()
+            models = conn.execute(
+                "SELECT name, description, tags::text, created_at, updated_at FROM models"
+            ).fetchall()
             versions = conn.execute(
-                "SELECT m.name, v.version, v.metadata::text FROM versions v JOIN models m ON m.id = v.model_id"
+                "SELECT m.name, v.version, v.metadata::text, v.registered_at, v.registered_by "
+                "FROM versions v JOIN models m ON m.id = v.model_id"
             )
-            return state_from_rows(versions, aliases, revision, self._where)
+            return state_from_rows(
+                ((name, version, text, at.astimezone(UTC), by) for name, version, text, at, by in versions),
+                aliases,
+                [(n, d, t, _utc(c), _utc(u)) for n, d, t, c, u in models],
+                revision,
+                self._where,
+            )
 
     def _rows_after(self, revision: int, limit: int | None = None) -> list[EventRow]:
         return self._read("reading events from", lambda conn: _events(conn, "revision > %s", revision, limit))
@@ -300,7 +310,7 @@ class PostgresRegistry(DurableRegistry):
             return None  # perhaps refused on stale data: decide after catching up
         rows = event_rows_for(changes, state.revision + 1)
         try:
-            self._send(cur, rows, deadline, locked=False)
+            self._send(cur, rows, changes, deadline, locked=False)
         except psycopg.errors.UniqueViolation as exc:
             if exc.diag.constraint_name != "events_pkey":
                 raise self._refused(changes, exc) from exc
@@ -327,13 +337,19 @@ class PostgresRegistry(DurableRegistry):
         changes = plan(state)
         rows = event_rows_for(changes, state.revision + 1)
         try:
-            self._send(cur, rows, deadline, locked=True)
+            self._send(cur, rows, changes, deadline, locked=True)
         except psycopg.errors.UniqueViolation as exc:
             raise self._refused(changes, exc) from exc
         return changes, rows
 
     def _send(
-        self, cur: psycopg.ClientCursor[Any], rows: list[EventRow], deadline: Deadline, *, locked: bool
+        self,
+        cur: psycopg.ClientCursor[Any],
+        rows: list[EventRow],
+        changes: Sequence[Change],
+        deadline: Deadline,
+        *,
+        locked: bool,
     ) -> None:
         """Send the events (first), the table changes, the NOTIFY and COMMIT as one query."""
         script = Script()
@@ -342,7 +358,7 @@ class PostgresRegistry(DurableRegistry):
         script.add(self._time_limit(deadline), [])
         if not locked:
             script.add("SELECT pg_advisory_xact_lock(%s)", [WRITE_LOCK])
-        script.add_changes(rows)
+        script.add_changes(rows, changes)
         script.add("COMMIT", [])
         if rows:
             self._committing = (cur.connection.info.backend_pid, rows[-1].revision)
@@ -378,6 +394,10 @@ class PostgresRegistry(DurableRegistry):
 # -- SQL ------------------------------------------------------------------------------
 
 _SELECT_EVENTS = "SELECT revision, kind, name, version, alias, actor, at, payload::text FROM events"
+
+
+def _utc(at: datetime | None) -> datetime | None:
+    return None if at is None else at.astimezone(UTC)
 
 
 def _scalar(conn: _Conn, query: str) -> int:

@@ -22,18 +22,17 @@ from ..semver import parse_version
 from ._durable import DurableRegistry
 from ._errors import duplicate_version, translating
 from ._outage import DEFAULT_STORE_TIMEOUT
-from ._rows import ALIAS_ROWS, EventRow, encode_metadata, state_from_rows
+from ._rows import ALIAS_ROWS, EventRow, VersionRow, encode_metadata, state_from_rows
 from ._sqlite_schema import migrate, store_id
 from ._sqlite_tx import transaction
+from ._sqlite_writes import MODEL_ID, write_other
 
 __all__ = ["DEFAULT_POLL_INTERVAL", "DEFAULT_STORE_TIMEOUT", "SqliteRegistry", "sqlite_path_from_url"]
 
 DEFAULT_POLL_INTERVAL = 0.02
 _URL_FORMS = "sqlite:///relative/path.db (relative to the working directory) or sqlite:////absolute/path.db"
 _EVENT_COLUMNS = "revision, kind, name, version, alias, actor, at, payload"
-# Subqueries instead of a separate lookup: every statement costs a GIL hand-off
-# when other threads are busy, so a write uses as few as it can.
-_MODEL_ID = "(SELECT id FROM models WHERE name = ?)"
+_MODEL_ID = MODEL_ID
 _Row = tuple[int, str, str, str | None, str | None, str | None, str, str | None]
 
 
@@ -271,10 +270,32 @@ class SqliteRegistry(DurableRegistry):
         with self._store_errors("reading"), transaction(conn):
             revision = conn.execute("SELECT coalesce(max(revision), 0) FROM events").fetchone()[0]
             aliases = conn.execute(ALIAS_ROWS).fetchall()
+            models = [
+                (name, description, tags, self._time(created, name), self._time(updated, name))
+                for name, description, tags, created, updated in conn.execute(
+                    "SELECT name, description, tags, created_at, updated_at FROM models"
+                )
+            ]
             versions = conn.execute(
-                "SELECT m.name, v.version, v.metadata FROM versions v JOIN models m ON m.id = v.model_id"
+                "SELECT m.name, v.version, v.metadata, v.registered_at, v.registered_by "
+                "FROM versions v JOIN models m ON m.id = v.model_id"
             )
-            return state_from_rows(versions, aliases, int(revision), self._where)
+            return state_from_rows(self._version_rows(versions), aliases, models, int(revision), self._where)
+
+    def _version_rows(self, rows: Iterator[tuple[str, str, str, str, str | None]]) -> Iterator[VersionRow]:
+        for name, version, text, at, by in rows:
+            when = self._time(at, f"{name} {version}")
+            assert when is not None
+            yield name, version, text, when, by
+
+    def _time(self, text: str | None, row: str) -> datetime | None:
+        """A stored isoformat() time (None stays None); StoreError naming the row if it is unreadable."""
+        if text is None:
+            return None
+        try:
+            return datetime.fromisoformat(text)
+        except (TypeError, ValueError) as exc:
+            raise StoreError(f"{row} in {self._where} has an unreadable time {text!r}") from exc
 
     def _rows_after(self, revision: int, limit: int | None = None) -> list[EventRow]:
         with self._store_errors("reading events from"), self._reader() as conn:
@@ -358,14 +379,14 @@ class SqliteRegistry(DurableRegistry):
                         with transaction(conn):  # a savepoint: this write alone is undone if it fails
                             changes = ticket.plan(state)
                             with acting_as(ticket.actor):
-                                rows = [self._write_change(conn, change) for change in changes]
+                                rows = [self._write_change(conn, change, state) for change in changes]
                     except RegistryError as exc:
                         if isinstance(exc, StoreError):
                             raise  # the database failed: the whole batch fails
                         ticket.error = exc  # this write broke a rule; the others go on
                     else:
                         for change, row in zip(changes, rows, strict=True):
-                            state = apply(state, change, row.revision)
+                            state = apply(state, change.stamped(row.at, row.actor), row.revision)
                         done.append((ticket, changes, rows))
         except BaseException as exc:  # nothing was committed: every write in the batch failed
             for ticket in batch:
@@ -377,54 +398,41 @@ class SqliteRegistry(DurableRegistry):
 
     # -- writing one change ---------------------------------------------------------
 
-    def _write_change(self, conn: sqlite3.Connection, change: Change) -> EventRow:
-        """Write one change and its event row; return the row with the revision it got."""
+    def _write_change(self, conn: sqlite3.Connection, change: Change, state: RegistryState) -> EventRow:
+        """Write one change (planned on ``state``) and its event row; return the row with the revision it got."""
         name, version = change.name, change.version
-        assert version is not None
-        identity = parse_version(version).identity
         at = datetime.now(UTC)
+        stamp = at.isoformat()
+        actor = current_actor.get()
         payload = None
         if change.kind == "registered":
-            assert change.metadata is not None
+            assert change.metadata is not None and version is not None
             payload = encode_metadata(change.metadata)
-            conn.execute("INSERT INTO models (name) VALUES (?) ON CONFLICT (name) DO NOTHING", (name,))
-            self._insert_version(conn, name, version, identity, payload, at)
-        elif change.kind == "unregistered":
-            deleted = conn.execute(
-                f"DELETE FROM versions WHERE model_id = {_MODEL_ID} AND identity = ?", (name, identity)
-            ).rowcount
-            if deleted != 1:
-                raise StoreError(f"{self._path} has no row for {name} {version}, which the events say exists")
-            conn.execute(  # a model exists only while it has versions
-                "DELETE FROM models WHERE name = ? AND NOT EXISTS "
-                "(SELECT 1 FROM versions WHERE model_id = models.id)",
-                (name,),
-            )
-        elif change.kind == "alias_set":
             conn.execute(
-                f"INSERT INTO aliases (model_id, alias, identity) VALUES ({_MODEL_ID}, ?, ?) "
-                "ON CONFLICT (model_id, alias) DO UPDATE SET identity = excluded.identity",
-                (name, change.alias, identity),
+                "INSERT INTO models (name, created_at, updated_at) VALUES (?, ?, ?) "
+                "ON CONFLICT (name) DO UPDATE SET updated_at = excluded.updated_at",
+                (name, stamp, stamp),
             )
+            self._insert_version(conn, name, version, parse_version(version).identity, payload, stamp, actor)
         else:
-            conn.execute(f"DELETE FROM aliases WHERE model_id = {_MODEL_ID} AND alias = ?", (name, change.alias))
-        actor = current_actor.get()
+            conn.execute("UPDATE models SET updated_at = ? WHERE name = ?", (stamp, name))
+            payload = write_other(conn, change, state, self._path)
         cursor = conn.execute(
             "INSERT INTO events (kind, name, version, alias, actor, at, payload) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (change.kind, name, version, change.alias, actor, at.isoformat(), payload),
+            (change.kind, name, version, change.alias, actor, stamp, payload),
         )
         assert cursor.lastrowid is not None
         return EventRow(cursor.lastrowid, change.kind, name, version, change.alias, actor, at, payload)
 
     @staticmethod
     def _insert_version(
-        conn: sqlite3.Connection, name: str, version: str, identity: str, payload: str, at: datetime
+        conn: sqlite3.Connection, name: str, version: str, identity: str, payload: str, at: str, actor: str | None
     ) -> None:
         try:
             conn.execute(
-                "INSERT INTO versions (model_id, identity, version, metadata, registered_at) "
-                f"VALUES ({_MODEL_ID}, ?, ?, ?, ?)",
-                (name, identity, version, payload, at.isoformat()),
+                "INSERT INTO versions (model_id, identity, version, metadata, registered_at, registered_by) "
+                f"VALUES ({_MODEL_ID}, ?, ?, ?, ?, ?)",
+                (name, identity, version, payload, at, actor),
             )
         except sqlite3.IntegrityError as exc:
             if exc.sqlite_errorname != "SQLITE_CONSTRAINT_UNIQUE":

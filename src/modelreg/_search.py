@@ -1,0 +1,490 @@
+"""The search engine behind ``ModelRegistry.search``: ``where`` compiled to closures, ``order_by``, keyset pages.
+
+Every backend serves search from its in-memory snapshot through ``run_search``, so
+all of them give the same answers. A query is parsed and compiled once (bounded
+LRU caches); a call then costs one scan of the candidates, one ``heapq.nsmallest``
+for the page, and for the next page's cursor the last item's sort key.
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import hashlib
+import heapq
+import json
+import operator
+import re
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Final
+
+from ._frozen import frozen_list
+from ._query import (
+    MAX_QUERY_LENGTH,
+    And,
+    Comparison,
+    Exists,
+    Field,
+    Like,
+    Member,
+    Node,
+    Not,
+    Satisfies,
+    order_parser,
+    parse_field,
+    parse_where,
+)
+from .errors import InvalidVersionError, QueryError
+from .records import SearchPage, VersionRecord
+from .semver import SemVer, parse_version
+
+__all__ = ["MAX_CURSOR_LENGTH", "MAX_LIMIT", "Candidate", "compile_order", "compile_where", "run_search"]
+
+Candidate = tuple[VersionRecord, SemVer]
+"""A version's record and its parsed version."""
+Predicate = Callable[[Candidate], bool]
+SortKey = Callable[[Candidate], tuple[Any, ...]]
+
+MAX_LIMIT: Final = 1000
+MAX_CURSOR_LENGTH: Final = 100_000
+"""Longest cursor accepted: room for a sort key holding the largest hyperparameter value (64 KiB of JSON)."""
+_CACHE_SIZE: Final = 256
+_MISSING: Final = object()
+_OPS: Final[Mapping[str, Callable[[Any, Any], bool]]] = {
+    "=": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge,
+}
+_SORTABLE: Final = ("name", "version", "training_date", "registered_at", "metrics", "params")
+_CURSOR_SALT: Final = b"modelreg search cursor v1\0"
+
+
+# -- where: the AST compiled to closures over a Candidate ------------------------------------------------------
+
+
+def _getter(field: Field) -> Callable[[Candidate], Any]:
+    """A function giving ``field``'s value for a candidate, or ``_MISSING``."""
+    name, key = field.name, field.key
+    if name == "name":
+        return lambda c: c[0].name
+    if name == "version":
+        return operator.itemgetter(1)
+    if name == "registered_at":
+        return lambda c: c[0].registered_at
+    if name == "alias":
+        return lambda c: c[0].aliases
+    if name in ("training_date", "artifact_path", "description"):
+        attribute = operator.attrgetter(name)
+        return lambda c: attribute(c[0].metadata)
+    if name == "metrics":
+        metric = key[0]
+        return lambda c: c[0].metadata.performance_metrics.get(metric, _MISSING)
+    if name == "tags":
+        tag = key[0]
+        return lambda c: c[0].metadata.tags.get(tag, _MISSING)
+    if len(key) == 1:
+        param = key[0]
+        return lambda c: c[0].metadata.hyperparameters.get(param, _MISSING)
+    return lambda c: _walk(c[0].metadata.hyperparameters, key)
+
+
+def _walk(value: Any, key: tuple[str, ...]) -> Any:
+    """The nested hyperparameter at ``key`` (``params.opt.name``), or ``_MISSING``."""
+    for part in key:
+        if not isinstance(value, Mapping) or part not in value:
+            return _MISSING
+        value = value[part]
+    return value
+
+
+def _json_types(value: object) -> tuple[type, ...]:
+    """The Python types of the JSON type ``value`` has (bool is not a number; 1 and 1.0 are both numbers)."""
+    if isinstance(value, bool):
+        return (bool,)
+    if isinstance(value, (int, float)):
+        return (int, float)
+    return (type(value),)
+
+
+def _json_tag(value: Any) -> tuple[str, Any]:
+    """``value`` tagged with its JSON type, so ``in`` tells ``true`` from ``1`` (Python says they are equal)."""
+    if isinstance(value, bool):
+        return ("bool", value)
+    if isinstance(value, (int, float)):
+        return ("number", value)
+    return (type(value).__name__, value)
+
+
+def _comparison(node: Comparison) -> Predicate:
+    get, test, value, kind = _getter(node.field), _OPS[node.op], node.value, node.field.kind
+    if kind == "alias":
+        if node.op == "=":
+            return lambda c: value in c[0].aliases
+        return lambda c: value not in c[0].aliases  # "!=": no alias of that name points here
+    if kind == "json":
+        types = _json_types(value)
+        return lambda c: type(x := get(c)) in types and test(x, value)
+    if node.field.name in ("metrics", "tags"):
+        return lambda c: (x := get(c)) is not _MISSING and test(x, value)
+    return lambda c: test(get(c), value)
+
+
+def _member(node: Member) -> Predicate:
+    get, kind = _getter(node.field), node.field.kind
+    if kind == "alias":
+        names = frozenset(node.values)
+        return lambda c: not names.isdisjoint(c[0].aliases)
+    if kind == "json":
+        tagged = frozenset(_json_tag(v) for v in node.values)
+        return lambda c: (x := get(c)) is not _MISSING and _json_tag(x) in tagged
+    values = frozenset(node.values)
+    return lambda c: get(c) in values
+
+
+def like_pattern(pattern: str, ignore_case: bool) -> Callable[[str], object]:
+    """A matcher for a like pattern: ``%`` any run, ``_`` one character, ``\\%``/``\\_``/``\\\\`` themselves."""
+    parts: list[str] = []
+    escaped = False
+    for char in pattern:
+        if escaped:
+            parts.append(re.escape(char))
+            escaped = False
+        elif char == "\\":
+            escaped = True
+        elif char == "%":
+            parts.append(".*")
+        elif char == "_":
+            parts.append(".")
+        else:
+            parts.append(re.escape(char))
+    if escaped:
+        parts.append(re.escape("\\"))
+    flags = re.DOTALL | (re.IGNORECASE if ignore_case else 0)
+    return re.compile("".join(parts), flags).fullmatch
+
+
+def _like(node: Like) -> Predicate:
+    get, match = _getter(node.field), like_pattern(node.pattern, node.ignore_case)
+    if node.field.kind == "alias":
+        return lambda c: any(match(a) for a in c[0].aliases)
+    return lambda c: type(x := get(c)) is str and match(x) is not None
+
+
+def _exists(node: Exists) -> Predicate:
+    field = node.field
+    if field.kind == "alias":
+        return lambda c: bool(c[0].aliases)
+    if field.name == "metrics":
+        metric = field.key[0]
+        return lambda c: metric in c[0].metadata.performance_metrics
+    if field.name == "tags":
+        tag = field.key[0]
+        return lambda c: tag in c[0].metadata.tags
+    get = _getter(field)
+    return lambda c: get(c) is not _MISSING
+
+
+def _all(parts: list[Predicate]) -> Predicate:
+    if len(parts) == 2:
+        first, second = parts
+        return lambda c: first(c) and second(c)
+
+    def every(c: Candidate) -> bool:
+        for part in parts:  # noqa: SIM110 - a plain loop: all() over a generator costs a frame per candidate
+            if not part(c):
+                return False
+        return True
+
+    return every
+
+
+def _any(parts: list[Predicate]) -> Predicate:
+    if len(parts) == 2:
+        first, second = parts
+        return lambda c: first(c) or second(c)
+
+    def some(c: Candidate) -> bool:
+        for part in parts:  # noqa: SIM110 - as in _all
+            if part(c):
+                return True
+        return False
+
+    return some
+
+
+def _compile(node: Node) -> Predicate:
+    """One closure per AST node, built once; matching a candidate never looks at the AST again."""
+    if isinstance(node, Comparison):
+        return _comparison(node)
+    if isinstance(node, Member):
+        return _member(node)
+    if isinstance(node, Like):
+        return _like(node)
+    if isinstance(node, Exists):
+        return _exists(node)
+    if isinstance(node, Satisfies):
+        contains = node.range.contains
+        return lambda c: contains(c[1])
+    if isinstance(node, Not):
+        inner = _compile(node.operand)
+        return lambda c: not inner(c)
+    if isinstance(node, And):
+        return _all([_compile(part) for part in node.parts])
+    return _any([_compile(part) for part in node.parts])
+
+
+@functools.lru_cache(maxsize=_CACHE_SIZE)
+def compile_where(where: str) -> Predicate | None:
+    """The predicate of a ``where`` text (None: matches everything), cached; QueryError if it is invalid."""
+    node = parse_where(where)
+    return None if node is None else _compile(node)
+
+
+# -- order_by: one key tuple per candidate, its JSON form for cursors ------------------------------------------
+
+
+class _Reversed:
+    """Orders its value backwards: a descending term of a type that cannot be negated (strings, versions)."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Reversed) and bool(self.value == other.value)
+
+    def __lt__(self, other: _Reversed) -> bool:
+        return bool(other.value < self.value)
+
+    def __gt__(self, other: _Reversed) -> bool:
+        return bool(other.value > self.value)
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+_JSON_RANK: Final = {bool: 2, type(None): 3}
+
+
+def _param_key(value: Any) -> tuple[Any, ...]:
+    """The total order of hyperparameter values: numbers < strings < false < true < null < arrays < objects."""
+    if isinstance(value, bool) or value is None:
+        return (_JSON_RANK[type(value)], value or False)
+    if isinstance(value, (int, float)):
+        return (0, value)
+    if isinstance(value, str):
+        return (1, value)
+    rank = 5 if isinstance(value, Mapping) else 4
+    return (rank, json.dumps(value, sort_keys=True, separators=(",", ":")))
+
+
+@dataclass(frozen=True, slots=True)
+class _Term:
+    """One ``order_by`` term: how to read its value, turn it into a sort key, and back from a cursor."""
+
+    field: Field
+    descending: bool
+    get: Callable[[Candidate], Any]
+
+    def raw(self, c: Candidate) -> Any:
+        """The term's value as JSON for a cursor: ``[value]``, or ``[]`` when missing."""
+        value = self.get(c)
+        if value is _MISSING:
+            return []
+        if isinstance(value, datetime):
+            return [value.isoformat()]
+        if isinstance(value, SemVer):
+            return [str(value)]
+        return [value]
+
+    def value_of(self, raw: Any) -> Any:
+        """The value a cursor's ``raw`` stands for; ValueError if it cannot be one of this term's."""
+        if not isinstance(raw, list) or len(raw) > 1:
+            raise ValueError("not a term")
+        if not raw:
+            if self.field.name not in ("metrics", "params"):
+                raise ValueError("a field every version has is missing")
+            return _MISSING
+        value, name = raw[0], self.field.name
+        if name == "version":
+            return parse_version(value)
+        if name in ("training_date", "registered_at"):
+            date = datetime.fromisoformat(value)
+            if date.tzinfo is None:
+                raise ValueError("a naive date")
+            return date
+        if name == "metrics" and (isinstance(value, bool) or not isinstance(value, (int, float))):
+            raise ValueError("a metric that is not a number")
+        if name == "name" and not isinstance(value, str):
+            raise ValueError("a name that is not a string")
+        return value
+
+    def key_of(self, value: Any) -> Any:
+        """The sort key of a value of this term (missing sorts last whichever the direction)."""
+        name, down = self.field.name, self.descending
+        if name in ("metrics", "params"):
+            if value is _MISSING:
+                return (1,)
+            if name == "metrics":
+                return (0, -value if down else value)
+            key = _param_key(value)
+            return (0, _Reversed(key) if down else key)
+        if name == "version":
+            value = value._key
+        return _Reversed(value) if down else value
+
+    def key(self, c: Candidate) -> Any:
+        """The sort key of candidate ``c``."""
+        return self.key_of(self.get(c))
+
+
+@dataclass(frozen=True, slots=True)
+class Order:
+    """A compiled ``order_by``: the sort key of a candidate (ties broken by name, then version precedence)."""
+
+    terms: tuple[_Term, ...]
+    key: SortKey
+
+    def raw(self, c: Candidate) -> list[Any]:
+        """The JSON form of ``c``'s key: each term's raw value, then its name and version."""
+        return [term.raw(c) for term in self.terms] + [c[0].name, str(c[1])]
+
+    def key_of_raw(self, raw: Any) -> tuple[Any, ...]:
+        """The key a cursor stands for; ValueError (or TypeError) if it is not one of this order's keys."""
+        if not isinstance(raw, list) or len(raw) != len(self.terms) + 2 or not isinstance(raw[-2], str):
+            raise ValueError("wrong shape")
+        parts = [term.key_of(term.value_of(part)) for term, part in zip(self.terms, raw, strict=False)]
+        return (*parts, raw[-2], parse_version(raw[-1])._key)
+
+
+def _order_term(parser: Any) -> _Term:
+    field = parse_field(parser)
+    if field.name not in _SORTABLE:
+        raise QueryError(
+            f"cannot order by {field.text} at column {field.position}; expected name, version, training_date, "
+            "registered_at, metrics.KEY or params.KEY",
+            position=field.position,
+        )
+    token = parser.peek
+    descending = False
+    if token.kind == "ident" and token.text.lower() in ("asc", "desc"):
+        parser.take()
+        descending = token.text.lower() == "desc"
+    return _Term(field, descending, _getter(field))
+
+
+@functools.lru_cache(maxsize=_CACHE_SIZE)
+def compile_order(order_by: str) -> Order:
+    """The compiled ``order_by`` (default: name, then version), cached; QueryError if it is invalid."""
+    if len(order_by) > MAX_QUERY_LENGTH:
+        raise QueryError(f"order_by is {len(order_by)} characters long; the limit is {MAX_QUERY_LENGTH}")
+    parser = order_parser(order_by)
+    terms: list[_Term] = []
+    while parser.peek.kind != "end":
+        terms.append(_order_term(parser))
+        if parser.peek.kind == "end":
+            break
+        if parser.punct(",") is None:
+            parser.expected("'asc', 'desc', ',' or the end of order_by")
+        if parser.peek.kind == "end":
+            parser.expected("a field after ','")
+    keys = [term.key for term in terms]
+    key: SortKey
+    if not keys:
+        key = lambda c: (c[0].name, c[1]._key)  # noqa: E731
+    elif len(keys) == 1:
+        only = keys[0]
+        key = lambda c: (only(c), c[0].name, c[1]._key)  # noqa: E731
+    else:
+        key = lambda c: (*[k(c) for k in keys], c[0].name, c[1]._key)  # noqa: E731
+    return Order(tuple(terms), key)
+
+
+# -- cursors: the last item's key and a fingerprint of the query, checksummed ----------------------------------
+
+
+@functools.lru_cache(maxsize=_CACHE_SIZE)
+def _fingerprint(where: str, order_by: str, scope: str) -> str:
+    text = json.dumps([where, order_by, scope]).encode()
+    return hashlib.sha256(text).hexdigest()[:16]
+
+
+def _checksum(body: bytes) -> bytes:
+    return hashlib.sha256(_CURSOR_SALT + body).digest()[:8]
+
+
+def encode_cursor(fingerprint: str, raw: list[Any]) -> str:
+    """An opaque cursor: urlsafe base64 of a checksum and the JSON of the fingerprint and key."""
+    body = json.dumps([1, fingerprint, raw], separators=(",", ":"), allow_nan=False).encode()
+    return base64.urlsafe_b64encode(_checksum(body) + body).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, fingerprint: str, order: Order) -> tuple[Any, ...]:
+    """The sort key after which the next page starts; QueryError for a tampered, foreign or malformed cursor."""
+    if not isinstance(cursor, str):
+        raise TypeError(f"cursor must be a str or None, not {type(cursor).__name__}")
+    if len(cursor) > MAX_CURSOR_LENGTH:
+        raise QueryError(f"the cursor is {len(cursor)} characters long; the limit is {MAX_CURSOR_LENGTH}")
+    try:
+        data = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+    except ValueError:
+        data = b""
+    mac, body = data[:8], data[8:]
+    if not body or mac != _checksum(body):
+        raise QueryError("the cursor is not one this registry gave out (damaged or changed); "
+                         "pass the next_cursor of the previous page unchanged, or none for the first page")
+    try:
+        version, printed, raw = json.loads(body)
+    except ValueError:
+        raise QueryError("the cursor is malformed; pass next_cursor unchanged") from None
+    if version != 1 or printed != fingerprint:
+        raise QueryError("the cursor belongs to another query, order or name: page with the same where, "
+                         "order_by and name that gave it, or start again without a cursor")
+    try:
+        return order.key_of_raw(raw)
+    except (ValueError, TypeError, InvalidVersionError, KeyError):
+        raise QueryError("the cursor is malformed; pass next_cursor unchanged") from None
+
+
+# -- run_search ---------------------------------------------------------------------------------------------------
+
+
+def _check_args(where: object, order_by: object, limit: object, scope: object) -> int:
+    for what, value in (("where", where), ("order_by", order_by), ("scope", scope)):
+        if not isinstance(value, str):
+            raise TypeError(f"{what} must be a str, not {type(value).__name__}")
+    if isinstance(limit, bool) or not isinstance(limit, int):
+        raise TypeError(f"limit must be an int from 1 to {MAX_LIMIT}, not {type(limit).__name__}")
+    if not 1 <= limit <= MAX_LIMIT:
+        raise QueryError(f"limit must be from 1 to {MAX_LIMIT}, not {limit}")
+    return limit
+
+
+def run_search(
+    candidates: Iterable[Candidate],
+    where: str,
+    *,
+    order_by: str,
+    limit: int,
+    cursor: str | None,
+    scope: str = "",
+) -> SearchPage:
+    """One page of the candidates matching ``where`` in ``order_by`` order, after ``cursor``.
+
+    ``scope`` (the ``name=`` filter) goes into the cursor's fingerprint with ``where`` and
+    ``order_by``, so a cursor only continues the search that gave it. Every error is a QueryError.
+    """
+    limit = _check_args(where, order_by, limit, scope)
+    test = compile_where(where)
+    order = compile_order(order_by)
+    fingerprint = _fingerprint(where, order_by, scope)
+    after = None if cursor is None else decode_cursor(cursor, fingerprint, order)
+    matches = list(candidates) if test is None else [c for c in candidates if test(c)]
+    key = order.key
+    pool = matches if after is None else [c for c in matches if key(c) > after]
+    best = heapq.nsmallest(limit + 1, pool, key=key)
+    following = None
+    if len(best) > limit:
+        best.pop()
+        following = encode_cursor(fingerprint, order.raw(best[-1]))
+    return SearchPage(items=frozen_list(c[0] for c in best), next_cursor=following, total=len(matches))

@@ -1,0 +1,136 @@
+"""The list routes page with ``limit`` and an opaque ``cursor``, and answer as before without them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from factories import metadata
+from support.serverkit import Running
+
+
+@pytest.fixture
+def http(module_server: Running) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=module_server.url, timeout=10) as client:
+        yield client
+
+
+def _put(http: httpx.Client, name: str, version: str) -> None:
+    response = http.put(f"/api/v1/models/{name}/versions/{version}", content=metadata().to_json(),
+                        headers={"Content-Type": "application/json"})
+    assert response.status_code == 201, response.text
+
+
+def _walk(http: httpx.Client, path: str, member: str, limit: int, between: Any = None) -> list[Any]:
+    """Every item of a listing, page by page, calling ``between(page_number)`` after each page."""
+    found: list[Any] = []
+    params: dict[str, str] = {"limit": str(limit)}
+    for number in range(1000):
+        answer = http.get(path, params=params)
+        assert answer.status_code == 200, answer.text
+        data = answer.json()
+        assert len(data[member]) <= limit
+        found += data[member]
+        if between is not None:
+            between(number)
+        if data["next_cursor"] is None:
+            return found
+        params = {"limit": str(limit), "cursor": data["next_cursor"]}
+    raise AssertionError("the pages never ended")
+
+
+def test_versions_page_in_precedence_order_and_join_up_to_the_whole_list(http: httpx.Client) -> None:
+    for version in ["2.0.0", "1.0.0-rc.1", "1.10.0", "1.2.0", "1.0.0", "3.0.0-alpha"]:
+        _put(http, "page-versions", version)
+    whole = http.get("/api/v1/models/page-versions/versions").json()
+
+    paged = _walk(http, "/api/v1/models/page-versions/versions", "versions", limit=4)
+
+    assert "next_cursor" not in whole  # without limit/cursor, the answer is exactly what it always was
+    assert paged == whole["versions"]
+    first = http.get("/api/v1/models/page-versions/versions", params={"limit": "6"}).json()
+    assert first["next_cursor"] is None  # the page that holds the last item says so
+
+
+def test_a_versions_walk_while_versions_come_and_go_skips_and_repeats_nothing(http: httpx.Client) -> None:
+    for minor in range(10):
+        _put(http, "page-churn", f"1.{minor}.0")
+    steady = {f"1.{minor}.0" for minor in range(10) if minor not in (1, 8)}
+
+    def churn(page: int) -> None:
+        if page == 0:
+            http.delete("/api/v1/models/page-churn/versions/1.1.0")  # already returned
+            http.delete("/api/v1/models/page-churn/versions/1.8.0")  # not yet returned
+            _put(http, "page-churn", "1.0.5")  # behind the cursor: not returned
+            _put(http, "page-churn", "1.9.5")  # ahead of it: returned
+
+    seen = _walk(http, "/api/v1/models/page-churn/versions", "versions", limit=3, between=churn)
+
+    assert len(seen) == len(set(seen))
+    assert steady <= set(seen)
+    assert "1.9.5" in seen and "1.0.5" not in seen and "1.8.0" not in seen
+
+
+def test_models_page_by_name_with_their_version_counts(http: httpx.Client) -> None:
+    for name in ["page-m-c", "page-m-a", "page-m-b"]:
+        _put(http, name, "1.0.0")
+    _put(http, "page-m-b", "2.0.0")
+    whole = http.get("/api/v1/models").json()
+
+    paged = _walk(http, "/api/v1/models", "models", limit=2)
+
+    assert "next_cursor" not in whole
+    assert paged == whole["models"]
+    assert {"name": "page-m-b", "versions": 2} in paged
+
+
+def test_history_pages_by_revision(http: httpx.Client) -> None:
+    for patch in range(5):
+        _put(http, "page-history", f"1.0.{patch}")
+    http.put("/api/v1/models/page-history/aliases/production", json={"version": "1.0.2"})
+    whole = http.get("/api/v1/models/page-history/history").json()
+
+    paged = _walk(http, "/api/v1/models/page-history/history", "events", limit=2)
+
+    assert "next_cursor" not in whole
+    assert paged == whole["events"] and len(paged) == 6
+
+
+def test_a_cursor_without_a_limit_pages_by_the_default_and_an_empty_one_starts_over(http: httpx.Client) -> None:
+    _put(http, "page-default", "1.0.0")
+
+    answer = http.get("/api/v1/models/page-default/versions", params={"cursor": ""})
+
+    assert answer.status_code == 200
+    assert answer.json() == {"name": "page-default", "versions": ["1.0.0"], "next_cursor": None}
+
+
+@pytest.mark.parametrize(("path", "params", "words"), [
+    ("/api/v1/models", {"limit": "1001"}, "from 1 to 1000"),
+    ("/api/v1/models", {"limit": "two"}, "from 1 to 1000"),
+    ("/api/v1/models", {"cursor": "%%%"}, "not a cursor of this listing"),
+    ("/api/v1/models/page-bad/history", {"cursor": "eyJhIjoxfQ"}, "not a cursor of this listing"),
+])
+def test_a_bad_limit_or_cursor_is_a_400_invalid_parameter(http: httpx.Client, path: str, params: dict[str, str],
+                                                          words: str) -> None:
+    answer = http.get(path, params=params)
+
+    assert answer.status_code == 400
+    assert answer.json()["code"] == "invalid_parameter"
+    assert words in answer.json()["detail"]
+
+
+def test_a_cursor_of_one_listing_is_refused_by_another(http: httpx.Client) -> None:
+    for version in ["1.0.0", "2.0.0"]:
+        _put(http, "page-own-a", version)
+        _put(http, "page-own-b", version)
+    cursor = http.get("/api/v1/models/page-own-a/versions", params={"limit": "1"}).json()["next_cursor"]
+
+    other_model = http.get("/api/v1/models/page-own-b/versions", params={"cursor": cursor})
+    other_route = http.get("/api/v1/models/page-own-a/history", params={"cursor": cursor})
+
+    assert (other_model.status_code, other_route.status_code) == (400, 400)
+    assert other_model.json()["code"] == other_route.json()["code"] == "invalid_parameter"
