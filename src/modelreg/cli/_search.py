@@ -71,11 +71,11 @@ class QueryFailure(CliFailure):
 
 
 def _fails_alone(registry: ModelRegistry, exc: QueryError, name: str | None, **part: str) -> bool:
-    """Whether searching with only this part (the query or the order) fails at the same position."""
+    """Whether searching with only this part (the query or the order) fails the same way."""
     try:
         registry.search(name=name, limit=1, **part)
     except QueryError as again:
-        return again.position == exc.position
+        return (again.position, str(again)) == (exc.position, str(exc))
     return False
 
 
