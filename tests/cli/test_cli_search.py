@@ -93,6 +93,13 @@ def test_a_partial_page_says_how_to_get_the_next_one(zoo: str) -> None:
     assert [row[:2] for row in rows(rest)[1:]] == [["resnet50", "2.1.0"]]
 
 
+def test_a_backticked_metric_key_gets_its_column(url: str) -> None:
+    register(url, "m", "1.0.0", "--metric", "top-1@224=0.5")
+    assert rows(ok(url, "search", "metrics.`top-1@224` > 0.1")) == [
+        ["NAME", "VERSION", "ALIASES", "top-1@224"], ["m", "1.0.0", "0.5"],
+    ]  # fmt: skip
+
+
 def test_metric_columns_come_from_the_query_text_not_from_strings_or_other_fields() -> None:
     assert metric_keys("metrics.top1 > 0.5 and METRICS.`top-1@224` exists", "metrics.top1 desc, metrics.lat") == [
         "top1", "top-1@224", "lat",
