@@ -8,6 +8,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from modelreg import ModelMetadata, QueryError, SearchPage, VersionRecord
 from modelreg._search import Candidate, run_search
@@ -247,3 +249,157 @@ def test_an_invalid_where_is_refused_before_any_candidate_is_read() -> None:
 
     with pytest.raises(QueryError, match="column 16"):
         run_search(never(), "metrics.top1 = 'abc'", order_by="", limit=10, cursor=None)
+
+
+# -- keyset cursors ---------------------------------------------------------------------------------------------
+
+
+def walk(candidates: Sequence[Candidate], where: str, order_by: str, limit: int) -> list[str]:
+    """Every page's items, following next_cursor to the end."""
+    seen: list[str] = []
+    cursor = None
+    while True:
+        page = run_search(candidates, where, order_by=order_by, limit=limit, cursor=cursor)
+        seen += [f"{item.name}@{item.version}" for item in page.items]
+        cursor = page.next_cursor
+        if cursor is None:
+            return seen
+
+
+@pytest.mark.parametrize("order_by", ["", "metrics.top1 desc", "params.lr", "name desc, training_date",
+                                      "version desc", "registered_at desc, metrics.latency_ms"])
+@pytest.mark.parametrize("limit", [1, 2, 4])
+def test_walking_the_pages_gives_what_one_page_gives(order_by: str, limit: int) -> None:
+    assert walk(CANDIDATES, "", order_by, limit) == found("", order_by)
+
+
+def test_the_last_page_has_no_cursor_and_every_page_says_the_total() -> None:
+    first = run_search(CANDIDATES, "", order_by="", limit=3, cursor=None)
+    second = run_search(CANDIDATES, "", order_by="", limit=3, cursor=first.next_cursor)
+    assert (first.total, second.total, len(second.items), second.next_cursor) == (5, 5, 2, None)
+    exact = run_search(CANDIDATES, "", order_by="", limit=5, cursor=None)
+    assert exact.next_cursor is None
+
+
+def test_a_cursor_is_url_safe_text_of_bounded_length() -> None:
+    cursor = run_search(CANDIDATES, "", order_by="params.opt", limit=1, cursor=None).next_cursor
+    assert cursor is not None and len(cursor) < 200
+    assert set(cursor) <= set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
+
+
+def first_cursor(where: str = "", order_by: str = "metrics.top1 desc", scope: str = "") -> str:
+    cursor = run_search(CANDIDATES, where, order_by=order_by, limit=1, cursor=None, scope=scope).next_cursor
+    assert cursor is not None
+    return cursor
+
+
+@pytest.mark.parametrize(
+    ("where", "order_by", "scope"),
+    [("name = 'resnet50'", "metrics.top1 desc", ""), ("", "metrics.top1", ""), ("", "metrics.top1 desc", "bert")],
+)
+def test_a_cursor_from_another_query_order_or_scope_is_refused(where: str, order_by: str, scope: str) -> None:
+    with pytest.raises(QueryError, match="another query, order or name"):
+        run_search(CANDIDATES, where, order_by=order_by, limit=1, cursor=first_cursor(), scope=scope)
+
+
+def flipped(text: str, index: int) -> str:
+    return text[:index] + ("A" if text[index] != "A" else "B") + text[index + 1 :]
+
+
+@pytest.mark.parametrize("index", [0, 5, 12, 20, -3, -2])
+def test_a_changed_cursor_is_refused(index: int) -> None:
+    with pytest.raises(QueryError, match="not one this registry gave out"):
+        refused_cursor = flipped(first_cursor(), index)
+        run_search(CANDIDATES, "", order_by="metrics.top1 desc", limit=1, cursor=refused_cursor)
+
+
+@pytest.mark.parametrize("cursor", ["", "x", "!!!!", "a" * 1000, "eyJ9"])
+def test_a_malformed_cursor_is_a_query_error(cursor: str) -> None:
+    assert "cursor" in str(refused(cursor=cursor))
+
+
+def test_an_overlong_cursor_is_refused_naming_the_limit() -> None:
+    from modelreg._search import MAX_CURSOR_LENGTH
+
+    assert f"limit is {MAX_CURSOR_LENGTH}" in str(refused(cursor="a" * (MAX_CURSOR_LENGTH + 1)))
+
+
+def test_a_well_signed_cursor_with_a_key_of_the_wrong_shape_is_malformed() -> None:
+    from modelreg._search import _fingerprint, encode_cursor
+
+    for raw in ([], [["x"], "resnet50", "1.0.0"], [[0.5], "resnet50", "not a version"], [[0.5], 5, "1.0.0"]):
+        cursor = encode_cursor(_fingerprint("", "metrics.top1 desc", ""), raw)
+        assert "malformed" in str(refused(order_by="metrics.top1 desc", cursor=cursor))
+
+
+def test_a_cursor_that_is_not_a_string_is_a_type_error() -> None:
+    with pytest.raises(TypeError, match="cursor must be a str"):
+        run_search(CANDIDATES, "", order_by="", limit=1, cursor=5)  # type: ignore[arg-type]
+
+
+# -- paging while versions come and go (hypothesis) -------------------------------------------------------------
+
+POOL = [
+    candidate(name, f"{major}.{minor}.0", metrics={"top1": top1} if top1 is not None else {},
+              params={"lr": lr}, registered=BASE + timedelta(hours=major * 3 + minor))
+    for name in ("a", "b", "c")
+    for major, minor, top1, lr in [(1, 0, 0.5, 1), (1, 1, 0.7, "x"), (2, 0, None, True), (2, 1, 0.7, 0.5),
+                                   (3, 0, 0.9, None), (3, 1, 0.1, 2)]
+]
+QUERIES = ["", "metrics.top1 >= 0.5", "name != 'b' or params.lr exists", "version satisfies '>=2'"]
+ORDERS = ["", "metrics.top1 desc", "metrics.top1", "params.lr desc", "version desc, name", "registered_at"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    start=st.sets(st.integers(0, len(POOL) - 1)),
+    where=st.sampled_from(QUERIES),
+    order_by=st.sampled_from(ORDERS),
+    limit=st.integers(1, 5),
+    changes=st.lists(st.lists(st.integers(0, len(POOL) - 1), max_size=4), max_size=20),
+)
+def test_paging_while_versions_are_added_and_removed_never_repeats_or_skips_a_steady_match(
+    start: set[int], where: str, order_by: str, limit: int, changes: list[list[int]]
+) -> None:
+    present = set(start)
+    throughout = set(start)  # in the registry from the first page to the last, never removed meanwhile
+    returned: list[int] = []
+    cursor = None
+    for page_number in range(len(POOL) + 1):
+        live = [POOL[i] for i in sorted(present)]
+        page = run_search(live, where, order_by=order_by, limit=limit, cursor=cursor)
+        returned += [POOL.index(next(c for c in live if c[0] is item)) for item in page.items]
+        cursor = page.next_cursor
+        if cursor is None:
+            break
+        for index in changes[page_number] if page_number < len(changes) else []:
+            present ^= {index}  # toggle: add it if absent, remove it if present
+            throughout.discard(index)
+    else:
+        raise AssertionError("more pages than versions")
+    steady = {i for i in throughout if run_search([POOL[i]], where, order_by="", limit=1, cursor=None).total}
+    assert len(returned) == len(set(returned)), "a version came back twice"
+    assert steady <= set(returned), "a version that matched throughout was skipped"
+
+
+# -- the compiled form --------------------------------------------------------------------------------------------
+
+
+def test_query_text_never_becomes_code_only_a_constant_it_is_compared_with() -> None:
+    hostile = "x') or __import__('os').system('false') or ('"
+    odd = [candidate("m", "1.0.0", description=hostile, tags={"') or True or ('": "v"})]
+    assert found(f"description = {hostile!r}", candidates=odd) == ["m@1.0.0"]
+    assert found("description = 'x'", candidates=odd) == []
+    assert found("tags.`') or True or ('` = 'v'", candidates=odd) == ["m@1.0.0"]
+    assert found("tags.`') or True or ('` = 'w'", candidates=odd) == []
+
+
+def test_compiled_queries_and_orders_are_cached_in_bounded_caches() -> None:
+    from modelreg._search import compile_order, compile_where
+
+    assert compile_where("metrics.top1 > 0.5") is compile_where("metrics.top1 > 0.5")
+    assert compile_order("metrics.top1 desc") is compile_order("metrics.top1 desc")
+    for i in range(600):
+        compile_where(f"metrics.top1 > {i}")
+    assert compile_where.cache_info().maxsize == compile_order.cache_info().maxsize == 256
+    assert compile_where.cache_info().currsize <= 256

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import sys
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from hypothesis import given
@@ -97,3 +98,70 @@ def test_a_transition_leaves_the_state_it_was_given_untouched() -> None:
     assert before.models == models and before.revision == 1
     assert before.model("m").aliases == {}
     assert after.models == {} and after.revision == 3
+
+
+_T0 = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def _at(change: Change, minute: int, actor: str | None = None) -> Change:
+    return change.stamped(_T0 + timedelta(minutes=minute), actor)
+
+
+_annotation = st.builds(
+    lambda n, v, key, value: Change(
+        "annotated", n, v, None, None, {"add_metrics": {key: value}, "set_tags": {key: "x"}}
+    ),
+    _names, _versions, st.sampled_from(["a", "b", "c"]), st.floats(0, 1),
+)
+_model_annotation = st.builds(
+    lambda n, text: Change("model_annotated", n, None, None, None, {"description": text}),
+    _names,
+    st.text("abc ", max_size=5),
+)
+_stamped_blocks = st.lists(
+    st.one_of(_one, _annotation, _model_annotation).map(lambda change: [change]) | _run, max_size=12
+)
+
+
+@given(_stamped_blocks)
+def test_with_times_and_annotations_one_by_one_and_bulk_still_agree(blocks: list[list[Change]]) -> None:
+    changes = [c for block in blocks for c in block]
+    steps = [(_at(change, revision, f"a{revision}"), revision) for revision, change in enumerate(changes, 1)]
+    one_by_one = RegistryState()
+    for change, revision in steps:
+        one_by_one = apply(one_by_one, change, revision)
+    assert advance(RegistryState(), steps) == one_by_one
+    for model in one_by_one.models.values():  # the records always say what the versions and aliases say
+        assert sorted(model.records) == sorted(model.versions)
+        for version, record in model.records.items():
+            assert record.metadata is model.versions[version]
+            assert record.aliases == tuple(sorted(a for a, v in model.aliases.items() if v == version))
+
+
+def test_records_take_the_registration_time_and_actor_and_the_model_its_first_and_last_change() -> None:
+    state = apply(RegistryState(), _at(_registered("m", "1.0.0"), 1, "ci"), 1)
+    state = apply(state, _at(_registered("m", "2.0.0"), 2), 2)
+    state = apply(state, _at(Change("alias_set", "m", "1.0.0", "production"), 3), 3)
+    model = state.model("m")
+    first = model.records["1.0.0"]
+    assert (first.registered_at, first.registered_by) == (_T0 + timedelta(minutes=1), "ci")
+    assert model.records["2.0.0"].registered_by is None
+    assert (model.created_at, model.updated_at) == (_T0 + timedelta(minutes=1), _T0 + timedelta(minutes=3))
+
+
+def test_an_alias_move_rebuilds_the_records_of_both_versions() -> None:
+    state = apply(RegistryState(), _registered("m", "1.0.0"), 1)
+    state = apply(state, _registered("m", "2.0.0"), 2)
+    state = apply(state, Change("alias_set", "m", "1.0.0", "production"), 3)
+    state = apply(state, Change("alias_set", "m", "2.0.0", "production"), 4)
+    records = state.model("m").records
+    assert (records["1.0.0"].aliases, records["2.0.0"].aliases) == ((), ("production",))
+
+
+def test_an_annotation_applied_twice_gives_the_same_metadata_as_once() -> None:
+    state = apply(RegistryState(), _registered("m", "1.0.0"), 1)
+    change = Change("annotated", "m", "1.0.0", None, None, {"add_metrics": {"new": 0.5}, "remove_tags": ["team"]})
+    once = apply(state, change, 2)
+    twice = apply(once, change, 2)
+    assert twice.model("m").versions == once.model("m").versions
+    assert once.model("m").versions["1.0.0"].performance_metrics["new"] == 0.5

@@ -23,15 +23,16 @@ from typing import Self
 from . import _annotations
 from ._checks import metadata_arg, str_arg
 from ._deadline import Deadline, write_started
-from ._frozen import frozen_dict, frozen_list
+from ._frozen import frozen_dict
+from ._search import Candidate, run_search
 from ._state import ModelState, RegistryState
 from ._transitions import Change, advance
 from .errors import InvalidNameError, InvalidVersionError, VersionNotFoundError
 from .events import Callback, EventHub, RegistryEvent, Subscription, freeze_detail
 from .metadata import ModelMetadata
 from .names import validate_alias, validate_name
-from .records import ModelInfo, SearchPage, VersionRecord
-from .semver import SemVer, parse_range, parse_version
+from .records import ModelInfo, SearchPage
+from .semver import parse_range, parse_version
 
 __all__ = ["Change", "Committed", "Plan", "SnapshotRegistry", "acting_as", "current_actor"]
 
@@ -379,17 +380,6 @@ class SnapshotRegistry(abc.ABC):
     def store_id(self) -> str:
         """A random id made with the store and kept in it, so a recreated store is told from the old one."""
         return self._store_id
-
-
-# TEMPORARY until h9-query's engine lands: an empty-where scan only.
-Candidate = tuple[VersionRecord, SemVer]
-
-
-def run_search(
-    candidates: Iterable[Candidate], where: str, *, order_by: str, limit: int, cursor: str | None, scope: str = ""
-) -> SearchPage:
-    items = [record for record, _ in candidates]
-    return SearchPage(frozen_list(items[:limit]), None, len(items))
 
 
 def _existing(state: RegistryState, name: str) -> ModelState:

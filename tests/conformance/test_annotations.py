@@ -118,3 +118,51 @@ def test_search_records_carry_the_annotated_metadata(registry: ModelRegistry) ->
     _registered(registry)
     new = registry.annotate("m", "1.0.0", add_metrics={"extra": 1.5})
     assert [record.metadata for record in registry.search(name="m").items] == [new]
+
+
+def test_annotations_registrations_and_alias_moves_from_threads_leave_state_and_event_log_agreeing(
+    registry: ModelRegistry,
+) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    registry.register_model("m", "1.0.0", metadata())
+    registry.register_model("m", "1.1.0", metadata())
+    rounds = 15
+
+    def annotator(worker: int) -> None:
+        for i in range(rounds):
+            registry.annotate("m", "1.0.0", add_metrics={f"w{worker}_{i}": float(i)}, set_tags={f"w{worker}": str(i)})
+
+    def registrar() -> None:
+        for i in range(rounds):
+            registry.register_model("m", f"2.{i}.0", metadata())
+
+    def mover() -> None:
+        for i in range(rounds):
+            registry.set_alias("m", "production", "1.0.0" if i % 2 else "1.1.0")
+
+    with ThreadPoolExecutor(5) as pool:
+        futures = [pool.submit(annotator, w) for w in range(3)] + [pool.submit(registrar), pool.submit(mover)]
+        for future in futures:
+            future.result()
+
+    history = registry.history("m")
+    revisions = [event.revision for event in history]
+    assert revisions == sorted(set(revisions))
+    annotated = [event for event in history if event.kind == "annotated"]
+    assert len(annotated) == 3 * rounds
+    meta = registry.get_metadata("m", "1.0.0")
+    for event in annotated:
+        assert event.detail is not None
+        for key, value in event.detail["add_metrics"].items():
+            assert meta.performance_metrics[key] == value
+    assert dict(meta.tags) == {"team": "vision", **{f"w{w}": str(rounds - 1) for w in range(3)}}
+    last_move = [event for event in history if event.kind == "alias_set"][-1]
+    assert registry.get_aliases("m") == {"production": last_move.version}
+    registered = [event.version for event in history if event.kind == "registered"]
+    assert registry.get_versions("m") == sorted(registered, key=lambda v: tuple(map(int, v.split("."))))
+    records = registry.search(name="m", limit=1000).items
+    assert [r.metadata for r in records] == [registry.get_metadata("m", r.version) for r in records]
+    assert {r.version: r.aliases for r in records if r.aliases} == {last_move.version: ("production",)}
+    info = registry.get_model("m")
+    assert (info.version_count, info.updated_at) == (len(registered), history[-1].at)

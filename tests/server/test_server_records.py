@@ -63,7 +63,7 @@ def test_search_items_are_the_metadata_with_name_aliases_and_registration(http: 
     assert set(second) == METADATA_KEYS | {"name", "aliases", "registered_at", "registered_by"}
     assert (second["name"], second["version"], second["aliases"]) == ("rec-search", "2.0.0", ["canary", "production"])
     assert second["performance_metrics"] == {"top1": 0.8}
-    assert first["aliases"] == [] and first["registered_by"] is None  # an open server: no actor
+    assert first["aliases"] == [] and first["registered_by"] == "anonymous"  # an open server's actor
     assert datetime.fromisoformat(first["registered_at"]).tzinfo is not None
 
 
