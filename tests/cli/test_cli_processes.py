@@ -415,6 +415,47 @@ def test_serve_with_tokens_checks_the_cli_token_and_records_the_actor(
 
 
 @needs_server
+def test_search_annotate_and_model_commands_work_over_a_real_server(
+    url: str, tmp_path: Path, spawn: list[subprocess.Popen[str]]
+) -> None:
+    port = _free_port()
+    server = _serve(spawn, url, port, tmp_path / "server.log")
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return modelreg("--registry", f"http://127.0.0.1:{port}", *args)
+
+    for patch in range(5):
+        done = cli("register", "m", f"1.0.{patch}", "--artifact", f"s3://m/{patch}", "--metric", f"top1=0.{patch}1")
+        assert done.returncode == 0, done.stderr
+    assert cli("alias", "set", "m", "production", "1.0.3").returncode == 0
+    annotated = cli("--json", "annotate", "m", "1.0.3", "--metric", "lat_ms=12.5", "--tag", "team=vision")
+    assert json.loads(annotated.stdout)["metadata"]["performance_metrics"] == {"top1": 0.31, "lat_ms": 12.5}
+    refused = cli("annotate", "m", "1.0.3", "--metric", "top1=0.99")
+    assert refused.returncode == 5 and refused.stderr.startswith("error: ") and refused.stderr.count("\n") == 1
+
+    found = cli("search", "metrics.top1 >= 0.2 and tags.team = 'vision'", "--order-by", "metrics.lat_ms")
+    assert (found.returncode, found.stdout.split("\n")[1].split()) == (0, ["m", "1.0.3", "production", "0.31", "12.5"])
+    walked = json.loads(cli("--json", "search", "metrics.top1 > 0.1", "--order-by", "metrics.top1 desc",
+                            "--limit", "2", "--all").stdout)  # fmt: skip
+    assert [i["version"] for i in walked["items"]] == ["1.0.4", "1.0.3", "1.0.2", "1.0.1"]
+    assert (walked["next_cursor"], walked["total"]) == (None, 4)
+    bad = cli("search", "metrics.top1 >= ")
+    assert bad.returncode == 5 and bad.stdout == ""
+    error, query, caret = bad.stderr.splitlines()  # the position survives the trip through the server
+    assert error.startswith("error: ") and query == "  metrics.top1 >= " and caret.endswith("^")
+
+    described = cli("--json", "model", "annotate", "m", "--description", "a test model", "--tag", "owner=ci")
+    assert json.loads(described.stdout)["tags"] == {"owner": "ci"}
+    shown = json.loads(cli("--json", "model", "show", "m").stdout)
+    assert (shown["description"], shown["version_count"], shown["latest"]) == ("a test model", 5, "1.0.4")
+    assert cli("model", "delete", "m").returncode == 4  # an alias exists
+    deleted = cli("model", "delete", "m", "--force")
+    assert (deleted.returncode, deleted.stdout) == (0, "deleted model m and its 5 versions\n"), deleted.stderr
+    assert cli("model", "show", "m").returncode == 3
+    _stop_server(server)
+
+
+@needs_server
 def test_serve_refuses_a_public_address_without_tokens(url: str) -> None:
     done = modelreg("--registry", url, "serve", "--host", "0.0.0.0", "--port", "0")
     assert done.returncode == 2

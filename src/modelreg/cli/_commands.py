@@ -10,8 +10,8 @@ import click
 
 from ..errors import VersionInUseError
 from ..names import validate_name
-from ._context import CliFailure, RegistryGroup, Session, exit_code_for, json_option, pass_session, print_json
-from ._output import metadata_lines, print_table, version_document
+from ._context import CliFailure, RegistryGroup, Session, force_hint, json_option, pass_session, print_json
+from ._output import aliases_of, metadata_lines, print_table, version_document
 from ._parse import (
     KeyValue,
     Rfc3339DateTime,
@@ -24,10 +24,6 @@ from ._parse import (
 )
 
 __all__ = ["alias", "history", "models", "register", "resolve", "show", "unregister", "versions"]
-
-
-def _aliases_of(aliases: dict[str, str], version: str | None) -> list[str]:
-    return sorted(a for a, v in aliases.items() if v == version)
 
 
 @click.command()
@@ -73,7 +69,7 @@ def versions(session: Session, name: str) -> None:
     if session.as_json:
         print_json({"name": name, "versions": found, "aliases": aliases})
     else:
-        print_table(("VERSION", "ALIASES"), ((v, ", ".join(_aliases_of(aliases, v))) for v in found))
+        print_table(("VERSION", "ALIASES"), ((v, ", ".join(aliases_of(aliases, v))) for v in found))
 
 
 @click.command()
@@ -91,7 +87,7 @@ def show(session: Session, name: str, version: str) -> None:
     """
     registry = session.registry()
     metadata = registry.get_metadata(name, version)
-    aliases = _aliases_of(registry.get_aliases(name), metadata.version)
+    aliases = aliases_of(registry.get_aliases(name), metadata.version)
     if session.as_json:
         print_json(version_document(name, metadata, aliases))
     else:
@@ -181,9 +177,7 @@ def unregister(session: Session, name: str, version: str, force: bool) -> None:
         canonical = registry.get_metadata(name, version).version
         registry.unregister_model(name, version, force=force)
     except VersionInUseError as exc:
-        # The library's message speaks of its keyword argument; say the option instead.
-        message = str(exc).replace("force=True", "--force")
-        raise CliFailure(message if message != str(exc) else f"{exc} (use --force)", exit_code_for(exc)) from exc
+        raise force_hint(exc) from exc  # the library's message speaks of its keyword argument
     if session.as_json:
         print_json({"name": name, "version": canonical, "unregistered": True})
     else:
@@ -211,7 +205,7 @@ def resolve(session: Session, name: str, spec: str) -> None:
     found = registry.resolve(name, spec)
     if session.as_json:
         metadata = registry.get_metadata(name, found)
-        aliases = _aliases_of(registry.get_aliases(name), metadata.version)
+        aliases = aliases_of(registry.get_aliases(name), metadata.version)
         print_json({"spec": spec, **version_document(name, metadata, aliases)})
     else:
         click.echo(found)

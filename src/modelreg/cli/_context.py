@@ -38,6 +38,7 @@ __all__ = [
     "RegistryGroup",
     "Session",
     "exit_code_for",
+    "force_hint",
     "json_option",
     "pass_session",
     "print_json",
@@ -73,6 +74,12 @@ def exit_code_for(exc: RegistryError) -> int:
     if exc.code in _AUTH_CODES:
         return EXIT_AUTH
     return nearest(EXIT_CODES, exc, EXIT_GENERIC)
+
+
+def force_hint(exc: VersionInUseError) -> CliFailure:
+    """A refusal while aliases exist, naming the ``--force`` option instead of the library's keyword."""
+    message = str(exc).replace("force=True", "--force")
+    return CliFailure(message if message != str(exc) else f"{exc} (use --force)", exit_code_for(exc))
 
 
 def _message_for(ctx: click.Context, exc: RegistryError) -> str:

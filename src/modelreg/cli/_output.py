@@ -10,8 +10,23 @@ import click
 
 from ..events import RegistryEvent
 from ..metadata import ModelMetadata
+from ..records import ModelInfo, VersionRecord
 
-__all__ = ["event_line", "metadata_lines", "print_table", "version_document"]
+__all__ = [
+    "aliases_of",
+    "event_line",
+    "metadata_lines",
+    "model_document",
+    "model_lines",
+    "print_table",
+    "record_document",
+    "version_document",
+]
+
+
+def aliases_of(aliases: Mapping[str, str], version: str | None) -> list[str]:
+    """The aliases (of a model's alias -> version mapping) that point at ``version``, sorted."""
+    return sorted(a for a, v in aliases.items() if v == version)
 
 
 def print_table(headers: Sequence[str], rows: Iterable[Sequence[object]]) -> None:
@@ -25,6 +40,29 @@ def print_table(headers: Sequence[str], rows: Iterable[Sequence[object]]) -> Non
 def version_document(name: str, metadata: ModelMetadata, aliases: Sequence[str]) -> dict[str, Any]:
     """The JSON shape of one version (``show``, ``register``, ``resolve``)."""
     return {"name": name, "version": metadata.version, "aliases": list(aliases), "metadata": metadata.to_dict()}
+
+
+def record_document(record: VersionRecord) -> dict[str, Any]:
+    """The JSON shape of one search result: ``show``'s, plus who registered it and when."""
+    return {
+        **version_document(record.name, record.metadata, record.aliases),
+        "registered_at": record.registered_at.isoformat(),
+        "registered_by": record.registered_by,
+    }
+
+
+def model_document(info: ModelInfo) -> dict[str, Any]:
+    """The JSON shape of a model's record (``model show``, ``model annotate``)."""
+    return {
+        "name": info.name,
+        "description": info.description,
+        "tags": dict(info.tags),
+        "version_count": info.version_count,
+        "latest": info.latest,
+        "aliases": dict(info.aliases),
+        "created_at": info.created_at.isoformat(),
+        "updated_at": info.updated_at.isoformat(),
+    }
 
 
 def _json_value(value: object) -> str:
@@ -52,6 +90,21 @@ def metadata_lines(name: str, metadata: ModelMetadata, aliases: Sequence[str]) -
     # JSON for parameters, so "1" (text) and 1 (number) stay distinguishable, as --param takes them.
     lines += _mapping_lines("hyperparameters", metadata.to_dict()["hyperparameters"], _json_value)
     lines += _mapping_lines("tags", metadata.tags, str)
+    return lines
+
+
+def model_lines(info: ModelInfo) -> list[str]:
+    """``model show``'s listing, in the layout of ``show``'s."""
+    lines = [
+        f"name:        {info.name}",
+        f"description: {' '.join(info.description.splitlines()) if info.description else '(none)'}",
+        f"versions:    {info.version_count}",
+        f"latest:      {info.latest or '(none)'}",
+        f"created at:  {info.created_at.isoformat()}",
+        f"updated at:  {info.updated_at.isoformat()}",
+    ]
+    lines += _mapping_lines("aliases", dict(sorted(info.aliases.items())), str)
+    lines += _mapping_lines("tags", info.tags, str)
     return lines
 
 

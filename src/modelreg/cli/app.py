@@ -6,8 +6,10 @@ import click
 
 from .. import __version__
 from ..urls import DEFAULT_URL_ENV
+from ._annotate import annotate, model
 from ._commands import alias, history, models, register, resolve, show, unregister, versions
 from ._context import RegistryGroup, Session
+from ._search import search
 from ._serve import serve
 from ._tokens import tokens
 from ._watch import watch
@@ -57,5 +59,6 @@ def cli(ctx: click.Context, url: str | None, token: str | None, ca_bundle: str |
     ctx.call_on_close(session.close)
 
 
-for _command in (models, versions, show, register, unregister, resolve, alias, history, watch, serve, tokens):
+_COMMANDS = (models, versions, show, register, unregister, resolve, alias, history, search, annotate, model)
+for _command in (*_COMMANDS, watch, serve, tokens):
     cli.add_command(_command)
