@@ -85,6 +85,18 @@ def test_annotations_are_searchable_at_once(registry: ModelRegistry) -> None:
     assert _ids(registry.search("metrics.latency_ms < 15 and tags.stage = 'eval'")) == [("beta", "1.0.0")]
 
 
+def test_a_search_after_writes_sees_them_though_the_same_search_ran_before(registry: ModelRegistry) -> None:
+    _fill(registry)
+    assert registry.search("metrics.latency_ms exists").total == 0
+    assert registry.search(name="gamma").total == 0
+    registry.annotate("alpha", "1.0.0", add_metrics={"latency_ms": 9.0})
+    registry.register_model("gamma", "1.0.0", metadata(performance_metrics={"latency_ms": 3.0}))
+    registry.unregister_model("beta", "4.0.0")
+    assert _ids(registry.search("metrics.latency_ms exists")) == [("alpha", "1.0.0"), ("gamma", "1.0.0")]
+    assert _ids(registry.search(name="gamma")) == [("gamma", "1.0.0")]
+    assert ("beta", "4.0.0") not in _ids(registry.search(limit=1000))
+
+
 def test_paging_with_the_cursor_walks_every_match_once(registry: ModelRegistry) -> None:
     _fill(registry)
     seen: list[tuple[str, str]] = []
