@@ -2,17 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 import pytest
-from click.testing import CliRunner, Result
 
-from modelreg.cli.app import cli
-
-CLEAN_ENV: dict[str, str | None] = {"MODELREG_URL": None, "MODELREG_TOKEN": None}
+from support.clirun import json_out, ok, run
 
 
 @pytest.fixture
@@ -25,19 +20,6 @@ def url(tmp_path: Path) -> str:
     return url
 
 
-def run(url: str | None, *args: str) -> Result:
-    argv = ["--registry", url, *args] if url is not None else list(args)
-    return CliRunner(env=CLEAN_ENV).invoke(cli, argv, catch_exceptions=False)
-
-
-def ok(url: str | None, *args: str) -> Result:
-    result = run(url, *args)
-    assert result.exit_code == 0, (result.exit_code, result.stdout, result.stderr)
-    return result
-
-
-def json_out(url: str, *args: str) -> Any:
-    return json.loads(ok(url, "--json", *args).stdout)
 
 
 def fails(url: str, *args: str, code: int) -> str:

@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 import pytest
-from click.testing import CliRunner, Result
+from click.testing import Result
 
 from modelreg import QueryError, open_registry
 from modelreg.cli._search import caret_lines, metric_keys
-from modelreg.cli.app import cli
-
-CLEAN_ENV: dict[str, str | None] = {"MODELREG_URL": None, "MODELREG_TOKEN": None}
+from support.clirun import json_out, ok, run
 
 
 @pytest.fixture
@@ -23,19 +19,6 @@ def url(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'reg.db'}"
 
 
-def run(url: str | None, *args: str) -> Result:
-    argv = ["--registry", url, *args] if url is not None else list(args)
-    return CliRunner(env=CLEAN_ENV).invoke(cli, argv, catch_exceptions=False)
-
-
-def ok(url: str | None, *args: str) -> Result:
-    result = run(url, *args)
-    assert result.exit_code == 0, (result.exit_code, result.stdout, result.stderr)
-    return result
-
-
-def json_out(url: str, *args: str) -> Any:
-    return json.loads(ok(url, "--json", *args).stdout)
 
 
 def register(url: str, name: str, version: str, *extra: str) -> None:
