@@ -8,6 +8,7 @@ used for Server-Sent Events.
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections.abc import Callable, Mapping
@@ -23,10 +24,11 @@ from .._config import DEFAULT_MAX_BODY_BYTES
 from ..errors import RegistryError
 from ..registry import EventLog, ModelRegistry
 from .auth import Auth, Role
-from .call import PROBLEM, WRITE_THREADS, Call, MetadataBodies, Reply, Route, too_large
+from .call import PROBLEM, WRITE_THREADS, BodyCache, Call, MetadataBodies, Reply, Route, too_large
 from .metrics import Metrics
 from .openapi import docs_html, document_json
 from .problems import HTTP_CODES, HTTPProblem, problem_body, problem_for_error
+from .records import record_json
 from .routes import ROUTES
 from .sse import EventFeed
 
@@ -147,6 +149,7 @@ class ModelregApp:
         self.auth = auth
         self.max_body_bytes = max_body_bytes
         self.bodies = MetadataBodies()
+        self.record_bodies = BodyCache(functools.partial(record_json, self.bodies), limit=16_384)
         self.metrics = Metrics(log)
         self.events = EventFeed(registry, log=log)
         self.metrics.gauges["modelreg_event_streams"] = ("Open event streams.", lambda: self.events.clients)

@@ -11,7 +11,7 @@ import json
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Generic, Protocol, TypeVar
 
 import anyio
 import anyio.to_thread
@@ -21,6 +21,7 @@ from starlette.types import Receive, Scope
 from .. import acting_as
 from .._deadline import started_at
 from ..metadata import ModelMetadata
+from ..records import VersionRecord
 from ..registry import EventLog, ModelRegistry
 from .auth import Role
 from .metrics import Metrics
@@ -85,34 +86,52 @@ class Route:
         object.__setattr__(self, "segments", segments)
 
 
-_CACHE_LIMIT = 4096
 _CACHE_BYTES = 32 * 1024 * 1024
+T = TypeVar("T")
 
 
-class MetadataBodies:
-    """Stored metadata as JSON bytes, cached by identity (stored metadata is immutable); one per app."""
+class BodyCache(Generic[T]):
+    """JSON bytes of immutable values, cached by identity; bounded in entries and bytes; one per app.
+
+    The snapshot keeps each stored value (metadata, a version's record) until a write
+    replaces it, so a value answered before is encoded once; the identity check keeps a
+    reused ``id()`` from matching.
+    """
 
     LARGEST = 65_536
     """Larger bodies are encoded again for each request; the cache holds at most 32 MiB in all."""
 
-    def __init__(self) -> None:
-        self._entries: dict[int, tuple[ModelMetadata, bytes]] = {}
+    def __init__(self, encode: Callable[[T], bytes], *, limit: int) -> None:
+        self._encode = encode
+        self._limit = limit
+        self._entries: dict[int, tuple[T, bytes]] = {}
         self._bytes = 0
 
-    def body(self, meta: ModelMetadata) -> bytes:
-        """``meta`` as JSON bytes, from the cache when this very object was encoded before."""
-        hit = self._entries.get(id(meta))
-        if hit is not None and hit[0] is meta:
+    def body(self, value: T) -> bytes:
+        """``value`` as JSON bytes, from the cache when this very object was encoded before."""
+        hit = self._entries.get(id(value))
+        if hit is not None and hit[0] is value:
             return hit[1]
-        body = meta.to_json().encode()
+        body = self._encode(value)
         if len(body) > self.LARGEST:
             return body  # rare, and cheap next to sending it; caching such bodies would let the cache reach gigabytes
-        if len(self._entries) >= _CACHE_LIMIT or self._bytes + len(body) > _CACHE_BYTES:
-            self._entries.clear()  # bounded; the identity check keeps a reused id() from matching
+        if len(self._entries) >= self._limit or self._bytes + len(body) > _CACHE_BYTES:
+            self._entries.clear()  # bounded; the next requests encode again what they need
             self._bytes = 0
-        self._entries[id(meta)] = (meta, body)
+        self._entries[id(value)] = (value, body)
         self._bytes += len(body)
         return body
+
+
+class MetadataBodies(BodyCache[ModelMetadata]):
+    """Stored metadata as JSON bytes (what GET, PUT and PATCH of a version answer)."""
+
+    def __init__(self) -> None:
+        super().__init__(_metadata_json, limit=4096)
+
+
+def _metadata_json(meta: ModelMetadata) -> bytes:
+    return meta.to_json().encode()
 
 
 class App(Protocol):
@@ -123,6 +142,7 @@ class App(Protocol):
     max_body_bytes: int
     write_limiter: anyio.CapacityLimiter
     bodies: MetadataBodies
+    record_bodies: BodyCache[VersionRecord]  # search items: metadata with name, aliases, registration
     metrics: Metrics
     events: EventFeed
     shutting_down: bool

@@ -9,7 +9,7 @@ from ..errors import QueryError
 from ..metadata import ModelMetadata
 from ..records import ModelInfo, SearchPage, VersionRecord
 from .auth import Role
-from .call import Call, Reply, dumps
+from .call import Call, MetadataBodies, Reply, dumps
 from .inputs import ANNOTATION_KEYS, MODEL_ANNOTATION_KEYS, annotation, flag, json_object
 from .paging import DEFAULT_LIMIT
 
@@ -41,37 +41,16 @@ async def search(call: Call) -> Reply:
 
 def _page_json(call: Call, find: functools.partial[SearchPage]) -> bytes:
     page = find()
-    items = b",".join(_record_json(call, record) for record in page.items)
+    items = b",".join(map(call.app.record_bodies.body, page.items))
     return b'{"items":[%s],"next_cursor":%s,"total":%d}' % (items, dumps(page.next_cursor), page.total)
 
 
-_RECORD_BODIES: dict[int, tuple[VersionRecord, bytes]] = {}
-_RECORD_CACHE_LIMIT = 16_384
-_RECORD_CACHE_BYTES = 32 * 1024 * 1024
-_cached_bytes = 0
-
-
-def _record_json(call: Call, record: VersionRecord) -> bytes:
-    """The version's metadata JSON with its name, aliases and registration spliced in; cached by identity.
-
-    The snapshot keeps one immutable record per version until a write touches it, so a
-    record seen before is encoded once; the identity check keeps a reused ``id()`` from matching.
-    """
-    global _cached_bytes
-    hit = _RECORD_BODIES.get(id(record))
-    if hit is not None and hit[0] is record:
-        return hit[1]
-    meta = call.app.bodies.body(record.metadata)
+def record_json(bodies: MetadataBodies, record: VersionRecord) -> bytes:
+    """The version's metadata JSON (from ``bodies``) with its name, aliases and registration spliced in."""
+    meta = bodies.body(record.metadata)
     extra = dumps({"name": record.name, "aliases": list(record.aliases),
                    "registered_at": record.registered_at.isoformat(), "registered_by": record.registered_by})
-    body = meta[:-1] + b"," + extra[1:]  # metadata JSON is a non-empty object, so '{...}' + ',' + '...}'
-    if len(body) <= call.app.bodies.LARGEST:
-        if len(_RECORD_BODIES) >= _RECORD_CACHE_LIMIT or _cached_bytes + len(body) > _RECORD_CACHE_BYTES:
-            _RECORD_BODIES.clear()  # bounded in entries and bytes, as MetadataBodies is
-            _cached_bytes = 0
-        _RECORD_BODIES[id(record)] = (record, body)
-        _cached_bytes += len(body)
-    return body
+    return meta[:-1] + b"," + extra[1:]  # metadata JSON is a non-empty object, so '{...}' + ',' + '...}'
 
 
 def model_json(info: ModelInfo) -> bytes:
