@@ -7,6 +7,7 @@ from typing import Any
 import click
 
 from ..errors import VersionInUseError
+from ..records import ModelInfo
 from ._context import RegistryGroup, Session, force_hint, json_option, pass_session, print_json
 from ._output import aliases_of, metadata_lines, model_document, model_lines, version_document
 from ._parse import KeyValue, metric_value, pairs_to_dict, tag_value
@@ -99,11 +100,7 @@ def model_show(session: Session, name: str) -> None:
     \b
         modelreg model show resnet50
     """
-    info = session.registry().get_model(name)
-    if session.as_json:
-        print_json(model_document(info))
-    else:
-        click.echo("\n".join(model_lines(info)))
+    _print_model(session, session.registry().get_model(name))
 
 
 @model.command("annotate")
@@ -127,6 +124,11 @@ def model_annotate(
     info = session.registry().annotate_model(
         name, description=description, set_tags=pairs_to_dict(tags, "--tag") or None, remove_tags=untags
     )
+    _print_model(session, info)
+
+
+def _print_model(session: Session, info: ModelInfo) -> None:
+    """A model record as ``model show`` prints it (text, or JSON with --json)."""
     if session.as_json:
         print_json(model_document(info))
     else:
