@@ -24,13 +24,15 @@ from .._config import DEFAULT_MAX_BODY_BYTES
 from ..errors import RegistryError
 from ..registry import EventLog, ModelRegistry
 from .auth import Auth, Role
-from .call import PROBLEM, WRITE_THREADS, BodyCache, Call, MetadataBodies, Reply, Route, too_large
+from .call import PROBLEM, WRITE_THREADS, BodyCache, Call, MetadataBodies, Reply, too_large
 from .metrics import Metrics
 from .openapi import docs_html, document_json
 from .problems import HTTP_CODES, HTTPProblem, problem_body, problem_for_error
 from .records import record_json
+from .router import Router
 from .routes import ROUTES
 from .sse import EventFeed
+from .ui.site import WebUI
 
 __all__ = ["WRITE_THREADS", "Call", "ModelregApp", "Reply", "create_app"]
 
@@ -108,41 +110,11 @@ def _log_access(line: str) -> None:
         _access.info(line)
 
 
-class _Router:
-    """Finds a route by a dict lookup: paths of one length put their parameters at the same places."""
-
-    def __init__(self, routes: tuple[Route, ...]) -> None:
-        self._params: dict[int, tuple[int, ...]] = {}
-        self._table: dict[tuple[str, ...], Route] = {}
-        for route in routes:
-            params = tuple(i for i, s in enumerate(route.segments) if s is None)
-            if self._params.setdefault(len(route.segments), params) != params:
-                raise ValueError(f"{route.template}: parameters must sit where other routes of its length have them")
-            self._table[self._key([s or "" for s in route.segments], params)] = route
-
-    @staticmethod
-    def _key(segments: list[str], params: tuple[int, ...]) -> tuple[str, ...]:
-        key = segments.copy()
-        for i in params:
-            key[i] = ""
-        return tuple(key)
-
-    def match(self, segments: list[str]) -> tuple[Route, list[str]] | None:
-        """The route for these path segments and its parameter values, or None."""
-        params = self._params.get(len(segments))
-        if params is None:
-            return None
-        route = self._table.get(self._key(segments, params))
-        if route is None:
-            return None
-        return route, [segments[i] for i in params]
-
-
 class ModelregApp:
     """The ASGI application ``create_app`` returns; attributes are for ``serve`` and tests."""
 
     def __init__(
-        self, registry: ModelRegistry, *, log: EventLog | None, auth: Auth | None, max_body_bytes: int
+        self, registry: ModelRegistry, *, log: EventLog | None, auth: Auth | None, max_body_bytes: int, ui: bool
     ) -> None:
         self.registry = registry
         self.log = log
@@ -162,7 +134,9 @@ class ModelregApp:
         self.write_limiter = anyio.CapacityLimiter(WRITE_THREADS)
         self._clock = _ClfClock()
         self._incidents = 0
-        self._router = _Router(ROUTES)
+        self._router = Router(ROUTES)
+        self._api_roots = frozenset(route.segments[1] for route in ROUTES)  # what the UI never answers
+        self.ui = WebUI(self) if ui else None
 
     async def _other(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -190,11 +164,17 @@ class ModelregApp:
         started = time.perf_counter()
         method: str = scope["method"]
         template = "(unmatched)"
+        actor = "-"
         call: Call | None = None
         status, size = 500, 0
         try:
-            found = self._router.match(_segments(scope))
+            segments = _segments(scope)
+            found = self._router.match(segments)
             if found is None:
+                if self.ui is not None and segments[1] not in self._api_roots and self.ui.takes(scope, segments):
+                    page, template, actor = await self.ui.answer(scope, receive, segments)
+                    status, size = await self._send(send, page, method)
+                    return
                 raise self._not_found(scope)
             route, params = found
             template = route.template
@@ -244,7 +224,8 @@ class ModelregApp:
             elapsed = time.perf_counter() - started
             self.metrics.observe(method, template, status, elapsed)
             if self.access_log is not None:
-                self.access_log(self._access_line(scope, call, status, size, elapsed))
+                who = call.actor if call is not None else actor
+                self.access_log(self._access_line(scope, who, status, size, elapsed))
 
     def _not_found(self, scope: Scope) -> HTTPProblem:
         raw: bytes = scope.get("raw_path") or b""
@@ -304,9 +285,9 @@ class ModelregApp:
             _log.warning("ended an event stream to %s: %s", _client(scope), exc)
         return seen[0], seen[1]
 
-    def _access_line(self, scope: Scope, call: Call | None, status: int, size: int, elapsed: float) -> str:
+    def _access_line(self, scope: Scope, who: str, status: int, size: int, elapsed: float) -> str:
         host = _client(scope)
-        actor = call.actor if call is not None and call.actor != "anonymous" else "-"
+        actor = who if who != "anonymous" else "-"
         raw: bytes | None = scope.get("raw_path")
         target = scope["path"] if raw is None else raw.decode("latin-1")
         query: bytes = scope["query_string"]
@@ -321,9 +302,16 @@ class ModelregApp:
 
 
 def create_app(
-    registry: ModelRegistry, *, auth: Auth | None = None, max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    registry: ModelRegistry,
+    *,
+    auth: Auth | None = None,
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    ui: bool = True,
 ) -> ModelregApp:
-    """The HTTP API over ``registry`` as an ASGI app; ``auth=None`` serves everyone as 'anonymous'."""
+    """The HTTP API over ``registry`` as an ASGI app, with the web UI at ``/`` unless ``ui=False``.
+
+    ``auth=None`` serves everyone as 'anonymous'.
+    """
     if not isinstance(registry, ModelRegistry):
         raise TypeError(f"registry must implement ModelRegistry, not {type(registry).__name__}")
     if auth is not None and not isinstance(auth, Auth):
@@ -332,4 +320,4 @@ def create_app(
     # The one place a capability is decided: a user's own ModelRegistry that keeps no event log is
     # still served, its event stream from the server's buffer alone (docs/server.md).
     log = registry if isinstance(registry, EventLog) else None
-    return ModelregApp(registry, log=log, auth=auth, max_body_bytes=max_body_bytes)
+    return ModelregApp(registry, log=log, auth=auth, max_body_bytes=max_body_bytes, ui=ui)

@@ -23,7 +23,7 @@ from .._deadline import started_at
 from ..metadata import ModelMetadata
 from ..records import VersionRecord
 from ..registry import EventLog, ModelRegistry
-from .auth import Role
+from .auth import Auth, Role
 from .metrics import Metrics
 from .problems import HTTPProblem
 from .sse import EventFeed
@@ -138,6 +138,7 @@ class App(Protocol):
     """The per-app state handlers read, all made when the app is (``app.ModelregApp``)."""
 
     registry: ModelRegistry
+    auth: Auth | None  # None: no tokens configured, every caller is an anonymous admin
     log: EventLog | None  # the registry, when it declares an event log; decided once by create_app
     max_body_bytes: int
     write_limiter: anyio.CapacityLimiter

@@ -1,0 +1,34 @@
+"""The UI's route table: every page and form target on the paths of ``ui.paths``, with the role each needs.
+
+A form's role is the role of the API route that does the same write (``server.routes``),
+so the browser and the API grant exactly the same things.
+"""
+
+from __future__ import annotations
+
+from ..auth import Role
+from ..call import Endpoint, Route
+from . import paths
+from .pages import login, login_page, logout, models_page, static_file
+
+__all__ = ["UI_ROUTES"]
+
+
+def _route(template: str, **methods: Endpoint) -> Route:
+    return Route(template, methods)
+
+
+UI_ROUTES: tuple[Route, ...] = (
+    _route(paths.MODELS, GET=Endpoint(models_page, Role.READ)),
+    _route(paths.LOGIN, GET=Endpoint(login_page, None), POST=Endpoint(login, None)),
+    _route(paths.LOGOUT, POST=Endpoint(logout, None)),
+    _route(paths.STATIC, GET=Endpoint(static_file, None)),
+
+    # -- model, version and compare pages ----------------------------------------------
+
+
+    # -- search and the write forms ----------------------------------------------------
+
+
+)
+"""Every page the UI serves."""
