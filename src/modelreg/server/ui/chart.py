@@ -150,8 +150,16 @@ def _head(metric: str, versions: Sequence[str], values: list[float | None], summ
             f'aria-describedby="{ident}-d" viewBox="0 0 {width} {height}" width="100%" '
             f'preserveAspectRatio="xMidYMid meet" font-family="system-ui, sans-serif" font-size="{_FONT}">'
             f'<title id="{ident}-t">{escape(label)}</title><desc id="{ident}-d">{escape(desc)}</desc>'
-            f'<text class="chart-title" x="{_PAD}" y="20" font-size="{_TITLE_FONT}" font-weight="600" '
-            f'fill="currentColor">{escape(metric)}</text>')
+            + _titles(metric, f"{n:,} {noun}", width))
+
+
+def _titles(metric: str, subtitle: str, width: int) -> str:
+    """The visible title (the metric, cut to fit) on the left and the number of versions on the right."""
+    room = width - 2 * _PAD - len(subtitle) * _CHAR - 16
+    return (f'<text class="chart-title" x="{_PAD}" y="20" font-size="{_TITLE_FONT}" font-weight="600" '
+            f'fill="currentColor">{escape(_short(metric, max(4, int(room // (0.62 * _TITLE_FONT)))))}</text>'
+            f'<text class="chart-subtitle" x="{width - _PAD}" y="20" text-anchor="end" fill="currentColor" '
+            f'fill-opacity="0.75">{escape(subtitle)}</text>')
 
 
 def _value(v: float | None) -> str:
@@ -243,7 +251,9 @@ def _grid(frame: _Frame, ticks: list[float]) -> str:
         y = frame.y(t)
         lines.append(f'<line x1="{frame.left:.1f}" y1="{y:.1f}" x2="{frame.right:.1f}" y2="{y:.1f}"/>')
         labels.append(f'<text x="{frame.left - 8:.1f}" y="{y + 4:.1f}">{escape(fmt(t))}</text>')
-    return (f'<g class="chart-grid" stroke="currentColor" stroke-opacity="0.12">{"".join(lines)}</g>'
+    plot = (f'<rect class="chart-plot" x="{frame.left:.1f}" y="{frame.top:.1f}" width="{frame.right - frame.left:.1f}" '
+            f'height="{frame.bottom - frame.top:.1f}" fill="none"/>')
+    return (f'{plot}<g class="chart-grid" stroke="currentColor" stroke-opacity="0.12">{"".join(lines)}</g>'
             f'<g class="chart-ylabel" fill="currentColor" text-anchor="end">{"".join(labels)}</g>')
 
 
@@ -311,12 +321,12 @@ def _mark_rows(frame: _Frame, marked: dict[int, tuple[str, ...]], width: int, ma
         start = g + 3 if g + 3 + w <= width - _PAD / 2 else g - 3 - w
         end = start + w
 
-        def fits(row: int, start: float = start, end: float = end, g: float = g) -> bool:
-            return all((f.row != row or end + 8 <= f.start or f.end + 8 <= start)
-                       and (f.row <= row or not f.start - 4 <= g <= f.end + 4)
-                       and (f.row >= row or not start - 4 <= f.guide <= end + 4) for f in flags)
+        def clashes(row: int, start: float = start, end: float = end, g: float = g) -> int:
+            return sum((f.row == row and end + 8 > f.start and f.end + 8 > start)
+                       or (f.row > row and f.start - 2 <= g <= f.end + 2)  # our guide would cross it
+                       or (f.row < row and start - 2 <= f.guide <= end + 2) for f in flags)  # its guide, us
 
-        row = next((r for r in range(max_rows) if fits(r)), max_rows - 1)
+        row = min(range(max_rows), key=clashes)  # the first without a clash, else the one with fewest
         flags.append(_Flag(i, g, start, end, row, text))
     return flags
 
