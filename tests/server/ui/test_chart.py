@@ -262,6 +262,7 @@ def test_negative_values_get_negative_ticks_and_labels() -> None:
 
 @pytest.mark.parametrize("values", [
     [1e300, 3e300, 2e300], [1e-300, 4e-300], [-1.7e308, 1.7e308, 0.0], [5e-324, 1e-323], [5e-324] * 3,
+    [1.001e-308, 1.224e-308],
     [1e15, 1e15 + 1], [1e6 + 1e-4, 1e6 + 3e-4], [-1e-12, 1e-12],
 ])
 def test_huge_tiny_and_extreme_magnitudes_render_with_finite_coordinates_inside_the_chart(

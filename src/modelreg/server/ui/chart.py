@@ -207,9 +207,9 @@ def nice_ticks(lo: float, hi: float, target: int) -> list[float]:
     if not (math.isfinite(raw) and raw > 0):
         return [lo, hi]
     exp = math.floor(math.log10(raw))
-    scale = 10.0 ** abs(exp)
-    if not (math.isfinite(scale) and scale > 0):
+    if abs(exp) > 300:  # 10.0 ** 309 overflows; steps this far out are near the float's ends anyway
         return [lo, hi]
+    scale = 10.0 ** abs(exp)
     frac = raw / scale if exp >= 0 else raw * scale
     m = next(s for s in (1, 2, 5, 10) if frac <= s * (1 + 1e-9))
 
