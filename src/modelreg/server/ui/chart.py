@@ -352,7 +352,7 @@ def _marks_behind(frame: _Frame, versions: Sequence[str], flags: list[_Flag]) ->
     rows = 1 + max(f.row for f in flags)
     for f in flags:
         y = frame.top - 10 - _ROW * (rows - 1 - f.row)
-        guides.append(f'<line class="chart-mark-line" x1="{f.guide:.1f}" y1="{y + 3:.1f}" x2="{f.guide:.1f}" '
+        guides.append(f'<line class="chart-mark-line" x1="{f.guide:.1f}" y1="{y - 4:.1f}" x2="{f.guide:.1f}" '
                       f'y2="{frame.bottom:.1f}"/>')
         labels.append(f'<text class="chart-mark-label" x="{f.start:.1f}" y="{y:.1f}">'
                       f'<title>{escape(versions[f.index])}</title>{escape(f.text)}</text>')
