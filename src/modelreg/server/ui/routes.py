@@ -9,7 +9,9 @@ from __future__ import annotations
 from ..auth import Role
 from ..call import Endpoint, Route
 from . import paths
+from .forms import alias_form, annotate_model_form, annotate_version_form, unregister_form
 from .pages import login, login_page, logout, models_page, static_file
+from .search_page import search_page
 
 __all__ = ["UI_ROUTES"]
 
@@ -28,7 +30,12 @@ UI_ROUTES: tuple[Route, ...] = (
 
 
     # -- search and the write forms ----------------------------------------------------
-
+    _route(paths.SEARCH, GET=Endpoint(search_page, Role.READ)),
+    # The handlers check the API's role for each write (grants.write_role); READ here only asks for a sign-in.
+    _route(paths.ALIAS_FORM, POST=Endpoint(alias_form, Role.READ)),
+    _route(paths.MODEL_ANNOTATE, POST=Endpoint(annotate_model_form, Role.READ)),
+    _route(paths.VERSION_ANNOTATE, POST=Endpoint(annotate_version_form, Role.READ)),
+    _route(paths.UNREGISTER, POST=Endpoint(unregister_form, Role.READ)),
 
 )
 """Every page the UI serves."""
