@@ -9,6 +9,8 @@ from __future__ import annotations
 from ..auth import Role
 from ..call import Endpoint, Route
 from . import paths
+from .compare import compare_page
+from .model_pages import model_page, version_page
 from .pages import login, login_page, logout, models_page, static_file
 
 __all__ = ["UI_ROUTES"]
@@ -25,6 +27,9 @@ UI_ROUTES: tuple[Route, ...] = (
     _route(paths.STATIC, GET=Endpoint(static_file, None)),
 
     # -- model, version and compare pages ----------------------------------------------
+    _route(paths.MODEL, GET=Endpoint(model_page, Role.READ)),
+    _route(paths.VERSION, GET=Endpoint(version_page, Role.READ)),
+    _route(paths.COMPARE, GET=Endpoint(compare_page, Role.READ)),
 
 
     # -- search and the write forms ----------------------------------------------------
