@@ -153,8 +153,9 @@ def compare_page(page: Page, name: str) -> Reply:
     """GET /models/{name}/compare?v=A&v=B: versions side by side, differences highlighted, deltas vs the first."""
     registry = page.registry
     info = registry.get_model(name)
-    metas = [registry.get_metadata(name, version) for version in _chosen(page)]  # 422 bad, 404 unknown
-    canonical = [meta.version for meta in metas]
+    given = _chosen(page)
+    metas = [registry.get_metadata(name, version) for version in given]  # 422 bad, 404 unknown
+    canonical = [meta.version or version for meta, version in zip(metas, given, strict=True)]
     twice = next((version for i, version in enumerate(canonical) if version in canonical[:i]), None)
     if twice is not None:
         raise HTTPProblem("invalid_parameter", f"version {twice} is given more than once; compare distinct versions")

@@ -197,7 +197,7 @@ async def version_page(page: Page, name: str, version: str) -> Reply:
     """GET /models/{name}/versions/{version}: all metadata, its aliases, links to compare, and its history."""
     registry = page.registry
     metadata = registry.get_metadata(name, version)  # InvalidVersionError 422, VersionNotFoundError 404
-    canonical = metadata.version
+    canonical = metadata.version or version  # stored metadata always carries its canonical version
     info = registry.get_model(name)
     found = registry.search(f"version = {where_quote(canonical)}", name=name, limit=1).items
     if not found:
