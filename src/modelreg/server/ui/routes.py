@@ -9,7 +9,9 @@ from __future__ import annotations
 from ..auth import Role
 from ..call import Endpoint, Route
 from . import paths
+from .compare import compare_page
 from .forms import alias_form, annotate_model_form, annotate_version_form, unregister_form
+from .model_pages import model_page, version_page
 from .pages import login, login_page, logout, models_page, static_file
 from .search_page import search_page
 
@@ -27,6 +29,9 @@ UI_ROUTES: tuple[Route, ...] = (
     _route(paths.STATIC, GET=Endpoint(static_file, None)),
 
     # -- model, version and compare pages ----------------------------------------------
+    _route(paths.MODEL, GET=Endpoint(model_page, Role.READ)),
+    _route(paths.VERSION, GET=Endpoint(version_page, Role.READ)),
+    _route(paths.COMPARE, GET=Endpoint(compare_page, Role.READ)),
 
 
     # -- search and the write forms ----------------------------------------------------
