@@ -164,7 +164,7 @@ def search_page(page: Page) -> Reply:
     """GET /search?where=&name=&order_by=&columns=&cursor= : one page of matching versions (400 with the spot)."""
     where, name, order_by = page.arg("where"), page.arg("name"), page.arg("order_by")
     cursor = page.arg("cursor") or None
-    extra = [key for text in page.args("columns") for key in text.split(",")]
+    extra = [key.strip() for text in page.args("columns") for key in text.split(",")]
     base: dict[str, str | list[str]] = {"where": where, "name": name, "columns": page.args("columns")}
     context: dict[str, Any] = {"where": where, "name": name, "order_by": order_by, "columns_arg": ",".join(extra),
                "examples": [(w, o, page.href(paths.SEARCH, {"where": w, "order_by": o})) for w, o in EXAMPLES],
