@@ -167,6 +167,11 @@ def test_a_bad_cursor_is_a_400_without_a_spot(ui: UIClient) -> None:
     assert status == 400 and "cursor" in page and '<pre class="spot">' not in page
 
 
+def test_a_bad_model_name_is_shown_on_the_search_page_with_422(ui: UIClient) -> None:
+    status, page = search(ui, where="metrics.top1 > 0", name="no such/model")
+    assert status == 422 and "invalid model name" in page and "The search cannot be run" in page
+
+
 def test_hostile_input_is_escaped_everywhere(ui: UIClient) -> None:
     evil = "<script>alert(1)</script>"
     status, page = search(ui, where=f"name = '{evil}'", order_by="name", columns=evil, name="resnet50")
