@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 from datetime import timedelta
 from html import unescape
 from pathlib import Path
 
+import httpx
 import pytest
 
 from factories import TRAINED, metadata
 from modelreg import MemoryRegistry, ModelRegistry, acting_as, open_registry
+from modelreg.server.app import create_app
 from modelreg.server.auth import Auth, Role, Token, hash_token
 from modelreg.server.ui.model_pages import ALIAS_MOVES_SHOWN, alias_moves, where_quote
 from modelreg.server.ui.render import format_when
-from support.pagekit import get_page, get_pages, list_items, table_rows
+from support.pagekit import HTML, get_page, get_pages, list_items, table_rows
 from support.serverkit import HAS_SQLITE, TOKENS
 
 HOSTILE = "<script>alert(1)</script>"
@@ -284,3 +287,24 @@ def test_model_and_version_pages_over_a_sqlite_registry_read_history_from_the_st
     assert [line.split(",")[0] for line in list_items(model.text, "moves")] == [
         "production: 1.0.0 → 1.2.0 by ci", "production: set to 1.0.0 by ci"]
     assert version.status_code == 200 and "alias production set to this version by ci" in version.text
+
+
+def test_the_model_page_shows_a_metric_added_after_it_was_first_served_by_the_same_app() -> None:
+    reg = _registry(2)
+
+    async def run() -> tuple[str, str]:
+        app = create_app(reg)
+        try:
+            async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as http:
+                before = await http.get("/models/m?chart=top1", headers=HTML)
+                reg.annotate("m", "1.1.0", add_metrics={"f1": 0.5})
+                after = await http.get("/models/m?chart=f1", headers=HTML)
+                return before.text, after.text
+        finally:
+            app.events.close()
+
+    before, after = asyncio.run(run())
+
+    assert '<option value="f1"' not in before
+    assert '<option value="f1" selected>f1</option>' in after
+    assert re.findall(r'<text class="chart-title"[^>]*>([^<]+)</text>', after) == ["f1"]
