@@ -112,3 +112,16 @@ def test_delta_rounds_float_noise_and_names_the_direction() -> None:
     assert delta(1.0, 1.3) == ("▼ \u22120.3", "down")
     assert delta(5.0, 5.0) == ("=", "same")
     assert delta(1500.0, 500.0) == ("▲ +1000", "up")
+
+
+def test_fact_rows_differ_by_what_they_show_so_seconds_apart_is_not_highlighted() -> None:
+    reg = _registry()
+    reg.register_model("m", "2.0.1", metadata(training_date=TRAINED + timedelta(days=2, seconds=10),
+                                              artifact_path="s3://m/2.0.0"))
+
+    page = get_page(reg, "/models/m/compare?v=2.0.0&v=2.0.1")
+
+    rows = _rows(page.text)
+    assert rows["training date"].cells[1] == rows["training date"].cells[2]
+    assert rows["training date"].classes == "" and rows["artifact path"].classes == ""
+    assert _rows(get_page(reg, "/models/m/compare?v=1.0.0&v=2.0.0").text)["training date"].classes == "diff"
