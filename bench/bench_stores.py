@@ -2,12 +2,15 @@
 
 Usage: python bench/bench_stores.py [--postgres URL|auto] [--writes 2000] [--writers 4]
                                     [--big 100000] [--trials 20] [--queries 100000] [--repeat 5]
+                                    [--history-versions 10000] [--only all|history]
 
 Prints Markdown tables (paste them into the README) of:
   1. registrations per second: one writer in this process, and --writers processes at once;
   2. read latency (ns per has_version / get_metadata / get_versions) when nothing changed;
   3. how long a change made by process A takes to be visible in process B (median of --trials);
-  4. open time and RSS of a registry of --big versions (built in one transaction with register_many).
+  4. open time and RSS of a registry of --big versions (built in one transaction with register_many);
+  5. one model's history (--history-versions versions, 50 alias moves): whole, and filtered by
+     version/kinds in the store, as ratios to the unfiltered call (--only history runs just this).
 Ratios are against MemoryRegistry in this run; compare ratios between machines, not times.
 Each SQLite section uses a new file under a temporary directory. With --postgres URL each
 section uses a new schema in that database (the URL's user needs CREATE on it), dropped
@@ -307,6 +310,39 @@ def open_big(url: str, count: int) -> dict[str, float]:
     return result
 
 
+# -- 5. one model's history, filtered ---------------------------------------------------------------
+
+
+def history_ms(url: str, versions: int, moves: int, repeat: int) -> dict[str, float]:
+    """Best-of-``repeat`` ms of a model's history: whole, filtered after the call, filtered by the store."""
+    entries = [("big", f"1.0.{i}", metadata_for("big", f"1.0.{i}", i)) for i in range(versions)]
+    rng = random.Random(7)
+    moves_kinds = ("alias_set", "alias_removed")
+    with _durable(url) as registry:
+        registry.register_many(entries)
+        for _ in range(moves):
+            registry.set_alias("big", "production", f"1.0.{rng.randrange(versions)}")
+        target = f"1.0.{versions // 2}"
+        calls: dict[str, Callable[[], list[RegistryEvent]]] = {
+            "history(name)": lambda: registry.history("big"),
+            "history(name), kinds filtered in Python": lambda: [
+                e for e in registry.history("big") if e.kind in moves_kinds],
+            f"history(name, kinds={moves_kinds})": lambda: registry.history("big", kinds=moves_kinds),
+            f"history(name, version={target!r})": lambda: registry.history("big", version=target),
+        }
+        best: dict[str, float] = {}
+        for label, call in calls.items():
+            times = []
+            for _ in range(repeat):
+                start = time.perf_counter()
+                call()
+                times.append(time.perf_counter() - start)
+            best[label] = min(times) * 1000
+        if len(registry.history("big", kinds=moves_kinds)) != moves:
+            raise RuntimeError("the kinds filter did not return every alias move")
+        return best
+
+
 # -- report -------------------------------------------------------------------------------------------
 
 
@@ -327,6 +363,22 @@ def run(args: argparse.Namespace, backends: dict[str, Fresh]) -> None:
     print(f"### modelreg store benchmark ({datetime.now(UTC):%Y-%m-%d})\n")
     print(f"Python {platform.python_version()}, SQLite {sqlite3.sqlite_version}, {os.cpu_count()} CPUs, "
           f"{platform.system()} {platform.machine()}; MemoryRegistry measured in the same run as the baseline.")
+    if args.only != "history":
+        run_main_sections(args, backends)
+    run_history(args, backends)
+
+
+def run_history(args: argparse.Namespace, backends: dict[str, Fresh]) -> None:
+    for name, fresh in backends.items():
+        with fresh() as url:
+            ms = history_ms(url, args.history_versions, 50, args.repeat)
+        base = ms["history(name)"]
+        rows = [[f"`{label}`", f"{value:.2f}", ratio(value, base)] for label, value in ms.items()]
+        table(f"{name}: history of one model of {args.history_versions:,} versions and 50 alias moves "
+              f"(best of {args.repeat})", ["call", "ms", "vs unfiltered"], rows)
+
+
+def run_main_sections(args: argparse.Namespace, backends: dict[str, Fresh]) -> None:
 
     memory_rate = writes_single(MemoryRegistry(), args.writes)
     rows = [["memory, 1 writer (in-process)", f"{memory_rate:,.0f}", f"{1000 / memory_rate:.3f}", "1.00x"]]
@@ -390,10 +442,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--trials", type=int, default=20, help="visibility trials")
     parser.add_argument("--queries", type=int, default=100_000, help="queries per read measurement")
     parser.add_argument("--repeat", type=int, default=5, help="read runs; the best is reported")
+    parser.add_argument("--history-versions", type=int, default=10_000, help="versions of the history model")
+    parser.add_argument("--only", choices=["all", "history"], default="all", help="run every section, or one")
     args = parser.parse_args(argv)
-    for option in ("writes", "writers", "big", "trials", "queries", "repeat"):
+    for option in ("writes", "writers", "big", "trials", "queries", "repeat", "history_versions"):
         if getattr(args, option) < 1:
-            parser.error(f"--{option} must be at least 1")
+            parser.error(f"--{option.replace('_', '-')} must be at least 1")
     if args.big % 100:
         parser.error("--big must be a multiple of 100 (the registry has 100 versions per model)")
 

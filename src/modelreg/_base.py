@@ -364,8 +364,10 @@ class SnapshotRegistry(abc.ABC):
         return self._hub.subscribe(callback)
 
     @abc.abstractmethod
-    def history(self, name: str) -> list[RegistryEvent]:
-        """The changes to one model, oldest first."""
+    def history(
+        self, name: str, *, version: str | None = None, kinds: Iterable[str] | None = None
+    ) -> list[RegistryEvent]:
+        """The changes to one model, oldest first; only ``version``'s and only these ``kinds`` when given."""
 
     @abc.abstractmethod
     def events_after(self, revision: int, limit: int = 1000) -> list[RegistryEvent]:

@@ -5,10 +5,12 @@ from __future__ import annotations
 import itertools
 import uuid
 from collections import deque
+from collections.abc import Iterable
 
 from ._base import Committed, Plan, SnapshotRegistry
 from ._checks import int_arg, number_option
 from ._deadline import Deadline
+from ._history import history_filter
 from .errors import EventsUnavailableError
 from .events import RegistryEvent
 from .names import validate_name
@@ -42,10 +44,17 @@ class MemoryRegistry(SnapshotRegistry):
             self._apply(changes, events)
         return Committed(tuple(changes), tuple(events))
 
-    def history(self, name: str) -> list[RegistryEvent]:
-        """The most recent changes to one model (up to ``history_limit`` over all models), oldest first."""
+    def history(
+        self, name: str, *, version: str | None = None, kinds: Iterable[str] | None = None
+    ) -> list[RegistryEvent]:
+        """The most recent changes to one model (up to ``history_limit`` over all models), oldest first.
+
+        With ``version`` only that version's events, with ``kinds`` only events of those kinds.
+        """
         validate_name(name)
-        return [event for event in list(self._events) if event.name == name]
+        chosen = history_filter(version, kinds)
+        events = [event for event in list(self._events) if event.name == name]
+        return events if chosen.unfiltered else [event for event in events if chosen.matches(event)]
 
     def events_after(self, revision: int, limit: int = 1000) -> list[RegistryEvent]:
         """Up to ``limit`` changes after ``revision``, oldest first, from the last ``history_limit`` events.

@@ -65,8 +65,10 @@ class ModelRegistry(Protocol):
         """Call ``callback`` with each committed change, in revision order."""
         ...
 
-    def history(self, name: str) -> list[RegistryEvent]:
-        """The changes to one model, oldest first."""
+    def history(
+        self, name: str, *, version: str | None = None, kinds: Iterable[str] | None = None
+    ) -> list[RegistryEvent]:
+        """The changes to one model, oldest first; only ``version``'s and only these ``kinds`` when given."""
         ...
 
     def search(

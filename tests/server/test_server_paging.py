@@ -134,3 +134,77 @@ def test_a_cursor_of_one_listing_is_refused_by_another(http: httpx.Client) -> No
 
     assert (other_model.status_code, other_route.status_code) == (400, 400)
     assert other_model.json()["code"] == other_route.json()["code"] == "invalid_parameter"
+
+
+def _write_moves(http: httpx.Client, name: str) -> None:
+    for patch in range(4):
+        _put(http, name, f"1.0.{patch}")
+    for patch in [0, 1, 2, 3, 1, 2]:
+        http.put(f"/api/v1/models/{name}/aliases/production", json={"version": f"1.0.{patch}"})
+
+
+@pytest.mark.parametrize(("name", "params"), [
+    ("page-filtered-kinds", {"kinds": "alias_set,alias_removed"}),
+    ("page-filtered-version", {"version": "1.0.1"}),
+    ("page-filtered-both", {"version": "1.0.2", "kinds": "alias_set"}),
+])
+def test_history_pages_through_filtered_events_only(http: httpx.Client, name: str, params: dict[str, str]) -> None:
+    _write_moves(http, name)
+    path = f"/api/v1/models/{name}/history"
+    whole = http.get(path, params=params).json()["events"]
+
+    found: list[Any] = []
+    page: dict[str, str] = {**params, "limit": "2"}
+    while True:
+        data = http.get(path, params=page).json()
+        found += data["events"]
+        if data["next_cursor"] is None:
+            break
+        page = {**params, "limit": "2", "cursor": data["next_cursor"]}
+
+    assert found == whole and len(found) >= 2
+    assert [e["revision"] for e in found] == sorted({e["revision"] for e in found})
+    if "kinds" in params:
+        assert {e["kind"] for e in found} <= set(params["kinds"].split(","))
+    if "version" in params:
+        assert {e["version"] for e in found} == {params["version"]}
+
+
+def test_a_history_cursor_continues_only_the_filter_it_came_from(http: httpx.Client) -> None:
+    _write_moves(http, "page-filter-own")
+    path = "/api/v1/models/page-filter-own/history"
+    cursor = http.get(path, params={"kinds": "alias_set", "limit": "1"}).json()["next_cursor"]
+
+    same = http.get(path, params={"kinds": "alias_set", "cursor": cursor})
+    unfiltered = http.get(path, params={"cursor": cursor})
+    other_kinds = http.get(path, params={"kinds": "alias_set,registered", "cursor": cursor})
+    with_version = http.get(path, params={"kinds": "alias_set", "version": "1.0.0", "cursor": cursor})
+
+    assert same.status_code == 200
+    assert [r.status_code for r in (unfiltered, other_kinds, with_version)] == [400, 400, 400]
+    assert {r.json()["code"] for r in (unfiltered, other_kinds, with_version)} == {"invalid_parameter"}
+
+
+@pytest.mark.parametrize(("params", "status", "code", "words"), [
+    ({"kinds": "alias_set,moved"}, 400, "invalid_query", "unknown event kind(s) 'moved'; the kinds are registered"),
+    ({"kinds": "alias_set,"}, 400, "invalid_query", "unknown event kind(s) ''"),
+    ({"version": "1.0"}, 422, "invalid_version", "1.0"),
+    ({"versions": "1.0.0"}, 400, "invalid_parameter", "versions"),
+])
+def test_bad_history_filters_are_refused_with_what_was_wrong(
+    http: httpx.Client, params: dict[str, str], status: int, code: str, words: str
+) -> None:
+    answer = http.get("/api/v1/models/page-filter-bad/history", params=params)
+
+    assert answer.status_code == status, answer.text
+    assert answer.json()["code"] == code
+    assert words in answer.json()["detail"]
+
+
+def test_an_empty_kinds_parameter_returns_no_events(http: httpx.Client) -> None:
+    _put(http, "page-filter-empty", "1.0.0")
+
+    answer = http.get("/api/v1/models/page-filter-empty/history", params={"kinds": ""})
+
+    assert answer.status_code == 200
+    assert answer.json() == {"name": "page-filter-empty", "events": []}

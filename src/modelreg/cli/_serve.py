@@ -90,6 +90,7 @@ __all__ = ["serve"]
     type=click.IntRange(min=1),
     help="Connections held at once [default: what the file-descriptor limit (ulimit -n) leaves room for].",
 )
+@click.option("--no-ui", is_flag=True, help="Serve only the JSON API, without the web UI at /.")
 @pass_session
 def serve(
     session: Session,
@@ -107,10 +108,11 @@ def serve(
     body_timeout: float,
     max_header_bytes: int,
     max_connections: int | None,
+    no_ui: bool,
 ) -> None:
     """Serve the registry over HTTP or HTTPS until SIGTERM or Ctrl-C.
 
-    The JSON API is under /api/v1, its OpenAPI document at /openapi.json.
+    The web UI is at /, the JSON API under /api/v1, its OpenAPI document at /openapi.json.
 
     Example:
 
@@ -136,6 +138,7 @@ def serve(
         tls_cert=str(tls_cert) if tls_cert is not None else None,
         tls_key=str(tls_key) if tls_key is not None else None,
         behind_tls_proxy=behind_tls_proxy,
+        ui=not no_ui,
         header_timeout=header_timeout,
         body_timeout=body_timeout,
         max_header_bytes=max_header_bytes,

@@ -25,6 +25,7 @@ import httpx
 from .. import __version__, _paths
 from .._checks import int_arg, metadata_arg, number_option, str_arg
 from .._config import check_token
+from .._history import history_filter
 from ..errors import QueryError, RegistryError, StoreError, error_class
 from ..events import Callback, RegistryEvent, Subscription
 from ..metadata import ModelMetadata
@@ -376,10 +377,21 @@ class RegistryClient:
         validate_name(name)
         return dict(self._member(self._json("GET", _paths.fill(_paths.ALIASES, name=name)), "aliases", dict))
 
-    def history(self, name: str) -> list[RegistryEvent]:
-        """The changes to one model, oldest first."""
+    def history(
+        self, name: str, *, version: str | None = None, kinds: Iterable[str] | None = None
+    ) -> list[RegistryEvent]:
+        """The changes to one model, oldest first; only ``version``'s and only these ``kinds`` when given.
+
+        The server filters, so only the events asked for cross the network.
+        """
         validate_name(name)
-        return self._events(self._json("GET", _paths.fill(_paths.HISTORY, name=name)))
+        chosen = history_filter(version, kinds)  # refused here as in-process, before any request
+        params: dict[str, str] = {}
+        if version is not None:
+            params["version"] = version
+        if chosen.kinds is not None:
+            params["kinds"] = ",".join(sorted(chosen.kinds))
+        return self._events(self._json("GET", _paths.fill(_paths.HISTORY, name=name), params=params))
 
     def subscribe(self, callback: Callback, *, since: int | None = None) -> Subscription:
         """Call ``callback`` (in a background thread) with each change after now, once each, in order.

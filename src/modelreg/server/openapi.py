@@ -200,6 +200,15 @@ _P_LIMIT = _param("limit", "query", {"type": "string", "pattern": "^[0-9]{1,4}$"
 _P_CURSOR = _param("cursor", "query", {"type": "string", "maxLength": 1024},
                    "The next_cursor of the previous page (opaque).", required=False)
 _PAGED = [_P_LIMIT, _P_CURSOR]
+_HISTORY_FILTERS = [
+    _param("version", "query", {"type": "string", "maxLength": MAX_VERSION_LENGTH, "pattern": _VERSION_PATTERN},
+           "Only this version's events (build metadata ignored, as by the version routes), e.g. 1.4.2.",
+           required=False),
+    _param("kinds", "query", {"type": "string", "maxLength": 1024,
+                              "pattern": "^((" + "|".join(EVENT_KINDS) + ")(,(" + "|".join(EVENT_KINDS) + "))*)?$"},
+           f"Only events of these kinds, comma-separated ({', '.join(EVENT_KINDS)}); empty: none.",
+           required=False),
+]
 _P_FORCE_MODEL = _param("force", "query", {"type": "string", "enum": ["true", "false"]},
                         "Also remove the model's aliases (admin role).", required=False)
 _SEARCH_PARAMS = [
@@ -277,7 +286,8 @@ def _operations() -> dict[str, dict[str, Any]]:
             "delete": _op("Remove an alias (admin role)", [_P_NAME, _P_ALIAS], {"204": _ok("Removed")},
                           write_errors),
         },
-        _paths.HISTORY: {"get": _op("A model's changes, oldest first (paged with limit/cursor)", [_P_NAME, *_PAGED],
+        _paths.HISTORY: {"get": _op("A model's changes, oldest first, optionally only one version's or some kinds "
+                                    "(paged with limit/cursor)", [_P_NAME, *_HISTORY_FILTERS, *_PAGED],
                                     {"200": _ok("The events", "History")}, (*_API_ERRORS, "503"))},
         _paths.SEARCH: {"get": _op("Versions matching a query, in order, one page at a time", _SEARCH_PARAMS,
                                    {"200": _ok("One page of matches", "SearchPage")}, (*_API_ERRORS, "503"))},

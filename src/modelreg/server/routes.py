@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -9,6 +10,7 @@ import anyio
 from starlette.responses import StreamingResponse
 
 from .. import _paths
+from .._history import history_filter
 from ..errors import InvalidVersionError, MetadataError, RegistryError, StoreError, VersionNotFoundError
 from ..events import RegistryEvent
 from ..metadata import ModelMetadata
@@ -135,13 +137,23 @@ async def remove_alias(call: Call, name: str, alias: str) -> Reply:
 
 
 async def history(call: Call, name: str) -> Reply:
-    """GET /api/v1/models/{name}/history[?limit=N&cursor=C] (a cursor records the last revision returned)"""
-    page = page_request(call.query, "history", name)  # a bad cursor is refused before the store is asked
-    events: Sequence[RegistryEvent] = await call.run(call.registry.history, name)
+    """GET /api/v1/models/{name}/history[?version=V&kinds=a,b&limit=N&cursor=C]
+
+    A cursor records the last revision returned and the filters, so it continues only the same listing.
+    """
+    version = call.query.get("version")
+    text = call.query.get("kinds")
+    kinds = None if text is None else text.split(",") if text else []  # comma-separated: keys may not repeat
+    fingerprint = history_filter(version, kinds).fingerprint()  # bad filters are refused before the cursor
+    scope = f"{name};{fingerprint}" if fingerprint else name
+    page = page_request(call.query, "history", scope)  # a bad cursor is refused before the store is asked
+    events: Sequence[RegistryEvent] = await call.run(
+        functools.partial(call.registry.history, name, version=version, kinds=kinds)
+    )
     if page is None:
         return Reply(200, dumps({"name": name, "events": [event.to_dict() for event in events]}))
     events, next_cursor = page_after(
-        events, page, "history", name, cursor_key=_revision_of, sort_key=_revision_of, parse=int
+        events, page, "history", scope, cursor_key=_revision_of, sort_key=_revision_of, parse=int
     )
     body = {"name": name, "events": [event.to_dict() for event in events], "next_cursor": next_cursor}
     return Reply(200, dumps(body))
@@ -277,7 +289,7 @@ ROUTES: tuple[Route, ...] = (
         PUT=Endpoint(set_alias, Role.ADMIN),
         DELETE=Endpoint(remove_alias, Role.ADMIN),
     ),
-    _route(_paths.HISTORY, GET=Endpoint(history, Role.READ, _PAGED)),
+    _route(_paths.HISTORY, GET=Endpoint(history, Role.READ, _PAGED | {"version", "kinds"})),
     _route(_paths.SEARCH, GET=Endpoint(search, Role.READ, SEARCH_QUERY)),
     _route(_paths.EVENTS, GET=Endpoint(events, Role.READ, frozenset({"since"}))),
     _route(_paths.CHANGES, GET=Endpoint(changes, Role.READ, frozenset({"after", "limit"}))),

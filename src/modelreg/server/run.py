@@ -265,6 +265,7 @@ def serve(
     tls_cert: str | None = None,
     tls_key: str | None = None,
     behind_tls_proxy: bool = False,
+    ui: bool = True,
 ) -> None:
     """Serve the registry at ``registry_url`` (default: the SQLite file) until SIGTERM or Ctrl+C.
 
@@ -275,6 +276,7 @@ def serve(
     ``header_timeout``, ``body_timeout``, ``max_header_bytes`` and ``max_connections``
     (default: what the file-descriptor limit leaves room for). Raises ValueError or a
     RegistryError with a one-line message for bad configuration. Closes the registry before returning.
+    The web UI is served at ``/`` unless ``ui=False`` (its cookies are Secure over HTTPS or ``behind_tls_proxy``).
     """
     int_arg("port", port, minimum=0, maximum=65535, error=ValueError)
     positive_int("max_body_bytes", max_body_bytes)
@@ -292,7 +294,10 @@ def serve(
         registry = open_registry(url, **options)
         try:
             listen = _Listen(sock, tls, limits)
-            _run(create_app(registry, auth=auth, max_body_bytes=max_body_bytes), listen, url, host, access_log)
+            app = create_app(registry, auth=auth, max_body_bytes=max_body_bytes, ui=ui)
+            if app.ui is not None:
+                app.ui.secure_cookies = behind_tls_proxy  # the browser speaks HTTPS to the proxy
+            _run(app, listen, url, host, access_log)
         finally:
             registry.close()
             _log.info("registry closed")

@@ -17,6 +17,7 @@ from collections.abc import Iterable
 
 from .._base import Change, Committed, SnapshotRegistry
 from .._checks import int_arg, metadata_arg, str_arg
+from .._history import HistoryFilter, history_filter
 from .._state import RegistryState
 from .._transitions import advance
 from ..errors import DuplicateVersionError, StoreError
@@ -85,8 +86,8 @@ class DurableRegistry(SnapshotRegistry):
         """Events committed after ``revision``, oldest first, at most ``limit`` (without the write lock)."""
 
     @abc.abstractmethod
-    def _rows_named(self, name: str) -> list[EventRow]:
-        """Every event of model ``name``, oldest first (without the write lock)."""
+    def _rows_named(self, name: str, chosen: HistoryFilter) -> list[EventRow]:
+        """The events of model ``name`` that ``chosen`` passes, oldest first (without the write lock)."""
 
     @abc.abstractmethod
     def _wait_for_change(self, timeout: float) -> bool | None:
@@ -164,10 +165,18 @@ class DurableRegistry(SnapshotRegistry):
         int_arg("limit", limit, minimum=1)
         return [row.event() for row in self._rows_after(revision, limit)]
 
-    def history(self, name: str) -> list[RegistryEvent]:
-        """Every change to one model, oldest first, read from the events table."""
+    def history(
+        self, name: str, *, version: str | None = None, kinds: Iterable[str] | None = None
+    ) -> list[RegistryEvent]:
+        """Every change to one model, oldest first, read from the events table.
+
+        ``version`` and ``kinds`` filter in the query, so only the events returned are decoded.
+        """
         validate_name(name)
-        return [row.event() for row in self._rows_named(name)]
+        chosen = history_filter(version, kinds)
+        if chosen.none_pass:
+            return []
+        return [row.event() for row in self._rows_named(name, chosen)]
 
     def _watch(self) -> None:
         while not self._stopping.is_set():

@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from .._frozen import frozen_dict
+from .._history import HistoryFilter
 from .._state import RegistryState
 from .._transitions import Change, advance
 from ..errors import StoreError
@@ -27,8 +28,32 @@ __all__ = [
     "decode_metadata",
     "encode_detail",
     "encode_metadata",
+    "history_condition",
     "state_from_rows",
 ]
+
+
+def history_condition(
+    name: str, chosen: HistoryFilter, mark: str, version: str = "version"
+) -> tuple[str, list[object]]:
+    """The ``WHERE`` text and parameters for a model's events that ``chosen`` passes, in both stores' SQL.
+
+    ``mark`` is the driver's placeholder; ``version`` the column as compared bytewise (PostgreSQL
+    needs ``COLLATE "C"`` for that). The ``events_by_name`` index finds the model's rows; the rest
+    is checked in the database, so only the rows returned are decoded.
+    """
+    clauses = [f"name = {mark}"]
+    params: list[object] = [name]
+    if chosen.identity is not None:
+        low, high = chosen.version_range()
+        clauses.append(f"{version} >= {mark} AND {version} < {mark}")
+        params += [low, high]
+    if chosen.kinds is not None:
+        kinds = sorted(chosen.kinds)
+        clauses.append(f"kind IN ({', '.join([mark] * len(kinds))})")
+        params += kinds
+    return " AND ".join(clauses), params
+
 
 # (name, version, metadata JSON, registered_at, registered_by) and
 # (name, description, tags JSON, created_at, updated_at), as both stores read them at open.

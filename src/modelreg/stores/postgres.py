@@ -19,6 +19,7 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 from .._base import Change, Committed, Plan
 from .._checks import number_option
 from .._deadline import Deadline
+from .._history import HistoryFilter
 from .._state import RegistryState
 from ..errors import DuplicateVersionError, RegistryError, StoreError
 from ._durable import DurableRegistry
@@ -27,7 +28,7 @@ from ._outage import DEFAULT_STORE_TIMEOUT, holding
 from ._pg_listen import Listener
 from ._pg_schema import CHANNEL, VERSIONS_KEY, WRITE_LOCK, migrate, store_id
 from ._pg_sql import Script, event_rows_for
-from ._rows import ALIAS_ROWS, EventRow, state_from_rows
+from ._rows import ALIAS_ROWS, EventRow, history_condition, state_from_rows
 
 __all__ = ["DEFAULT_CONNECT_TIMEOUT", "DEFAULT_POLL_INTERVAL", "DEFAULT_STORE_TIMEOUT", "PostgresRegistry"]
 
@@ -268,10 +269,12 @@ class PostgresRegistry(DurableRegistry):
             )
 
     def _rows_after(self, revision: int, limit: int | None = None) -> list[EventRow]:
-        return self._read("reading events from", lambda conn: _events(conn, "revision > %s", revision, limit))
+        return self._read("reading events from", lambda conn: _events(conn, "revision > %s", [revision], limit))
 
-    def _rows_named(self, name: str) -> list[EventRow]:
-        return self._read("reading history from", lambda conn: _events(conn, "name = %s", name))
+    def _rows_named(self, name: str, chosen: HistoryFilter) -> list[EventRow]:
+        # COLLATE "C": the version range must compare bytewise, whatever the database's collation.
+        condition, params = history_condition(name, chosen, "%s", version='version COLLATE "C"')
+        return self._read("reading history from", lambda conn: _events(conn, condition, params))
 
     # Writes. Writers take turns on one transaction-scoped advisory lock (WRITE_LOCK),
     # and each numbers its events after the last committed one, so revisions are
@@ -413,6 +416,6 @@ def _event_rows(records: Sequence[Sequence[Any]]) -> list[EventRow]:
     ]
 
 
-def _events(conn: _Conn, condition: str, value: object, limit: int | None = None) -> list[EventRow]:
+def _events(conn: _Conn, condition: str, params: list[object], limit: int | None = None) -> list[EventRow]:
     query = f"{_SELECT_EVENTS} WHERE {condition} ORDER BY revision LIMIT %s"  # LIMIT NULL means none
-    return _event_rows(conn.execute(query, (value, limit)).fetchall())
+    return _event_rows(conn.execute(query, (*params, limit)).fetchall())

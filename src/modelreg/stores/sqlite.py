@@ -15,6 +15,7 @@ from urllib.parse import unquote, urlsplit
 from .._base import Change, Committed, Plan, acting_as, current_actor
 from .._checks import number_option
 from .._deadline import Deadline
+from .._history import HistoryFilter
 from .._state import RegistryState
 from .._transitions import apply
 from ..errors import RegistryError, StoreError
@@ -22,7 +23,7 @@ from ..semver import parse_version
 from ._durable import DurableRegistry
 from ._errors import duplicate_version, translating
 from ._outage import DEFAULT_STORE_TIMEOUT
-from ._rows import ALIAS_ROWS, EventRow, VersionRow, encode_metadata, state_from_rows
+from ._rows import ALIAS_ROWS, EventRow, VersionRow, encode_metadata, history_condition, state_from_rows
 from ._sqlite_schema import migrate, store_id
 from ._sqlite_tx import transaction
 from ._sqlite_writes import MODEL_ID, write_other
@@ -299,18 +300,19 @@ class SqliteRegistry(DurableRegistry):
 
     def _rows_after(self, revision: int, limit: int | None = None) -> list[EventRow]:
         with self._store_errors("reading events from"), self._reader() as conn:
-            return self._events(conn, "revision > ?", revision, limit)
+            return self._events(conn, "revision > ?", [revision], limit)
 
-    def _rows_named(self, name: str) -> list[EventRow]:
+    def _rows_named(self, name: str, chosen: HistoryFilter) -> list[EventRow]:
+        condition, params = history_condition(name, chosen, "?")
         with self._store_errors("reading history from"), self._reader() as conn:
-            return self._events(conn, "name = ?", name)
+            return self._events(conn, condition, params)
 
     def _events(
-        self, conn: sqlite3.Connection, condition: str, value: object, limit: int | None = None
+        self, conn: sqlite3.Connection, condition: str, params: list[object], limit: int | None = None
     ) -> list[EventRow]:
         rows = conn.execute(
             f"SELECT {_EVENT_COLUMNS} FROM events WHERE {condition} ORDER BY revision LIMIT ?",
-            (value, -1 if limit is None else limit),  # SQLite: a negative LIMIT means none
+            (*params, -1 if limit is None else limit),  # SQLite: a negative LIMIT means none
         )
         return [self._event_row(row) for row in rows.fetchall()]
 
@@ -372,7 +374,7 @@ class SqliteRegistry(DurableRegistry):
             with self._atomic(min(batch, key=lambda ticket: ticket.deadline.at).deadline) as conn:
                 # Catch up first, on the write transaction: the plans must see every
                 # write committed before ours (and none can commit until we do).
-                self._apply_rows(self._events(conn, "revision > ?", self._state.revision))
+                self._apply_rows(self._events(conn, "revision > ?", [self._state.revision]))
                 state = self._state
                 for ticket in batch:
                     try:

@@ -48,10 +48,13 @@ def _pairs(text: str, what: str) -> list[tuple[str, str]]:
 class Page:
     """One UI request: the app, the visitor, the query (a key may repeat), and the ``Call`` that writes go through."""
 
-    __slots__ = ("_query", "app", "call", "renderer", "scope", "visitor")
+    __slots__ = ("_query", "app", "call", "renderer", "scope", "secure_cookies", "visitor")
 
-    def __init__(self, app: App, renderer: Renderer, scope: Scope, receive: Receive, visitor: Visitor) -> None:
+    def __init__(
+        self, app: App, renderer: Renderer, scope: Scope, receive: Receive, visitor: Visitor, *, secure_cookies: bool
+    ) -> None:
         self.app = app
+        self.secure_cookies = secure_cookies  # behind a TLS proxy the scheme we see is http, the browser's https
         self.renderer = renderer
         self.scope = scope
         self.visitor = visitor

@@ -108,14 +108,14 @@ async def login(page: Page) -> Reply:
     except HTTPProblem as exc:
         reason = "that token is not valid for this server" if token else exc.detail
         return page.render("login.html", status=401, next=target, error=reason)
-    raise Redirect(page.url(target), [token_cookie(page.scope, token)])
+    raise Redirect(page.url(target), [token_cookie(page.scope, token, secure=page.secure_cookies)])
 
 
 async def logout(page: Page) -> Reply:
     """POST /logout: forget the token cookie."""
     await page.form()
     raise Redirect(page.href(paths.LOGIN if page.app.auth is not None else paths.MODELS),
-                   [clear_cookie(page.scope, TOKEN_COOKIE)])
+                   [clear_cookie(page.scope, TOKEN_COOKIE, secure=page.secure_cookies)])
 
 
 def static_file(page: Page, file: str) -> Reply:

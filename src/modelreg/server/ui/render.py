@@ -19,6 +19,8 @@ from typing import Any
 import jinja2
 
 from ..call import Reply
+from .grants import may_write
+from .notices import notice_for
 
 __all__ = ["HTML", "SECURITY_HEADERS", "Asset", "Renderer", "format_metric", "format_when"]
 
@@ -79,6 +81,7 @@ class Renderer:
             auto_reload=False,
         )
         self.env.filters.update(when=format_when, metric=format_metric, pretty_json=_pretty_json)
+        self.env.globals.update(may_write=may_write, notice_for=notice_for)  # the write forms and their notices
         self.assets: dict[str, Asset] = {}
         for entry in resources.files("modelreg.server.ui").joinpath("static").iterdir():
             suffix = "." + entry.name.rpartition(".")[2]

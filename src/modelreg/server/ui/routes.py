@@ -9,7 +9,11 @@ from __future__ import annotations
 from ..auth import Role
 from ..call import Endpoint, Route
 from . import paths
+from .compare import compare_page
+from .forms import alias_form, annotate_model_form, annotate_version_form, unregister_form
+from .model_pages import model_page, version_page
 from .pages import login, login_page, logout, models_page, static_file
+from .search_page import search_page
 
 __all__ = ["UI_ROUTES"]
 
@@ -25,10 +29,18 @@ UI_ROUTES: tuple[Route, ...] = (
     _route(paths.STATIC, GET=Endpoint(static_file, None)),
 
     # -- model, version and compare pages ----------------------------------------------
+    _route(paths.MODEL, GET=Endpoint(model_page, Role.READ)),
+    _route(paths.VERSION, GET=Endpoint(version_page, Role.READ)),
+    _route(paths.COMPARE, GET=Endpoint(compare_page, Role.READ)),
 
 
     # -- search and the write forms ----------------------------------------------------
-
+    _route(paths.SEARCH, GET=Endpoint(search_page, Role.READ)),
+    # The handlers check the API's role for each write (grants.write_role); READ here only asks for a sign-in.
+    _route(paths.ALIAS_FORM, POST=Endpoint(alias_form, Role.READ)),
+    _route(paths.MODEL_ANNOTATE, POST=Endpoint(annotate_model_form, Role.READ)),
+    _route(paths.VERSION_ANNOTATE, POST=Endpoint(annotate_version_form, Role.READ)),
+    _route(paths.UNREGISTER, POST=Endpoint(unregister_form, Role.READ)),
 
 )
 """Every page the UI serves."""

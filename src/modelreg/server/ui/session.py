@@ -103,10 +103,10 @@ def visitor_for(auth: Auth | None, scope: Scope) -> Visitor:
     return Visitor("anonymous", None, False, form_token(csrf_cookie, None), csrf_cookie, new_cookie)
 
 
-def token_cookie(scope: Scope, token: str) -> tuple[bytes, bytes]:
+def token_cookie(scope: Scope, token: str, *, secure: bool) -> tuple[bytes, bytes]:
     """The Set-Cookie header that signs this browser in with ``token`` (base64url: tokens may hold ';' or '"')."""
     packed = base64.urlsafe_b64encode(token.encode()).decode().rstrip("=")
-    return cookie_header(scope, TOKEN_COOKIE, packed, SESSION_SECONDS)
+    return cookie_header(scope, TOKEN_COOKIE, packed, SESSION_SECONDS, secure=secure)
 
 
 def _unpack(value: str) -> str | None:
@@ -145,14 +145,14 @@ def check_origin(scope: Scope) -> None:
             raise HTTPProblem("forbidden", f"a form posted from {origin[:100]!r} is refused; this server is {own!r}")
 
 
-def cookie_header(scope: Scope, name: str, value: str, max_age: int) -> tuple[bytes, bytes]:
-    """A Set-Cookie header: HttpOnly, SameSite=Strict, Secure over HTTPS, scoped to the app's path."""
+def cookie_header(scope: Scope, name: str, value: str, max_age: int, *, secure: bool) -> tuple[bytes, bytes]:
+    """A Set-Cookie header: HttpOnly, SameSite=Strict, scoped to the app's path; Secure when asked or over HTTPS."""
     path = scope.get("root_path", "") or "/"
-    secure = "; Secure" if scope.get("scheme") == "https" else ""
-    text = f"{name}={value}; Path={path}; Max-Age={max_age}; HttpOnly; SameSite=Strict{secure}"
+    flag = "; Secure" if secure or scope.get("scheme") == "https" else ""
+    text = f"{name}={value}; Path={path}; Max-Age={max_age}; HttpOnly; SameSite=Strict{flag}"
     return b"set-cookie", text.encode("latin-1")
 
 
-def clear_cookie(scope: Scope, name: str) -> tuple[bytes, bytes]:
+def clear_cookie(scope: Scope, name: str, *, secure: bool) -> tuple[bytes, bytes]:
     """A Set-Cookie header that removes ``name``."""
-    return cookie_header(scope, name, "", 0)
+    return cookie_header(scope, name, "", 0, secure=secure)

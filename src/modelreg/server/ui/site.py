@@ -32,8 +32,9 @@ _REASONS = {400: "Bad request", 401: "Sign-in required", 403: "Not allowed", 404
 class WebUI:
     """The UI's router, templates and error pages for one app."""
 
-    def __init__(self, app: App) -> None:
+    def __init__(self, app: App, *, secure_cookies: bool = False) -> None:
         self.app = app
+        self.secure_cookies = secure_cookies  # set by serve behind a TLS-terminating proxy
         self.renderer = Renderer()
         self.router = Router(UI_ROUTES)
         self._incidents = 0
@@ -50,7 +51,7 @@ class WebUI:
     async def answer(self, scope: Scope, receive: Receive, segments: list[str]) -> tuple[Reply, str, str]:
         """The reply to one page request, the route template it matched (for metrics) and the actor (for the log)."""
         visitor = visitor_for(self.app.auth, scope)
-        page = Page(self.app, self.renderer, scope, receive, visitor)
+        page = Page(self.app, self.renderer, scope, receive, visitor, secure_cookies=self.secure_cookies)
         template = "(ui unmatched)"
         try:
             found = self.router.match(segments)
@@ -70,7 +71,7 @@ class WebUI:
             _log.exception("unexpected error #%d rendering %s %s", self._incidents, scope["method"], scope["path"])
             reply = self._error(page, 500, f"unexpected server error; the server logged it as incident "
                                            f"#{self._incidents}")
-        reply.headers = (reply.headers or []) + self._cookies(scope, visitor)
+        reply.headers = (reply.headers or []) + self._cookies(scope, visitor, self.secure_cookies)
         return reply, template, visitor.actor
 
     async def _dispatch(self, page: Page, route: Route, params: list[str]) -> Reply:
@@ -101,10 +102,10 @@ class WebUI:
             return Reply(status, text.encode(), HTML, list(SECURITY_HEADERS))
 
     @staticmethod
-    def _cookies(scope: Scope, visitor: Visitor) -> list[tuple[bytes, bytes]]:
+    def _cookies(scope: Scope, visitor: Visitor, secure: bool) -> list[tuple[bytes, bytes]]:
         headers = []
         if visitor.new_csrf_cookie:
-            headers.append(cookie_header(scope, CSRF_COOKIE, visitor.csrf_cookie, SESSION_SECONDS))
+            headers.append(cookie_header(scope, CSRF_COOKIE, visitor.csrf_cookie, SESSION_SECONDS, secure=secure))
         if visitor.revoked:
-            headers.append(clear_cookie(scope, TOKEN_COOKIE))
+            headers.append(clear_cookie(scope, TOKEN_COOKIE, secure=secure))
         return headers

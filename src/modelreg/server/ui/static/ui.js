@@ -29,15 +29,4 @@
     var box = document.querySelector("[data-shortcut='/']");
     if (box) { event.preventDefault(); box.focus(); box.select && box.select(); }
   });
-  // Live: a page that names its model reloads a banner when the model changes (Server-Sent Events).
-  var live = document.querySelector("[data-live-model]");
-  if (live && window.EventSource) {
-    var source = new EventSource(live.getAttribute("data-live-url"));
-    source.addEventListener("change", function (message) {
-      try {
-        var event = JSON.parse(message.data);
-        if (event.name === live.getAttribute("data-live-model")) { live.hidden = false; }
-      } catch (e) { /* ignore a malformed event */ }
-    });
-  }
 })();
