@@ -45,7 +45,9 @@ def test_model_page_shows_versions_chart_and_alias_history(tabs: Tabs) -> None:
     expect(page.get_by_text("Image classifier behind the photo-tagging service.")).to_be_visible()
     for version in ("1.0.0", "1.4.2", "1.5.0-rc.1"):
         expect(page.get_by_role("link", name=version, exact=True).first).to_be_visible()
-    expect(page.locator("svg").filter(has_text="top1").first).to_be_visible()  # the server-drawn metric chart
+    chart = page.get_by_role("img", name=re.compile(r"across 12 versions")).first  # the server-drawn SVG chart
+    expect(chart).to_be_visible()
+    expect(chart).to_contain_text("production")  # the aliased versions are marked on it
     # The history names each alias move: "production: 1.3.1 → 1.4.1 by alice".
     expect(page.get_by_text(re.compile(r"1\.3\.1\s*→\s*1\.4\.1")).first).to_be_visible()
     expect(page.get_by_text("alice").first).to_be_visible()

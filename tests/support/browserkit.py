@@ -32,6 +32,7 @@ __all__ = [
     "Tabs",
     "axe_violations",
     "browser_needed",
+    "resnet_metadata",
     "screenshot",
     "seed",
     "serve_seeded",
@@ -96,6 +97,11 @@ def _resnet(number: int, version: str) -> ModelMetadata:
                     + (": release candidate with the new stem" if "-" in version else ""),
         tags={"dataset": "imagenet-1k", "framework": "pytorch", "run": str(100 + number)},
     )
+
+
+def resnet_metadata(version: str) -> ModelMetadata:
+    """What the seed registers as ``version`` of resnet50."""
+    return _resnet(RESNET_VERSIONS.index(version), version)
 
 
 def _other(name: str, number: int) -> ModelMetadata:
