@@ -25,6 +25,7 @@ __all__ = [
     "CHROMIUM_ARGS",
     "PAGES",
     "PHONE",
+    "REQUIRE_ENV",
     "RESNET_ALIASES",
     "RESNET_VERSIONS",
     "WRITE_ALIASES",
