@@ -8,13 +8,12 @@ just its window of 100, and the charts and key metrics read each version's metad
 from __future__ import annotations
 
 import re
-from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
+from weakref import WeakKeyDictionary
 
 from ...events import RegistryEvent
-from ...metadata import ModelMetadata
 from ...records import ModelInfo, VersionRecord
 from ...registry import ModelRegistry
 from ..call import Reply
@@ -84,18 +83,74 @@ def alias_moves(events: Sequence[RegistryEvent]) -> list[AliasMove]:
     return moves
 
 
-def _all_metadata(registry: ModelRegistry, name: str, versions: Sequence[str]) -> list[ModelMetadata | None]:
-    """Every version's metadata from the snapshot; None for one unregistered since ``versions`` was read."""
-    found: list[ModelMetadata | None] = []
-    for version in versions:
+@dataclass(frozen=True, slots=True)
+class MetricColumns:
+    """Every metric of a model across its versions (precedence order): what the charts and key metrics read."""
+
+    versions: tuple[str, ...]
+    values: Mapping[str, Sequence[float | None]]  # metric -> one value or None per version
+    counts: Mapping[str, int]  # metric -> how many versions have it
+
+
+def metric_columns(registry: ModelRegistry, name: str, versions: Sequence[str]) -> MetricColumns:
+    """One pass over every version's metadata in the snapshot (a version unregistered meanwhile has none)."""
+    values: dict[str, list[float | None]] = {}
+    blank = [None] * len(versions)
+    for i, version in enumerate(versions):
         try:
-            found.append(registry.get_metadata(name, version))
+            metrics = registry.get_metadata(name, version).performance_metrics
         except LookupError:
-            found.append(None)
-    return found
+            continue
+        for metric, value in metrics.items():
+            column = values.get(metric)
+            if column is None:
+                column = values[metric] = list(blank)
+            column[i] = value
+    counts = {metric: len(column) - column.count(None) for metric, column in values.items()}
+    return MetricColumns(tuple(versions), values, counts)
 
 
-def _metric_names(page: Page, key: str, known: Counter[str], limit: int, default: list[str]) -> list[str]:
+_Charts = dict[tuple[object, ...], str]  # (metric, marks) -> the chart's SVG
+
+
+class _ModelCache:
+    """One app's metric columns and chart SVGs per model, valid while the registry's revision stays the same.
+
+    Registries without a revision (no event log) are read anew on every request.
+    """
+
+    __slots__ = ("entries",)
+    LIMIT = 32
+
+    def __init__(self) -> None:
+        self.entries: dict[str, tuple[int, MetricColumns, _Charts]] = {}
+
+    def columns(self, page: Page, name: str, versions: Sequence[str]) -> tuple[MetricColumns, _Charts]:
+        """The model's columns and its chart cache: reused when nothing changed since they were made."""
+        log = page.app.log
+        revision = None if log is None else log.revision
+        hit = self.entries.get(name)
+        if revision is not None and hit is not None and hit[0] == revision and hit[1].versions == tuple(versions):
+            return hit[1], hit[2]
+        columns, charts = metric_columns(page.registry, name, versions), _Charts()
+        if revision is not None:
+            if len(self.entries) >= self.LIMIT:
+                self.entries.clear()  # bounded; rebuilt on the next request of each model
+            self.entries[name] = (revision, columns, charts)
+        return columns, charts
+
+
+_CACHES: WeakKeyDictionary[object, _ModelCache] = WeakKeyDictionary()  # per app: apps never share an entry
+
+
+def _cache(page: Page) -> _ModelCache:
+    cache = _CACHES.get(page.app)
+    if cache is None:
+        cache = _CACHES[page.app] = _ModelCache()
+    return cache
+
+
+def _metric_names(page: Page, key: str, known: Mapping[str, int], limit: int, default: list[str]) -> list[str]:
     """Metric names chosen in the query (``?metrics=a,b`` or ``?chart=a&chart=b``), each one the model has."""
     given = page.args(key)
     if key == "metrics":
@@ -125,13 +180,24 @@ def _window(registry: ModelRegistry, name: str, window: Sequence[str]) -> list[V
 
 
 def _marks(info: ModelInfo, versions: Sequence[str]) -> dict[int, list[str]]:
-    """Chart marks: a version's index in precedence order -> the aliases pointing at it."""
-    index = {version: i for i, version in enumerate(versions)}
+    """Chart marks: a version's index in precedence order -> the aliases pointing at it (a few index lookups)."""
     marks: dict[int, list[str]] = {}
     for alias, version in sorted(info.aliases.items()):
-        if version in index:
-            marks.setdefault(index[version], []).append(alias)
+        try:
+            marks.setdefault(versions.index(version), []).append(alias)
+        except ValueError:
+            continue  # unregistered since the versions were read
     return marks
+
+
+def _chart(svgs: _Charts, columns: MetricColumns, metric: str,
+           marks: Mapping[int, Sequence[str]]) -> str:
+    """One metric's chart, drawn once per model revision and marks."""
+    key = (metric, tuple((i, tuple(names)) for i, names in sorted(marks.items())))
+    svg = svgs.get(key)
+    if svg is None:
+        svg = svgs[key] = metric_chart(ChartSeries(metric, columns.values[metric]), columns.versions, marks)
+    return svg
 
 
 async def model_page(page: Page, name: str) -> Reply:
@@ -144,17 +210,13 @@ async def model_page(page: Page, name: str) -> Reply:
     high = len(versions) - (number - 1) * VERSIONS_PER_PAGE
     window = versions[max(0, high - VERSIONS_PER_PAGE) : high]
     records = _window(registry, name, window)
-    metas = _all_metadata(registry, name, versions)
-    counts: Counter[str] = Counter(metric for meta in metas if meta is not None for metric in meta.performance_metrics)
-    popular = [metric for metric, _ in sorted(counts.items(), key=lambda item: (-item[1], item[0]))]
+    columns, svgs = _cache(page).columns(page, name, versions)
+    counts = columns.counts
+    popular = sorted(counts, key=lambda metric: (-counts[metric], metric))
     key_metrics = _metric_names(page, "metrics", counts, MAX_KEY_METRICS, popular[:MAX_KEY_METRICS])
     charted = _metric_names(page, "chart", counts, MAX_CHARTS, key_metrics[:2])
     marks = _marks(info, versions)
-    charts = [
-        (metric, metric_chart(ChartSeries(metric, [None if meta is None else meta.performance_metrics.get(metric)
-                                                   for meta in metas]), versions, marks))
-        for metric in charted
-    ]
+    charts = [(metric, _chart(svgs, columns, metric, marks)) for metric in charted]
     events = await page.call.run(partial(registry.history, name, kinds=_ALIAS_KINDS))
     moves = alias_moves(events)
     return page.render(

@@ -13,8 +13,9 @@ from typing import Any
 
 from ..._query import And, Field, Node, Not, Or, parse_where
 from ..._search import compile_order
-from ...errors import QueryError
+from ...errors import QueryError, RegistryError
 from ..call import Reply
+from ..problems import status_for
 from . import paths
 from .page import Page
 
@@ -164,7 +165,7 @@ def search_page(page: Page) -> Reply:
     """GET /search?where=&name=&order_by=&columns=&cursor= : one page of matching versions (400 with the spot)."""
     where, name, order_by = page.arg("where"), page.arg("name"), page.arg("order_by")
     cursor = page.arg("cursor") or None
-    extra = [key for text in page.args("columns") for key in text.split(",")]
+    extra = [key.strip() for text in page.args("columns") for key in text.split(",")]
     base: dict[str, str | list[str]] = {"where": where, "name": name, "columns": page.args("columns")}
     context: dict[str, Any] = {"where": where, "name": name, "order_by": order_by, "columns_arg": ",".join(extra),
                "examples": [(w, o, page.href(paths.SEARCH, {"where": w, "order_by": o})) for w, o in EXAMPLES],
@@ -172,10 +173,10 @@ def search_page(page: Page) -> Reply:
     try:
         found = page.registry.search(where, name=name or None, order_by=order_by, limit=RESULTS_PER_PAGE,
                                      cursor=cursor)
-    except QueryError as exc:
-        return page.render("search.html", status=400, nav="search", **context, error=exc.message,
-                           spot=error_spot(where, order_by, exc), results=None, columns=[], sorts={},
-                           next_link="", first_link="")
+    except RegistryError as exc:  # a bad query, order or cursor (400), or a bad model name (422)
+        spot = error_spot(where, order_by, exc) if isinstance(exc, QueryError) else None
+        return page.render("search.html", status=status_for(exc), nav="search", **context, error=exc.message,
+                           spot=spot, results=None, columns=[], sorts={}, next_link="", first_link="")
     keys = metric_columns(where, order_by, extra)
     next_link = "" if found.next_cursor is None else page.href(
         paths.SEARCH, {**base, "order_by": order_by, "cursor": found.next_cursor})
