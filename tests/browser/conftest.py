@@ -9,12 +9,24 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from support.browserkit import CHROMIUM, CHROMIUM_ARGS, Tabs, browser_needed, serve_seeded
 from support.serverkit import Running
+
+_HERE = Path(__file__).resolve().parent
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Run the browser tests after all the others.
+
+    Playwright's sync API marks its event loop as running in the main thread between calls, for as
+    long as the session's browser is open, so ``asyncio.run`` in a later test would fail.
+    """
+    items.sort(key=lambda item: item.path.is_relative_to(_HERE))  # a stable sort keeps each group's order
 
 
 @pytest.fixture(scope="session")
