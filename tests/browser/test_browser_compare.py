@@ -6,10 +6,10 @@ import re
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from playwright.sync_api import expect
 
-from support.browserkit import Tabs, resnet_metadata
+from support.browserkit import Tabs, playwright_expect, resnet_metadata
 
+expect = playwright_expect()
 pytestmark = pytest.mark.browser
 
 

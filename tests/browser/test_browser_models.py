@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from playwright.sync_api import expect
 
-from support.browserkit import Tabs
+from support.browserkit import Tabs, playwright_expect
 
+expect = playwright_expect()
 pytestmark = pytest.mark.browser
 
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import re
 
 import pytest
-from playwright.sync_api import expect
 
-from support.browserkit import PAGES, PHONE, RESNET_ALIASES, RESNET_VERSIONS, Tabs, screenshot
+from support.browserkit import PAGES, PHONE, RESNET_ALIASES, RESNET_VERSIONS, Tabs, playwright_expect, screenshot
 
+expect = playwright_expect()
 pytestmark = pytest.mark.browser
 
 

@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import pytest
-from playwright.sync_api import expect
 
-from support.browserkit import RESNET_VERSIONS, Tabs, resnet_metadata
+from support.browserkit import RESNET_VERSIONS, Tabs, playwright_expect, resnet_metadata
 
+expect = playwright_expect()
 pytestmark = pytest.mark.browser
 
 GOOD = "name = 'resnet50' and metrics.top1 >= 0.76"
 
 
-def _search(tabs: Tabs, where: str) -> object:
+def _search(tabs: Tabs, where: str) -> Any:
     page = tabs.open("/search", who="reader")
     page.get_by_label("Query (where)").fill(where)
     page.get_by_role("button", name="Search").click()

@@ -5,11 +5,11 @@ from __future__ import annotations
 import re
 
 import pytest
-from playwright.sync_api import expect
 
-from support.browserkit import Tabs
+from support.browserkit import Tabs, playwright_expect
 from support.serverkit import TOKENS
 
+expect = playwright_expect()
 pytestmark = pytest.mark.browser
 
 

@@ -7,11 +7,11 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import expect
 
-from support.browserkit import WRITE_ALIASES, WRITE_MODEL, Tabs
+from support.browserkit import WRITE_ALIASES, WRITE_MODEL, Tabs, playwright_expect
 from support.serverkit import bearer
 
+expect = playwright_expect()
 pytestmark = pytest.mark.browser
 
 _MODEL_PAGE = f"/models/{WRITE_MODEL}"

@@ -33,6 +33,7 @@ __all__ = [
     "Tabs",
     "axe_violations",
     "browser_needed",
+    "playwright_expect",
     "resnet_metadata",
     "screenshot",
     "seed",
@@ -71,11 +72,20 @@ PAGES = {  # every kind of page, as a reader sees it: name -> (path, HTTP status
 }
 """The pages the tests visit; ``login`` is seen signed out, the others signed in as ``reader``."""
 
-def browser_needed(reason: str) -> NoReturn:
+def browser_needed(reason: str, *, module: bool = False) -> NoReturn:
     """Skip, or fail when $MODELREG_REQUIRE_BROWSER=1 (CI), so CI can never silently skip the browser tests."""
     if os.environ.get(REQUIRE_ENV) == "1":
         pytest.fail(f"the browser tests are required ({REQUIRE_ENV}=1) but cannot run: {reason}", pytrace=False)
-    pytest.skip(f"browser tests cannot run: {reason}")
+    pytest.skip(f"browser tests cannot run: {reason}", allow_module_level=module)
+
+
+def playwright_expect() -> Any:
+    """Playwright's ``expect``, for a test module to import at its top (skip or fail the module without it)."""
+    try:
+        from playwright.sync_api import expect
+    except ImportError:
+        browser_needed("Playwright for Python is not installed (pip install -e '.[test]')", module=True)
+    return expect
 
 
 def _resnet(number: int, version: str) -> ModelMetadata:
