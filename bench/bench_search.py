@@ -1,6 +1,6 @@
 """Search latency over 100,000 versions against a plain list comprehension doing the same work in the same run.
 
-Usage: python bench/bench_search.py [--models 1000] [--versions 100] [--repeat 30]
+Usage: python bench/bench_search.py [--models 1000] [--versions 100] [--repeat 30] [--big-model 10000]
                                      [--http [--connections 16] [--duration 5]]
 
 Builds 1,000 models x 100 versions (metrics top1/latency_ms, params optimizer/lr/layers,
@@ -13,10 +13,12 @@ tags team/stage) in a MemoryRegistry when it has ``search`` (else it calls the e
 
 each next to a list comprehension with the same filter and the same sort over the same
 records, and the ratio (search / comprehension; below 1 is faster). Then heapq.nsmallest
-against a full sort for the page of 20 out of 50,000 matches (what the engine uses), and
-the parse cost of a short and a long query. With ``--http``, a server over the same versions
-in a child process, and the HTTP search's requests/s at ``--connections`` keep-alive
-connections for each query, with the load generator of bench_server.py.
+against a full sort for the page of 20 out of 50,000 matches (what the engine uses), each
+common ``FIELD desc`` order against ``FIELD`` ascending over one model of ``--big-model``
+versions (the ratio should be near 1), and the parse cost of a short and a long query.
+With ``--http``, a server over the same versions in a child process, and the HTTP search's
+requests/s at ``--connections`` keep-alive connections for each query, with the load
+generator of bench_server.py.
 """
 
 from __future__ import annotations
@@ -167,6 +169,50 @@ def page_selection(candidates: list[Candidate], repeat: int) -> None:
           f"sorted()[:21] {p50_sort:.1f} ms (ratio {p50_heap / p50_sort:.2f})")
 
 
+DESCENDING_FIELDS = ("version", "registered_at", "training_date", "params.lr", "name")
+"""The fields of the desc/asc cases; ``name`` over one model is all ties, so it is measured over every model too."""
+
+
+def one_big_model(versions: int, seed: int = 3) -> MemoryRegistry:
+    """A MemoryRegistry of one model ``big`` with ``versions`` versions (training dates and lr with many ties)."""
+    rng = random.Random(seed)
+    registry = MemoryRegistry()
+    base = datetime(2026, 1, 5, tzinfo=UTC)
+    for i in range(versions):
+        text = f"{i // 100}.{i % 100}.0"
+        registry.register_model("big", text, ModelMetadata(
+            training_date=base + timedelta(hours=i % 500), artifact_path=f"s3://models/big/{text}",
+            hyperparameters={"lr": rng.choice((0.1, 0.01, 0.001, "auto"))},
+            performance_metrics={"top1": rng.random()}))
+    return registry
+
+
+def descending_orders(versions: int, everything: MemoryRegistry | None, repeat: int) -> None:
+    """``FIELD desc`` against ``FIELD`` (ascending), a page of 100, alternated in one run.
+
+    Over one model's ``versions`` for every field, and over ``everything`` for ``name`` (in one
+    model every version has the same name, so that order is all ties).
+    """
+    if everything is None:
+        return
+    big = one_big_model(versions)
+    print("\norder_by, limit 100: p50 / p99 ms")
+    print(f"{'case':44} {'desc':>15} {'asc':>15} {'desc / asc p50':>15}")
+    cases = [(big, "big", field, f"{field}, name='big' ({versions:,} versions)") for field in DESCENDING_FIELDS]
+    cases.append((everything, None, "name", f"name ({everything.search(limit=1).total:,} versions)"))
+    for registry, name, field, label in cases:
+        def down(r: MemoryRegistry = registry, n: str | None = name, f: str = field) -> SearchPage:
+            return r.search(name=n, order_by=f"{f} desc", limit=100)
+
+        def up(r: MemoryRegistry = registry, n: str | None = name, f: str = field) -> SearchPage:
+            return r.search(name=n, order_by=f, limit=100)
+
+        if down().total != up().total or len(down().items) != 100:
+            raise SystemExit(f"{field}: the descending and ascending searches disagree on the matches")
+        (d50, d99), (a50, a99) = paired(down, up, repeat)
+        print(f"{label:44} {d50:7.2f} / {d99:5.2f} {a50:7.2f} / {a99:5.2f} {d50 / a50:15.2f}")
+
+
 def parse_cost(rounds: int = 2000) -> None:
     """µs to parse, and to parse and compile, a short and a long query (no cache)."""
     print("\nparse cost (uncached), µs per query:")
@@ -234,6 +280,7 @@ def main() -> None:
     parser.add_argument("--models", type=int, default=1000)
     parser.add_argument("--versions", type=int, default=100)
     parser.add_argument("--repeat", type=int, default=30, help="calls per figure (p99 needs enough of them)")
+    parser.add_argument("--big-model", type=int, default=10_000, help="versions of the model of the desc/asc cases")
     parser.add_argument("--http", action="store_true", help="also serve the versions and load GET /api/v1/search")
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--duration", type=float, default=5.0, help="seconds of HTTP load per query")
@@ -254,6 +301,7 @@ def main() -> None:
         (s50, s99), (p50, p99) = paired(search, plain, repeat)
         print(f"{case:48} {s50:7.2f} / {s99:5.2f} {p50:7.2f} / {p99:5.2f} {s50 / p50:9.2f}")
     page_selection(candidates, max(5, opts.repeat // 3))
+    descending_orders(opts.big_model, registry, opts.repeat)
     parse_cost()
     if opts.http:
         http_search(opts)

@@ -3,7 +3,8 @@
 Every backend serves search from its in-memory snapshot through ``run_search``, so
 all of them give the same answers. A query is parsed and compiled once (bounded
 LRU caches); a call then costs one scan of the candidates, one ``heapq.nsmallest``
-for the page, and for the next page's cursor the last item's sort key.
+for the page (a lone descending term: ``_descending.Descending``), and for the next
+page's cursor the last item's sort key.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from datetime import datetime
 from typing import Any, Final
 
 from ._cursor import MAX_CURSOR_LENGTH, decode_cursor, encode_cursor, fingerprint
+from ._descending import ATTRIBUTE_VALUES, Candidate, Descending
 from ._frozen import frozen_list
 from ._query import (
     MAX_QUERY_LENGTH,
@@ -37,13 +39,11 @@ from ._query import (
     parse_where,
 )
 from .errors import QueryError
-from .records import SearchPage, VersionRecord
+from .records import SearchPage
 from .semver import SemVer, parse_version
 
 __all__ = ["MAX_CURSOR_LENGTH", "MAX_LIMIT", "Candidate", "compile_order", "compile_where", "run_search"]
 
-Candidate = tuple[VersionRecord, SemVer]
-"""A version's record and its parsed version."""
 SortKey = Callable[[Candidate], tuple[Any, ...]]
 
 MAX_LIMIT: Final = 1000
@@ -365,12 +365,29 @@ class _Term:
         return self.key
 
 
+def _descending(term: _Term) -> Descending | None:
+    """The fast path of a lone descending term, where one applies (metrics negate instead)."""
+    name = term.field.name
+    if not term.descending or name == "metrics":
+        return None
+    if name == "params":
+        get = term.get
+
+        def params(cs: Iterable[Candidate]) -> Iterable[Any]:
+            return [(0,) if (v := get(c)) is _MISSING else (1, _param_key(v)) for c in cs]
+
+        return Descending(params, lambda key: (0,) if len(key) == 1 else (1, key[1].value))
+    return Descending(ATTRIBUTE_VALUES[name], operator.attrgetter("value"))
+
+
 @dataclass(frozen=True, slots=True)
 class Order:
     """A compiled ``order_by``: the sort key of a candidate (ties broken by name, then version precedence)."""
 
     terms: tuple[_Term, ...]
     key: SortKey
+    descending: Descending | None = None
+    """Set for a lone descending term: ``run_search`` pages it with ``descending.page``, to the same result."""
 
     def raw(self, c: Candidate) -> list[Any]:
         """The JSON form of ``c``'s key: each term's raw value, then its name and version."""
@@ -424,7 +441,7 @@ def compile_order(order_by: str) -> Order:
         key = lambda c: (only(c), c[0].name, c[1]._key)  # noqa: E731
     else:
         key = lambda c: (*[k(c) for k in keys], c[0].name, c[1]._key)  # noqa: E731
-    return Order(tuple(terms), key)
+    return Order(tuple(terms), key, _descending(terms[0]) if len(terms) == 1 else None)
 
 
 # -- run_search ---------------------------------------------------------------------------------------------------
@@ -462,8 +479,11 @@ def run_search(
     after = None if cursor is None else decode_cursor(cursor, printed, order.key_of_raw)
     matches = scan(candidates)
     key = order.key
-    pool = matches if after is None else [c for c in matches if key(c) > after]
-    best = heapq.nsmallest(limit + 1, pool, key=key)
+    if order.descending is not None:
+        best = order.descending.page(matches, limit + 1, after)
+    else:
+        pool = matches if after is None else [c for c in matches if key(c) > after]
+        best = heapq.nsmallest(limit + 1, pool, key=key)
     following = None
     if len(best) > limit:
         best.pop()

@@ -489,6 +489,23 @@ def test_history_of_a_model_whose_versions_are_gone_still_lists_it(url: str) -> 
     assert [e["kind"] for e in json_out(url, "history", "m")] == ["registered", "unregistered"]
 
 
+def test_history_filters_by_version_and_kind(url: str) -> None:
+    register(url, "m", "1.0.0+b1")
+    register(url, "m", "1.1.0")
+    ok(url, "alias", "set", "m", "production", "1.0.0")
+    ok(url, "alias", "set", "m", "production", "1.1.0")
+
+    moves = json_out(url, "history", "m", "--kind", "alias_set", "--kind", "alias_removed")
+    mine = json_out(url, "history", "m", "--version", "1.0.0")
+    both = json_out(url, "history", "m", "--version", "1.1.0", "--kind", "alias_set")
+
+    assert [(e["kind"], e["version"]) for e in moves] == [("alias_set", "1.0.0+b1"), ("alias_set", "1.1.0")]
+    assert [(e["kind"], e["version"]) for e in mine] == [("registered", "1.0.0+b1"), ("alias_set", "1.0.0+b1")]
+    assert [(e["kind"], e["version"]) for e in both] == [("alias_set", "1.1.0")]
+    assert json_out(url, "history", "m", "--kind", "unregistered") == []
+    assert "invalid value for '--kind'" in fails(url, "history", "m", "--kind", "moved", code=2).lower()
+
+
 def test_resolve_of_a_missing_alias_says_no_alias_version_or_range_matched(url: str) -> None:
     register(url, "m", "1.0.0")
     line = one_error_line(fails(url, "resolve", "m", "production", code=3))

@@ -17,18 +17,15 @@ from modelreg.server import create_app
 from modelreg.server.auth import Auth, Role, Token, hash_token
 from support.serverkit import TOKENS
 
-__all__ = ["BASE", "UIClient", "csrf_field", "test_auth"]
+__all__ = ["BASE", "UIClient", "csrf_field", "ui_auth"]
 
 BASE = "http://t"
 _CSRF = re.compile(r'name="csrf" value="([^"]*)"')
 
 
-def test_auth() -> Auth:
+def ui_auth() -> Auth:
     """An Auth holding the three tokens of TOKENS (reader: read, writer: write, boss: admin)."""
     return Auth([Token(name, Role[role.upper()], hash_token(secret)) for name, (role, secret) in TOKENS.items()])
-
-
-test_auth.__test__ = False  # type: ignore[attr-defined]  # a helper, not a test
 
 
 def csrf_field(page: str) -> str:

@@ -9,6 +9,7 @@ from typing import Any
 import click
 
 from ..errors import VersionInUseError
+from ..events import EVENT_KINDS
 from ..names import validate_name
 from ._context import CliFailure, RegistryGroup, Session, force_hint, json_option, pass_session, print_json
 from ._output import aliases_of, metadata_lines, print_table, version_document
@@ -213,9 +214,12 @@ def resolve(session: Session, name: str, spec: str) -> None:
 
 @click.command()
 @click.argument("name")
+@click.option("--version", "version", metavar="VERSION", help="Only this version's changes.")
+@click.option("--kind", "kinds", multiple=True, type=click.Choice(EVENT_KINDS),
+              help="Only changes of this kind (repeatable).")
 @json_option
 @pass_session
-def history(session: Session, name: str) -> None:
+def history(session: Session, name: str, version: str | None, kinds: tuple[str, ...]) -> None:
     """List the changes made to a model, oldest first.
 
     Exits 3 when the registry has no history for the model (as 'versions' does for no versions).
@@ -224,10 +228,13 @@ def history(session: Session, name: str) -> None:
 
     \b
         modelreg history resnet50
+        modelreg history resnet50 --kind alias_set --kind alias_removed
+        modelreg history resnet50 --version 1.4.2
     """
     registry = session.registry()
-    events = registry.history(name)
-    if not events and not registry.get_versions(name):
+    filtered = version is not None or bool(kinds)
+    events = registry.history(name, version=version, kinds=kinds or None)
+    if not events and not registry.get_versions(name) and not (filtered and registry.history(name)):
         raise CliFailure(f"model {name!r} has no history and no versions (see: modelreg models)", exit_code=3)
     if session.as_json:
         print_json([event.to_dict() for event in events])
@@ -236,6 +243,8 @@ def history(session: Session, name: str) -> None:
             ("REV", "AT", "KIND", "VERSION", "ALIAS", "ACTOR"),
             ((e.revision, e.at.isoformat(timespec="seconds"), e.kind, e.version, e.alias, e.actor) for e in events),
         )
+    elif filtered:
+        click.echo(f"no changes of model {name!r} match the filter", err=True)
     else:  # versions but no events: memory:// keeps only the latest ones
         click.echo(f"no history kept for model {name!r}", err=True)
 

@@ -212,6 +212,13 @@ def test_ten_thousand_versions_are_downsampled_keeping_spikes_and_marks() -> Non
     assert len(of_class(root, "chart-mark")) == 2
 
 
+def test_hundreds_of_lone_points_between_gaps_stay_small() -> None:
+    values: list[float | None] = [None if i % 2 else float(i % 17) for i in range(800)]  # 400 values, 400 gaps
+    svg = metric_chart(ChartSeries("top1", values), versions(800), {})
+    assert len(svg.encode()) < 40_000
+    assert len(dots(ET.fromstring(svg))) == 400
+
+
 def test_downsampled_gaps_survive_where_a_whole_stretch_lacks_the_metric() -> None:
     values: list[float | None] = [float(i % 10) for i in range(5000)]
     values[2000:3000] = [None] * 1000
@@ -336,3 +343,8 @@ def test_any_series_renders_well_formed_bounded_and_inside_the_chart(values: lis
     points = {p for line in line_points(root) for p in line} | set(dots(root))
     assert len(points) <= max(max_points, len(marks) + 4)
     assert svg == metric_chart(ChartSeries("m", values), versions(len(values)), marks, max_points=max_points)
+
+
+def test_mark_given_one_string_instead_of_a_list_of_names_is_a_type_error() -> None:
+    with pytest.raises(TypeError, match="sequence of alias names"):
+        metric_chart(ChartSeries("top1", [0.1]), versions(1), {0: "production"})

@@ -79,7 +79,9 @@ def test_only_differences_hides_the_rows_where_every_version_agrees() -> None:
     assert "optimizer.name" in shown and "warmup" in shown and "top1" in shown
     assert not {"layers", "optimizer.lr", "loss", "team"} & set(shown)
     assert all(row.classes == "diff" for row in shown.values())
-    assert "(4 identical rows hidden)" in differences.text
+    same = [label for label, row in _rows(everything.text).items() if row.classes != "diff"]
+    assert {"layers", "optimizer.lr", "loss", "team"} <= set(same)
+    assert f"({len(same)} identical rows hidden)" in differences.text
 
 
 @pytest.mark.parametrize(("query", "status", "detail"), [
@@ -112,3 +114,16 @@ def test_delta_rounds_float_noise_and_names_the_direction() -> None:
     assert delta(1.0, 1.3) == ("▼ \u22120.3", "down")
     assert delta(5.0, 5.0) == ("=", "same")
     assert delta(1500.0, 500.0) == ("▲ +1000", "up")
+
+
+def test_fact_rows_differ_by_what_they_show_so_seconds_apart_is_not_highlighted() -> None:
+    reg = _registry()
+    reg.register_model("m", "2.0.1", metadata(training_date=TRAINED + timedelta(days=2, seconds=10),
+                                              artifact_path="s3://m/2.0.0"))
+
+    page = get_page(reg, "/models/m/compare?v=2.0.0&v=2.0.1")
+
+    rows = _rows(page.text)
+    assert rows["training date"].cells[1] == rows["training date"].cells[2]
+    assert rows["training date"].classes == "" and rows["artifact path"].classes == ""
+    assert _rows(get_page(reg, "/models/m/compare?v=1.0.0&v=2.0.0").text)["training date"].classes == "diff"

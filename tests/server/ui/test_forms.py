@@ -16,7 +16,7 @@ from modelreg.server.auth import Role
 from modelreg.server.ui.forms import parse_metric
 from modelreg.server.ui.grants import api_role, write_role
 from support.serverkit import HAS_SQLITE
-from support.uiclient import UIClient, csrf_field, test_auth
+from support.uiclient import UIClient, csrf_field, ui_auth
 
 MODEL = "/models/resnet50"
 ALIASES = "/models/resnet50/aliases"
@@ -46,7 +46,7 @@ def browser(registry: ModelRegistry) -> Iterator[Callable[..., UIClient]]:
     made: list[UIClient] = []
 
     def make(who: str | None = None, *, open: bool = False) -> UIClient:
-        client = UIClient(registry, None if open else test_auth())
+        client = UIClient(registry, None if open else ui_auth())
         made.append(client)
         if who is not None:
             assert client.sign_in(who).status_code == 303
@@ -239,7 +239,7 @@ def test_a_visitor_who_has_not_signed_in_is_told_to(registry: ModelRegistry, bro
 
 
 @pytest.mark.parametrize("path", [ALIASES, ANNOTATE, ANNOTATE_MODEL, UNREGISTER])
-def test_a_form_without_or_with_a_wrong_csrf_field_is_refused(
+def test_a_form_without_the_right_csrf_field_or_from_another_origin_is_refused(
     registry: ModelRegistry, browser: Callable[..., UIClient], path: str
 ) -> None:
     ui = browser("boss")
@@ -252,6 +252,8 @@ def test_a_form_without_or_with_a_wrong_csrf_field_is_refused(
         assert "CSRF" in response.text
     other = browser("boss")  # another browser's field does not fit this browser's cookie
     assert ui.post(path, {"csrf": other.csrf(MODEL), **fields, "confirm": "yes"}).status_code == 403
+    cross = ui.post(path, {"csrf": good, **fields, "confirm": "yes"}, headers={"Origin": "http://evil.example"})
+    assert cross.status_code == 403  # the right field, from another site
     assert registry.get_aliases("resnet50") == {"production": "1.3.0"}
     assert registry.get_versions("resnet50") == ["1.3.0", "1.4.2"]
     assert registry.get_metadata("resnet50", "1.4.2").description == ""
@@ -428,7 +430,7 @@ def test_a_confirmed_move_is_durable_in_sqlite_with_its_actor(tmp_path: Path) ->
     url = f"sqlite:///{tmp_path / 'reg.db'}"
     with open_registry(url) as registry:
         seed(registry)
-        ui = UIClient(registry, test_auth())
+        ui = UIClient(registry, ui_auth())
         try:
             assert ui.sign_in("boss").status_code == 303
             csrf = ui.csrf(MODEL)

@@ -12,7 +12,7 @@ import pytest
 from factories import metadata
 from modelreg import MemoryRegistry, ModelRegistry
 from modelreg.server.ui.search_page import RESULTS_PER_PAGE, metric_columns, sort_field
-from support.uiclient import UIClient, test_auth
+from support.uiclient import UIClient, ui_auth
 
 
 @pytest.fixture
@@ -191,7 +191,7 @@ def test_the_examples_are_links_that_fill_in_the_query(ui: UIClient) -> None:
 
 
 def test_with_tokens_the_search_page_needs_a_sign_in(registry: ModelRegistry) -> None:
-    ui = UIClient(registry, test_auth())
+    ui = UIClient(registry, ui_auth())
     try:
         assert ui.get("/search?where=x").status_code == 303
         ui.sign_in("reader")

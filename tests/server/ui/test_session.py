@@ -14,7 +14,7 @@ from modelreg.server import create_app
 from modelreg.server.auth import Auth
 from modelreg.server.ui.pages import safe_next
 from support.serverkit import TOKENS
-from support.uiclient import UIClient, csrf_field, test_auth
+from support.uiclient import UIClient, csrf_field, ui_auth
 
 
 @pytest.fixture
@@ -26,7 +26,7 @@ def registry() -> Iterator[ModelRegistry]:
 
 @pytest.fixture
 def auth() -> Auth:
-    return test_auth()
+    return ui_auth()
 
 
 @pytest.fixture

@@ -5,12 +5,18 @@ versions in precedence order along x, the metric on its own "nice" y scale, a li
 where a version lacks the metric, and each aliased version marked with a ring, a dashed guide
 and its alias names. Long series are downsampled to ``max_points`` points, keeping each
 bucket's minimum and maximum (so spikes survive) and every marked version. A series with no
-value at all still renders as an ``<svg>``: the title, an empty frame and "No values".
+value at all still renders as an ``<svg>``: the title, an empty frame and "No values of
+<metric> in these versions".
+
+The ``<svg>`` has ``width="100%"`` and a viewBox of ``width`` x ``height``, so it scales to its
+box; text is 12 and 14 units, so pass a ``width`` near the box's real width (e.g. 480 for a
+half-page column) to keep it at 11 px or more. Its ``<title>`` and ``<desc>`` ids derive from
+the metric name, so one page should hold one chart per metric.
 
 Colours are presentation attributes and ``currentColor``, never ``style`` (the pages'
 Content-Security-Policy forbids inline styles); a stylesheet restyles them by class:
 
-- ``chart`` the ``<svg>``; ``chart-title`` its visible title
+- ``chart`` the ``<svg>``; ``chart-title`` its visible title; ``chart-subtitle`` the number of versions
 - ``chart-plot`` the plot area's frame; ``chart-grid`` the group of horizontal grid lines
 - ``chart-axis`` the x axis line and its tick marks; ``chart-ylabel`` / ``chart-xlabel`` the
   groups of tick labels
@@ -100,6 +106,8 @@ def metric_chart(series: ChartSeries, versions: Sequence[str], marks: Mapping[in
     bad = sorted(i for i in marks if not 0 <= i < n)
     if bad:
         raise ValueError(f"chart of {series.metric!r}: mark at index {bad[0]} is outside the {n} versions")
+    if any(isinstance(names, str) for names in marks.values()):
+        raise TypeError("marks map an index to a sequence of alias names, e.g. {3: ['production']}, not to a str")
     values, finite = _clean(series.values)
     marked = {i: tuple(names) for i, names in sorted(marks.items()) if names}
     ident = _ident(series.metric)
@@ -344,7 +352,7 @@ def _marks_behind(frame: _Frame, versions: Sequence[str], flags: list[_Flag]) ->
     rows = 1 + max(f.row for f in flags)
     for f in flags:
         y = frame.top - 10 - _ROW * (rows - 1 - f.row)
-        guides.append(f'<line class="chart-mark-line" x1="{f.guide:.1f}" y1="{y + 3:.1f}" x2="{f.guide:.1f}" '
+        guides.append(f'<line class="chart-mark-line" x1="{f.guide:.1f}" y1="{y - 4:.1f}" x2="{f.guide:.1f}" '
                       f'y2="{frame.bottom:.1f}"/>')
         labels.append(f'<text class="chart-mark-label" x="{f.start:.1f}" y="{y:.1f}">'
                       f'<title>{escape(versions[f.index])}</title>{escape(f.text)}</text>')
@@ -426,8 +434,8 @@ def _line(frame: _Frame, versions: Sequence[str], runs: list[list[tuple[int, flo
             polylines.append(f'<polyline class="chart-line" points="{coords}"/>')
         if len(run) == 1 or dots_all:
             for (i, v), (x, y) in zip(run, pts, strict=True):
-                tip = escape(f"{versions[i]}: {_value(v)}")
-                dots.append(f'<circle class="chart-dot" cx="{x:.1f}" cy="{y:.1f}" r="2.5"><title>{tip}</title>'
-                            f'</circle>')
+                # a tooltip only while dots are few: hundreds of lone points would make the chart heavy
+                tip = f"<title>{escape(f'{versions[i]}: {_value(v)}')}</title>" if dots_all else ""
+                dots.append(f'<circle class="chart-dot" cx="{x:.1f}" cy="{y:.1f}" r="2.5">{tip}</circle>')
     return (f'<g fill="none" stroke="{LINE}" stroke-width="1.75" stroke-linejoin="round" stroke-linecap="round">'
             f'{"".join(polylines)}</g><g fill="{LINE}">{"".join(dots)}</g>')

@@ -96,7 +96,12 @@ def delta(value: float, baseline: float) -> tuple[str, str]:
 
 
 def _row(label: str, group: str, values: Sequence[object], cells: Sequence[Cell]) -> Row:
-    return Row(label, tuple(cells), _differ(values, as_json=group != "fact"), group)
+    return Row(label, tuple(cells), _differ(values), group)
+
+
+def _fact(label: str, cells: Sequence[Cell]) -> Row:
+    """A row of facts (dates, aliases, artifact), different when what it shows differs (a date to the minute)."""
+    return Row(label, tuple(cells), _differ([cell.text for cell in cells], as_json=False), "fact")
 
 
 def _metric_row(metric: str, metas: Sequence[ModelMetadata]) -> Row:
@@ -119,14 +124,11 @@ def rows(records: Sequence[VersionRecord]) -> list[Row]:
     """Every compared row: dates, aliases, artifact, hyperparameters, metrics, tags."""
     metas = [record.metadata for record in records]
     out = [
-        _row("training date", "fact", [m.training_date for m in metas], [Cell(format_when(m.training_date))
-                                                                        for m in metas]),
-        _row("registered", "fact", [(r.registered_at, r.registered_by) for r in records],
-             [Cell(format_when(r.registered_at) + (f" by {r.registered_by}" if r.registered_by else ""))
-              for r in records]),
-        _row("aliases", "fact", [r.aliases for r in records], [Cell(", ".join(r.aliases) or "—") for r in records]),
-        _row("artifact path", "fact", [m.artifact_path for m in metas], [Cell(m.artifact_path, mono=True)
-                                                                        for m in metas]),
+        _fact("training date", [Cell(format_when(m.training_date)) for m in metas]),
+        _fact("registered", [Cell(format_when(r.registered_at) + (f" by {r.registered_by}" if r.registered_by else ""))
+                             for r in records]),
+        _fact("aliases", [Cell(", ".join(r.aliases) or "—") for r in records]),
+        _fact("artifact path", [Cell(m.artifact_path, mono=True) for m in metas]),
     ]
     params = [flatten(m.hyperparameters) for m in metas]
     for key in sorted({key for flat in params for key in flat}):
