@@ -259,10 +259,10 @@ def test_204_responses_carry_no_content_headers_and_keep_the_connection_usable(
     host, port = module_server.url.split("//", 1)[1].rsplit(":", 1)
     alias = b'{"version": "1.0.0"}'
     requests = [
-        b"PUT /api/v1/models/api-204/aliases/production HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        b"PUT /api/v1/models/api-204/aliases/production HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
         b"Content-Length: %d\r\n\r\n%s" % (len(alias), alias),
-        b"DELETE /api/v1/models/api-204/aliases/production HTTP/1.1\r\nHost: x\r\n\r\n",
-        b"DELETE /api/v1/models/api-204/versions/2.0.0 HTTP/1.1\r\nHost: x\r\n\r\n",
+        b"DELETE /api/v1/models/api-204/aliases/production HTTP/1.1\r\nHost: localhost\r\n\r\n",
+        b"DELETE /api/v1/models/api-204/versions/2.0.0 HTTP/1.1\r\nHost: localhost\r\n\r\n",
     ]
     with socket.create_connection((host, int(port)), timeout=10) as sock:
         for request in requests:
@@ -271,7 +271,7 @@ def test_204_responses_carry_no_content_headers_and_keep_the_connection_usable(
             assert not {"content-type", "content-length", "transfer-encoding"} & set(headers), headers
             assert rest == b""
         # The same connection still frames the next response correctly: nothing was left in the stream.
-        status, headers, _ = _exchange(sock, b"GET /api/v1/models/api-204/versions HTTP/1.1\r\nHost: x\r\n\r\n")
+        status, headers, _ = _exchange(sock, b"GET /api/v1/models/api-204/versions HTTP/1.1\r\nHost: localhost\r\n\r\n")
         assert status == "HTTP/1.1 200 OK" and headers["content-type"] == "application/json"
 
 
@@ -281,15 +281,15 @@ def test_head_never_claims_a_length_other_than_get_would_send(http: httpx.Client
     with socket.create_connection((host, int(port)), timeout=10) as sock:
         for version in ("1.0.0", "9.9.9"):  # exists (no body built) and missing (the problem GET would send)
             path = b"/api/v1/models/api-head/versions/" + version.encode()
-            _, get_headers, body = _exchange(sock, b"GET " + path + b" HTTP/1.1\r\nHost: x\r\n\r\n")
+            _, get_headers, body = _exchange(sock, b"GET " + path + b" HTTP/1.1\r\nHost: localhost\r\n\r\n")
             while len(body) < int(get_headers["content-length"]):  # the rest of GET's body
                 body += sock.recv(65536)
-            status, headers, rest = _exchange(sock, b"HEAD " + path + b" HTTP/1.1\r\nHost: x\r\n\r\n")
+            status, headers, rest = _exchange(sock, b"HEAD " + path + b" HTTP/1.1\r\nHost: localhost\r\n\r\n")
             assert rest == b""
             # RFC 9110 8.6: a HEAD response's Content-Length, when sent, is the length GET would send.
             assert headers.get("content-length", get_headers["content-length"]) == get_headers["content-length"], (
                 status, headers, get_headers)
-        status, headers, _ = _exchange(sock, b"GET /api/v1/models/api-head/versions HTTP/1.1\r\nHost: x\r\n\r\n")
+        status, headers, _ = _exchange(sock, b"GET /api/v1/models/api-head/versions HTTP/1.1\r\nHost: localhost\r\n\r\n")
         assert status == "HTTP/1.1 200 OK"  # the connection still frames responses correctly
 
 

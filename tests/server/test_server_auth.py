@@ -30,8 +30,8 @@ from modelreg.server.auth import (
     read_tokens_file,
     revoke_token,
 )
+from modelreg.server.hosts import is_loopback
 from modelreg.server.problems import HTTPProblem
-from modelreg.server.run import is_loopback
 from support.serverkit import TOKENS, Running, bearer, registry_url
 
 ROLES = [None, "reader", "writer", "boss"]  # no token, read, write, admin

@@ -177,7 +177,7 @@ def test_patching_a_missing_version_is_a_404(http: httpx.Client) -> None:
 def test_a_patch_body_declared_over_the_limit_is_refused_before_it_is_sent(module_server: Running) -> None:
     address = urlsplit(module_server.url)
     with socket.create_connection((address.hostname, address.port), timeout=10) as sock:
-        sock.sendall(f"PATCH /api/v1/models/rec-big HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        sock.sendall(f"PATCH /api/v1/models/rec-big HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
                      f"Content-Length: {DEFAULT_MAX_BODY_BYTES + 1}\r\n\r\n".encode())
         answer = sock.recv(65536)
 

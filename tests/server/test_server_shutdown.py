@@ -53,7 +53,7 @@ def test_request_in_flight_at_sigterm_completes(tmp_path: Path, start_server: St
     with socket.create_connection(_address(server.url), timeout=20) as sock:
         # Expect: 100-continue makes the server say when the app is waiting for our body:
         # from then on the request is in flight, whatever happens next.
-        sock.sendall(b"PUT /api/v1/models/late/versions/1.0.0 HTTP/1.1\r\nHost: x\r\n"
+        sock.sendall(b"PUT /api/v1/models/late/versions/1.0.0 HTTP/1.1\r\nHost: localhost\r\n"
                      b"Content-Type: application/json\r\nExpect: 100-continue\r\n"
                      b"Content-Length: %d\r\n\r\n" % len(body))
         assert sock.recv(64).startswith(b"HTTP/1.1 100 Continue")

@@ -101,13 +101,13 @@ def test_connection_that_sends_nothing_is_closed_after_the_header_timeout(server
 
 def test_headers_without_the_blank_line_get_408_after_the_header_timeout(server: ServerProcess) -> None:
     with socket.create_connection(_address(server.url)) as slow:
-        slow.sendall(b"GET /api/v1/models HTTP/1.1\r\nHost: x\r\nAccept: application/json\r\n")
+        slow.sendall(b"GET /api/v1/models HTTP/1.1\r\nHost: localhost\r\nAccept: application/json\r\n")
         answer = _answer(slow, SLACK * TIMEOUT)
     assert _status(answer) == 408 and _problem_code(answer) == "request_timeout"
 
 
 def test_headers_dripped_a_byte_at_a_time_are_cut_off_at_the_header_timeout(server: ServerProcess) -> None:
-    request = b"GET /api/v1/models HTTP/1.1\r\nHost: x\r\nX-Pad: " + b"a" * 100 + b"\r\n\r\n"
+    request = b"GET /api/v1/models HTTP/1.1\r\nHost: localhost\r\nX-Pad: " + b"a" * 100 + b"\r\n\r\n"
     with socket.create_connection(_address(server.url)) as drip:
         started = time.monotonic()
         for byte in request:  # every byte is progress, but the headers as a whole are on one clock
@@ -121,7 +121,7 @@ def test_headers_dripped_a_byte_at_a_time_are_cut_off_at_the_header_timeout(serv
 
 def test_body_that_stalls_gets_408_after_the_body_timeout(server: ServerProcess) -> None:
     with socket.create_connection(_address(server.url)) as stalled:
-        stalled.sendall(b"PUT /api/v1/models/stall/versions/1.0.0 HTTP/1.1\r\nHost: x\r\n"
+        stalled.sendall(b"PUT /api/v1/models/stall/versions/1.0.0 HTTP/1.1\r\nHost: localhost\r\n"
                         b"Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n{\"art")
         answer = _answer(stalled, SLACK * TIMEOUT)
     assert _status(answer) == 408 and "body" in json.loads(answer.partition(b"\r\n\r\n")[2])["detail"]
@@ -130,7 +130,7 @@ def test_body_that_stalls_gets_408_after_the_body_timeout(server: ServerProcess)
 
 def test_headers_over_the_limit_get_431_without_being_buffered(server: ServerProcess) -> None:
     with socket.create_connection(_address(server.url)) as big:
-        big.sendall(b"GET /api/v1/models HTTP/1.1\r\nHost: x\r\nX-Big: ")
+        big.sendall(b"GET /api/v1/models HTTP/1.1\r\nHost: localhost\r\nX-Big: ")
         sent = 0
         try:
             while sent < 32 * 1024 * 1024:  # a 32 MiB header, never finished
@@ -145,7 +145,7 @@ def test_headers_over_the_limit_get_431_without_being_buffered(server: ServerPro
 
 def test_complete_headers_over_the_limit_get_431(server: ServerProcess) -> None:
     with socket.create_connection(_address(server.url)) as big:
-        big.sendall(b"GET /api/v1/models HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 9000 + b"\r\n\r\n")
+        big.sendall(b"GET /api/v1/models HTTP/1.1\r\nHost: localhost\r\nX-Big: " + b"a" * 9000 + b"\r\n\r\n")
         answer = _answer(big, SLACK * TIMEOUT)
     assert _status(answer) == 431 and _problem_code(answer) == "headers_too_large"
     assert "8192 bytes" in answer.decode()
@@ -244,12 +244,12 @@ class _Attacker:
         self.opened += 1
         drip = b""
         if kind == 1:  # headers without the blank line
-            sock.send(b"GET /api/v1/models HTTP/1.1\r\nHost: x\r\n")
+            sock.send(b"GET /api/v1/models HTTP/1.1\r\nHost: localhost\r\n")
         elif kind == 2:  # a PUT that sends 5 of 1,000 declared bytes
-            sock.send(b"PUT /api/v1/models/slow/versions/1.0.0 HTTP/1.1\r\nHost: x\r\n"
+            sock.send(b"PUT /api/v1/models/slow/versions/1.0.0 HTTP/1.1\r\nHost: localhost\r\n"
                       b"Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n{\"ab")
         elif kind == 3:  # a request sent 1 byte every 2 s
-            drip = b"GET /api/v1/models HTTP/1.1\r\nHost: x\r\nX-Slow: " + b"a" * 1000
+            drip = b"GET /api/v1/models HTTP/1.1\r\nHost: localhost\r\nX-Slow: " + b"a" * 1000
         self.held.append((sock, drip))
 
     def _run(self) -> None:

@@ -25,6 +25,7 @@ from ..errors import RegistryError
 from ..registry import EventLog, ModelRegistry
 from .auth import Auth, Role
 from .call import PROBLEM, WRITE_THREADS, BodyCache, Call, MetadataBodies, Reply, too_large
+from .hosts import loopback_host_header
 from .metrics import Metrics
 from .openapi import docs_html, document_json
 from .problems import HTTP_CODES, HTTPProblem, problem_body, problem_for_error
@@ -129,6 +130,7 @@ class ModelregApp:
         self.docs_html = docs_html()
         self.access_log: Callable[[str], None] | None = _log_access
         self.shutting_down = False
+        self.loopback_only = False  # serve sets it with no tokens on loopback: other Host names are refused
         # anyio binds a limiter made outside a loop to the loop of its first use, so an app driven
         # without the lifespan protocol (httpx's ASGI transport) writes too; startup makes a fresh one.
         self.write_limiter = anyio.CapacityLimiter(WRITE_THREADS)
@@ -168,6 +170,8 @@ class ModelregApp:
         call: Call | None = None
         status, size = 500, 0
         try:
+            if self.loopback_only:
+                self._check_host(scope)
             segments = _segments(scope)
             found = self._router.match(segments)
             if found is None:
@@ -235,6 +239,19 @@ class ModelregApp:
                 "the path has an encoded '/' (%2F): no model name, version or alias can contain '/'",
             )
         return HTTPProblem("not_found", f"no route matches {scope['path'][:200]!r}; see /docs for the API")
+
+    @staticmethod
+    def _check_host(scope: Scope) -> None:
+        """Refuse (421) a Host that is not a loopback name: with no tokens, only this machine may ask."""
+        for key, value in scope["headers"]:
+            if key == b"host":
+                host = value.decode("latin-1")
+                if not loopback_host_header(host):
+                    raise HTTPProblem(
+                        "misdirected_request",
+                        f"this server has no tokens and answers only loopback names (localhost, 127.0.0.1, ::1), "
+                        f"not Host {host[:100]!r}; configure tokens to serve other names",
+                    )
 
     def _check_length(self, scope: Scope) -> None:
         """Refuse a declared body over the limit before reading any of it."""

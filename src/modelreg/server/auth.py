@@ -86,6 +86,15 @@ class Auth:
             raise _unauthorized("the bearer token is not valid for this server")
         return found
 
+    def named(self, name: str) -> Token | None:
+        """The configured token called ``name`` now (after a reload of a changed file), or None."""
+        if self._watched is not None:
+            self._watched.refresh(self)
+        for token in self.tokens:
+            if token.name == name:
+                return token
+        return None
+
     def __repr__(self) -> str:
         return f"<Auth tokens={[t.name for t in self.tokens]}>"
 

@@ -53,6 +53,7 @@ HTTP_CODES: dict[str, tuple[int, str]] = {
     "events_unavailable": (410, "Events no longer available"),
     "unknown_revision": (410, "Revision not reached by this store"),
     "payload_too_large": (413, "Request body too large"),
+    "misdirected_request": (421, "Misdirected request"),
     "unsupported_media_type": (415, "Unsupported media type"),
     "invalid_body": (422, "Invalid request body"),
     "internal_error": (500, "Internal server error"),

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ipaddress
 import logging
 import signal
 import socket
@@ -34,6 +33,7 @@ from ..urls import default_registry_url, open_registry
 from ._guard import ConnectionGuard, Limits, connection_ceiling, default_connections, guarded_protocol
 from .app import ModelregApp, create_app
 from .auth import TOKENS_ENV, Auth, load_auth
+from .hosts import is_loopback
 
 __all__ = ["GRACEFUL_SHUTDOWN_SECONDS", "serve"]
 
@@ -44,16 +44,6 @@ _log = logging.getLogger("modelreg.server")
 _FLUSH_SECONDS = 0.2
 _FLUSH_LINES = 1000
 _DURABLE_SCHEMES = ("sqlite", "postgresql", "postgres")  # the stores that take store_timeout
-
-
-def is_loopback(host: str) -> bool:
-    """Whether ``host`` names this machine only (127.0.0.0/8, ::1 or 'localhost')."""
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 def _bind(host: str, port: int) -> socket.socket:
@@ -295,6 +285,7 @@ def serve(
         try:
             listen = _Listen(sock, tls, limits)
             app = create_app(registry, auth=auth, max_body_bytes=max_body_bytes, ui=ui)
+            app.loopback_only = auth is None and is_loopback(host)  # refuse rebound DNS names (hosts.py)
             if app.ui is not None:
                 app.ui.secure_cookies = behind_tls_proxy  # the browser speaks HTTPS to the proxy
             _run(app, listen, url, host, access_log)

@@ -7,6 +7,7 @@ shows its delta against the baseline with an arrow and a sign, so colour is neve
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -88,6 +89,8 @@ def delta(value: float, baseline: float) -> tuple[str, str]:
     The minus is U+2212, a true minus sign.
     """
     change = value - baseline
+    if not math.isfinite(change):  # both finite, yet too far apart for a float: say so, never "inf"
+        return "beyond float range", ""
     if change > 0:
         return f"▲ +{format_metric(float(f'{change:.4g}'))}", "up"
     if change < 0:

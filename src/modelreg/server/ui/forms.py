@@ -16,6 +16,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from ..._annotations import metadata_detail, record_detail, request
+from ..._json import exact_float
 from ..._paths import fill
 from ...errors import AliasNotFoundError, MetadataError, RegistryError
 from ...names import validate_alias
@@ -42,12 +43,21 @@ def parse_metric(name: str, text: str) -> dict[str, float]:
         raise MetadataError(f"give the metric's name as well as its value {text[:40]!r}")
     if _NUMBER.fullmatch(text) is None:
         raise MetadataError(f"metric {name[:128]!r} must be a number such as 0.761 or 1.5e-3, not {text[:40]!r}")
-    return {name: float(text)}
+    try:
+        return {name: exact_float(text)}  # the API's rule: the number typed is the number stored, or it is refused
+    except ValueError as exc:
+        raise MetadataError(f"metric {name[:128]!r}: {exc}") from None
 
 
 def _lines(text: str) -> str:
     """A textarea's value with the CRLF line breaks every browser sends turned back into the LF it was shown with."""
     return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def _unchanged_description(args: dict[str, Any], stored: str) -> None:
+    """Keep the stored description when the box differs from it only by the line breaks the browser sent."""
+    if "description" in args and args["description"] == _lines(stored):
+        args["description"] = stored
 
 
 def _back(page: Page, form: Mapping[str, str], default: str) -> str:
@@ -71,7 +81,8 @@ async def _confirm_or_write(
     fields = {key: value for key, value in form.items() if key != "confirm"}
     base = {"kind": kind, "fields": fields, "back": back, **context}
     try:
-        lines, button = check()
+        lines, button = check()  # may add fields for the confirmation to carry, or withdraw the confirm
+        fields.update((key, value) for key, value in form.items() if key != "confirm")
         if form.get("confirm") != "yes":
             return page.render("confirm.html", **base, lines=lines, button=button, error="")
         await page.call.write(write)
@@ -97,6 +108,9 @@ async def alias_form(page: Page, name: str) -> Reply:
         validate_alias(alias)
         current = registry.get_aliases(name).get(alias)
         was["current"] = current or ""
+        if form.get("confirm") == "yes" and form.get("was", was["current"]) != was["current"]:
+            del form["confirm"]  # it moved since the confirmation was shown: ask again with what is true now
+        form["was"] = was["current"]
         if action == "remove":
             if current is None:
                 raise AliasNotFoundError(f"model {name!r} has no alias {alias!r}", name=name, alias=alias)
@@ -167,6 +181,7 @@ async def annotate_version_form(page: Page, name: str, version: str) -> Reply:
     def check() -> tuple[list[str], str]:
         args.update(_annotation(form, metrics=True))
         meta = registry.get_metadata(name, version)
+        _unchanged_description(args, meta.description)
         req = request(args.get("description"), args.get("set_tags"), args.get("remove_tags", ()),
                       args.get("add_metrics"))
         detail = metadata_detail(meta, req, f"{name} {meta.version}")
@@ -191,6 +206,7 @@ async def annotate_model_form(page: Page, name: str) -> Reply:
     def check() -> tuple[list[str], str]:
         args.update(_annotation(form, metrics=False))
         info = registry.get_model(name)
+        _unchanged_description(args, info.description)
         req = request(args.get("description"), args.get("set_tags"), args.get("remove_tags", ()), metrics=False)
         detail = record_detail(info.description, info.tags, req)
         if not detail:

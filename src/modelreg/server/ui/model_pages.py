@@ -28,6 +28,8 @@ __all__ = ["ALIAS_MOVES_SHOWN", "VERSIONS_PER_PAGE", "alias_moves", "model_page"
 VERSIONS_PER_PAGE = 100
 MAX_KEY_METRICS = 4
 MAX_CHARTS = 4
+VERSION_EVENTS_SHOWN = 100
+"""Most events of a version's history its page lists (newest first); older ones are counted."""
 ALIAS_MOVES_SHOWN = 50
 _ALIAS_KINDS = ("alias_set", "alias_removed")
 _PARAGRAPH_BREAK = re.compile(r"\n[ \t]*\n")
@@ -119,11 +121,27 @@ class _ModelCache:
     Registries without a revision (no event log) are read anew on every request.
     """
 
-    __slots__ = ("entries",)
+    __slots__ = ("entries", "moves")
     LIMIT = 32
 
     def __init__(self) -> None:
         self.entries: dict[str, tuple[int, MetricColumns, _Charts]] = {}
+        self.moves: dict[str, tuple[int, list[AliasMove]]] = {}
+
+    async def alias_moves(self, page: Page, name: str) -> list[AliasMove]:
+        """The model's alias history, read from the store once per registry revision (it can be long)."""
+        log = page.app.log
+        revision = None if log is None else log.revision
+        hit = self.moves.get(name)
+        if revision is not None and hit is not None and hit[0] == revision:
+            return hit[1]
+        events = await page.call.run(partial(page.registry.history, name, kinds=_ALIAS_KINDS))
+        moves = alias_moves(events)
+        if revision is not None:
+            if len(self.moves) >= self.LIMIT:
+                self.moves.clear()
+            self.moves[name] = (revision, moves)
+        return moves
 
     def columns(self, page: Page, name: str, versions: Sequence[str]) -> tuple[MetricColumns, _Charts]:
         """The model's columns and its chart cache: reused when nothing changed since they were made."""
@@ -217,8 +235,7 @@ async def model_page(page: Page, name: str) -> Reply:
     charted = _metric_names(page, "chart", counts, MAX_CHARTS, key_metrics[:2])
     marks = _marks(info, versions)
     charts = [(metric, _chart(svgs, columns, metric, marks)) for metric in charted]
-    events = await page.call.run(partial(registry.history, name, kinds=_ALIAS_KINDS))
-    moves = alias_moves(events)
+    moves = await _cache(page).alias_moves(page, name)
     return page.render(
         "model.html", nav="models", model=info, description=paragraphs(info.description), records=records,
         versions_on_page=[record.version for record in records], pager=at, key_metrics=key_metrics,
@@ -270,8 +287,9 @@ async def version_page(page: Page, name: str, version: str) -> Reply:
     previous = versions[position - 1] if position > 0 else None
     following = versions[position + 1] if 0 <= position < len(versions) - 1 else None
     events = await page.call.run(partial(registry.history, name, version=canonical))
-    lines = [(event, describe(event)) for event in reversed(events)]
+    lines = [(event, describe(event)) for event in reversed(events[-VERSION_EVENTS_SHOWN:])]
     return page.render(
         "version.html", nav="models", model=info, record=record, metadata=metadata, previous=previous,
         following=following, history=lines, description=paragraphs(metadata.description),
+        older_events=max(0, len(events) - VERSION_EVENTS_SHOWN),
     )

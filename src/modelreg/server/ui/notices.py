@@ -22,7 +22,11 @@ NOTICES: dict[str, str] = {
 def notice_for(here: str) -> str:
     """The notice text for the ``notice=`` code in the path-with-query ``here`` ('' when none or unknown)."""
     _, _, query = here.partition("?")
-    for key, value in parse_qsl(query, max_num_fields=64) if query else ():
+    try:
+        pairs = parse_qsl(query, max_num_fields=64) if query else []
+    except ValueError:  # too many fields: the page is already the error page that says so
+        return ""
+    for key, value in pairs:
         if key == "notice":
             return NOTICES.get(value, "")
     return ""

@@ -15,7 +15,7 @@ from ..call import App, Call, Reply
 from ..problems import HTTPProblem
 from . import paths
 from .render import Renderer
-from .session import Visitor, check_csrf, check_origin
+from .session import Sessions, Visitor, check_csrf, check_origin
 
 __all__ = ["MAX_FIELD", "Page", "PageHandler", "Redirect"]
 
@@ -36,7 +36,9 @@ class Redirect(Exception):
 
 def _pairs(text: str, what: str) -> list[tuple[str, str]]:
     try:
-        pairs = parse_qsl(text, keep_blank_values=True, errors="replace", max_num_fields=_MAX_FIELDS)
+        pairs = parse_qsl(text, keep_blank_values=True, errors="strict", max_num_fields=_MAX_FIELDS)
+    except UnicodeDecodeError:  # a ValueError too: never store U+FFFD for bytes that were sent
+        raise HTTPProblem("invalid_parameter", f"the {what} are not valid UTF-8 once percent-decoded") from None
     except ValueError:
         raise HTTPProblem("invalid_parameter", f"more than {_MAX_FIELDS} {what}") from None
     for key, value in pairs:
@@ -48,12 +50,21 @@ def _pairs(text: str, what: str) -> list[tuple[str, str]]:
 class Page:
     """One UI request: the app, the visitor, the query (a key may repeat), and the ``Call`` that writes go through."""
 
-    __slots__ = ("_query", "app", "call", "renderer", "scope", "secure_cookies", "visitor")
+    __slots__ = ("_query", "app", "call", "renderer", "scope", "secure_cookies", "sessions", "visitor")
 
     def __init__(
-        self, app: App, renderer: Renderer, scope: Scope, receive: Receive, visitor: Visitor, *, secure_cookies: bool
+        self,
+        app: App,
+        renderer: Renderer,
+        scope: Scope,
+        receive: Receive,
+        visitor: Visitor,
+        *,
+        sessions: Sessions,
+        secure_cookies: bool,
     ) -> None:
         self.app = app
+        self.sessions = sessions
         self.secure_cookies = secure_cookies  # behind a TLS proxy the scheme we see is http, the browser's https
         self.renderer = renderer
         self.scope = scope
@@ -68,7 +79,11 @@ class Page:
         if self._query is None:
             raw: bytes = self.scope["query_string"]
             query: dict[str, list[str]] = {}
-            for key, value in _pairs(raw.decode("latin-1"), "query parameters") if raw else ():
+            try:
+                text = raw.decode("ascii")  # browsers percent-encode the rest
+            except UnicodeDecodeError:
+                raise HTTPProblem("invalid_parameter", "the query string is not percent-encoded ASCII") from None
+            for key, value in _pairs(text, "query parameters") if text else ():
                 query.setdefault(key, []).append(value)
             self._query = query
         return self._query
@@ -118,12 +133,20 @@ class Page:
 
     async def form(self) -> dict[str, str]:
         """The posted form, after the origin and CSRF checks; a field may appear once."""
-        check_origin(self.scope)
-        content_type = (self.call.header(b"content-type") or "").split(";")[0].strip().lower()
-        if content_type.encode() != _FORM:
-            raise HTTPProblem("unsupported_media_type", "forms are posted as application/x-www-form-urlencoded")
+        check_origin(self.scope, https=self.secure_cookies)
+        content_type, *params = (self.call.header(b"content-type") or "").lower().split(";")
+        charset = next((p.partition("=")[2].strip(' "') for p in params if p.strip().startswith("charset=")), "utf-8")
+        if content_type.strip().encode() != _FORM or charset != "utf-8":
+            raise HTTPProblem(
+                "unsupported_media_type", "forms are posted as application/x-www-form-urlencoded in UTF-8"
+            )
+        body = await self.call.body()
+        try:
+            text = body.decode("ascii")  # a urlencoded body is ASCII: anything else was not sent by a form
+        except UnicodeDecodeError:
+            raise HTTPProblem("invalid_parameter", "the form body is not urlencoded ASCII") from None
         fields: dict[str, str] = {}
-        for key, value in _pairs((await self.call.body()).decode("utf-8", "replace"), "form fields"):
+        for key, value in _pairs(text, "form fields"):
             if key in fields:
                 raise HTTPProblem("invalid_parameter", f"form field {key[:40]!r} given more than once")
             fields[key] = value

@@ -11,7 +11,7 @@ from ..call import Reply
 from ..problems import HTTPProblem
 from . import paths
 from .page import Page, Redirect
-from .session import TOKEN_COOKIE, clear_cookie, token_cookie
+from .session import SESSION_SECONDS, TOKEN_COOKIE, clear_cookie, cookie_header
 
 __all__ = ["MODELS_PER_PAGE", "login", "login_page", "logout", "models_page", "safe_next", "static_file"]
 
@@ -104,11 +104,13 @@ async def login(page: Page) -> Reply:
     try:
         if not token:
             raise HTTPProblem("unauthorized", "enter a token")
-        auth.identify(f"Bearer {token}")
+        found = auth.identify(f"Bearer {token}")
     except HTTPProblem as exc:
         reason = "that token is not valid for this server" if token else exc.detail
         return page.render("login.html", status=401, next=target, error=reason)
-    raise Redirect(page.url(target), [token_cookie(page.scope, token, secure=page.secure_cookies)])
+    session = page.sessions.issue(found)  # the cookie names the token and is signed; it never holds the secret
+    cookie = cookie_header(page.scope, TOKEN_COOKIE, session, SESSION_SECONDS, secure=page.secure_cookies)
+    raise Redirect(page.url(target), [cookie])
 
 
 async def logout(page: Page) -> Reply:

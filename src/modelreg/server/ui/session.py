@@ -1,10 +1,12 @@
-"""Who is browsing: the signed-in token from an HttpOnly cookie, and the CSRF token every form carries.
+"""Who is browsing: a signed sign-in cookie, the CSRF token every form carries, and the origin checks.
 
-Signing in stores the bearer token itself in ``modelreg_token`` (HttpOnly, SameSite=Strict,
-Secure over HTTPS), so each request is checked against the tokens file as an API request
-is, and revoking a token signs its browsers out within a second. Forms carry
-HMAC(token, ``modelreg_csrf`` cookie): stateless, so it holds across restarts and replicas,
-and a page of another site can neither read the cookie nor compute the field.
+Signing in checks the token once and gives the browser ``modelreg_token``: the token's
+*name*, an expiry and an HMAC over both and the token's stored hash, keyed by the server's
+session secret. The cookie never holds the token itself (browsers send cookies to every
+port of a host), lasts at most ``SESSION_SECONDS``, and stops working as soon as the
+token is revoked or replaced. Forms carry HMAC(secret, ``modelreg_csrf`` cookie + the
+session). ``$MODELREG_SESSION_SECRET`` shares the secret between replicas and restarts;
+without it each process makes its own, and browsers sign in again after a restart.
 """
 
 from __future__ import annotations
@@ -13,34 +15,38 @@ import base64
 import binascii
 import hashlib
 import hmac
+import os
 import secrets
+import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from http.cookies import CookieError, SimpleCookie
 
 from starlette.types import Scope
 
-from ...errors import RegistryError
-from ..auth import Auth, Role
+from ..auth import Auth, Role, Token
 from ..problems import HTTPProblem
 
 __all__ = [
     "CSRF_COOKIE",
+    "SECRET_ENV",
     "SESSION_SECONDS",
     "TOKEN_COOKIE",
+    "Sessions",
     "Visitor",
     "check_csrf",
     "check_origin",
     "clear_cookie",
     "cookie_header",
     "request_cookies",
-    "token_cookie",
-    "visitor_for",
 ]
 
 TOKEN_COOKIE = "modelreg_token"
 CSRF_COOKIE = "modelreg_csrf"
 SESSION_SECONDS = 12 * 3600
 """How long a sign-in lasts in the browser (the token itself may be revoked sooner)."""
+SECRET_ENV = "MODELREG_SESSION_SECRET"
+_MIN_SECRET = 32
 _MAX_COOKIE_HEADER = 8192
 
 
@@ -54,12 +60,79 @@ class Visitor:
     csrf: str  # the value of every form's hidden ``csrf`` field
     csrf_cookie: str  # the ``modelreg_csrf`` cookie this browser holds (or is being given)
     new_csrf_cookie: bool  # the response must set it
-    token: str | None = None  # the signed-in bearer token (never rendered)
-    revoked: bool = False  # a token cookie came in that no longer signs in: clear it
+    revoked: bool = False  # a sign-in cookie came in that no longer signs in: clear it
 
     def may(self, role: Role) -> bool:
         """Whether this visitor holds at least ``role``."""
         return self.role is not None and self.role >= role
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).decode().rstrip("=")
+
+
+class Sessions:
+    """Issues and checks sign-in cookies and CSRF fields with one secret (per app)."""
+
+    def __init__(self, secret: bytes) -> None:
+        if len(secret) < _MIN_SECRET:
+            raise ValueError(f"the session secret must be at least {_MIN_SECRET} bytes")
+        self._secret = secret
+
+    @classmethod
+    def from_environment(cls, environ: Mapping[str, str] | None = None) -> Sessions:
+        """The secret of ``$MODELREG_SESSION_SECRET`` (32 characters or more), else a new random one."""
+        text = (os.environ if environ is None else environ).get(SECRET_ENV, "")
+        if not text:
+            return cls(secrets.token_bytes(32))
+        if len(text) < _MIN_SECRET:
+            raise ValueError(f"${SECRET_ENV} must be at least {_MIN_SECRET} characters (e.g. `openssl rand -hex 32`)")
+        return cls(text.encode())
+
+    def _mac(self, *parts: str) -> str:
+        return hmac.new(self._secret, "\n".join(parts).encode(), hashlib.sha256).hexdigest()
+
+    def issue(self, token: Token, *, now: float | None = None) -> str:
+        """The cookie value that signs a browser in as ``token`` until ``SESSION_SECONDS`` from now."""
+        expiry = str(int(time.time() if now is None else now) + SESSION_SECONDS)
+        return f"{_b64(token.name.encode())}.{expiry}.{self._mac('session', token.name, expiry, token.sha256)}"
+
+    def check(self, auth: Auth, value: str, *, now: float | None = None) -> Token | None:
+        """The token a cookie value stands for, or None when it is forged, expired or its token is gone."""
+        parts = value.split(".")
+        if len(parts) != 3 or len(value) > 512 or not parts[1].isdigit():
+            return None
+        encoded, expiry, mac = parts
+        try:
+            name = base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4)).decode("ascii")
+        except (binascii.Error, ValueError):
+            return None
+        if int(expiry) <= (time.time() if now is None else now):
+            return None
+        token = auth.named(name)
+        if token is None or not hmac.compare_digest(mac, self._mac("session", name, expiry, token.sha256)):
+            return None
+        return token
+
+    def form_token(self, csrf_cookie: str, session: str | None) -> str:
+        """The CSRF field for this browser: bound to its csrf cookie and to its sign-in."""
+        return self._mac("csrf", csrf_cookie, session or "open")
+
+    def visitor(self, auth: Auth | None, scope: Scope) -> Visitor:
+        """Who is asking: with no tokens configured everyone is an anonymous admin, as in the API."""
+        cookies = request_cookies(scope)
+        csrf_cookie = cookies.get(CSRF_COOKIE, "")
+        new_cookie = not (20 <= len(csrf_cookie) <= 64 and csrf_cookie.isascii())
+        if new_cookie:
+            csrf_cookie = secrets.token_urlsafe(32)
+        if auth is None:
+            return Visitor("anonymous", Role.ADMIN, False, self.form_token(csrf_cookie, None), csrf_cookie, new_cookie)
+        session = cookies.get(TOKEN_COOKIE, "")
+        found = self.check(auth, session) if session else None
+        if found is None:
+            return Visitor("anonymous", None, False, self.form_token(csrf_cookie, None), csrf_cookie, new_cookie,
+                           revoked=bool(session))
+        return Visitor(found.name, found.role, True, self.form_token(csrf_cookie, session), csrf_cookie, new_cookie)
 
 
 def request_cookies(scope: Scope) -> dict[str, str]:
@@ -77,47 +150,6 @@ def request_cookies(scope: Scope) -> dict[str, str]:
     return {}
 
 
-def form_token(csrf_cookie: str, token: str | None) -> str:
-    """The CSRF field for this browser: bound to its cookie and to the token it is signed in with."""
-    key = (token or "open").encode()
-    return hmac.new(key, csrf_cookie.encode(), hashlib.sha256).hexdigest()
-
-
-def visitor_for(auth: Auth | None, scope: Scope) -> Visitor:
-    """Who is asking: with no tokens configured everyone is an anonymous admin, as in the API."""
-    cookies = request_cookies(scope)
-    csrf_cookie = cookies.get(CSRF_COOKIE, "")
-    new_cookie = not (20 <= len(csrf_cookie) <= 64 and csrf_cookie.isascii())
-    if new_cookie:
-        csrf_cookie = secrets.token_urlsafe(32)
-    if auth is None:
-        return Visitor("anonymous", Role.ADMIN, False, form_token(csrf_cookie, None), csrf_cookie, new_cookie)
-    token = _unpack(cookies.get(TOKEN_COOKIE, ""))
-    if token:
-        try:
-            found = auth.identify(f"Bearer {token}")
-        except (HTTPProblem, RegistryError):
-            return Visitor("anonymous", None, False, form_token(csrf_cookie, None), csrf_cookie, new_cookie,
-                           revoked=True)
-        return Visitor(found.name, found.role, True, form_token(csrf_cookie, token), csrf_cookie, new_cookie, token)
-    return Visitor("anonymous", None, False, form_token(csrf_cookie, None), csrf_cookie, new_cookie)
-
-
-def token_cookie(scope: Scope, token: str, *, secure: bool) -> tuple[bytes, bytes]:
-    """The Set-Cookie header that signs this browser in with ``token`` (base64url: tokens may hold ';' or '"')."""
-    packed = base64.urlsafe_b64encode(token.encode()).decode().rstrip("=")
-    return cookie_header(scope, TOKEN_COOKIE, packed, SESSION_SECONDS, secure=secure)
-
-
-def _unpack(value: str) -> str | None:
-    if not value or len(value) > 1024:
-        return None
-    try:
-        return base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)).decode("ascii")
-    except (binascii.Error, ValueError):
-        return None
-
-
 def check_csrf(visitor: Visitor, sent: str | None) -> None:
     """Refuse a form whose ``csrf`` field is missing or not this browser's (403)."""
     if visitor.new_csrf_cookie or not sent or not hmac.compare_digest(sent, visitor.csrf):
@@ -127,8 +159,13 @@ def check_csrf(visitor: Visitor, sent: str | None) -> None:
         )
 
 
-def check_origin(scope: Scope) -> None:
-    """Refuse a form posted from another site (403), by the ``Sec-Fetch-Site`` and ``Origin`` the browser sends."""
+def check_origin(scope: Scope, *, https: bool) -> None:
+    """Refuse a form posted from another site (403).
+
+    Browsers that send ``Sec-Fetch-Site`` (every current one) are judged by it alone, which
+    holds behind a proxy that rewrites the scheme or the host; others by ``Origin`` against
+    this server's origin (``https`` when a TLS proxy is in front).
+    """
     host = origin = site = None
     for key, value in scope["headers"]:
         if key == b"host":
@@ -137,12 +174,15 @@ def check_origin(scope: Scope) -> None:
             origin = value.decode("latin-1")
         elif key == b"sec-fetch-site":
             site = value.decode("latin-1")
-    if site is not None and site not in ("same-origin", "none"):
-        raise HTTPProblem("forbidden", f"a form posted from another site ({site}) is refused")
-    if origin is not None and origin != "null" and host is not None:
-        own = f"{scope.get('scheme', 'http')}://{host}"
-        if origin != own:
-            raise HTTPProblem("forbidden", f"a form posted from {origin[:100]!r} is refused; this server is {own!r}")
+    if site is not None:
+        if site not in ("same-origin", "none"):
+            raise HTTPProblem("forbidden", f"a form posted from another site ({site[:40]}) is refused")
+        return
+    if origin is None:
+        return  # not a browser, or one too old to say: the CSRF field still has to match
+    own = f"{'https' if https or scope.get('scheme') == 'https' else 'http'}://{host}"
+    if origin != own:
+        raise HTTPProblem("forbidden", f"a form posted from {origin[:100]!r} is refused; this server is {own!r}")
 
 
 def cookie_header(scope: Scope, name: str, value: str, max_age: int, *, secure: bool) -> tuple[bytes, bytes]:

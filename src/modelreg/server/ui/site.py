@@ -19,7 +19,7 @@ from . import paths
 from .page import Page, Redirect
 from .render import HTML, SECURITY_HEADERS, Renderer
 from .routes import UI_ROUTES
-from .session import CSRF_COOKIE, SESSION_SECONDS, TOKEN_COOKIE, Visitor, clear_cookie, cookie_header, visitor_for
+from .session import CSRF_COOKIE, SESSION_SECONDS, TOKEN_COOKIE, Sessions, Visitor, clear_cookie, cookie_header
 
 __all__ = ["WebUI"]
 
@@ -36,6 +36,7 @@ class WebUI:
         self.app = app
         self.secure_cookies = secure_cookies  # set by serve behind a TLS-terminating proxy
         self.renderer = Renderer()
+        self.sessions = Sessions.from_environment()
         self.router = Router(UI_ROUTES)
         self._incidents = 0
 
@@ -50,8 +51,9 @@ class WebUI:
 
     async def answer(self, scope: Scope, receive: Receive, segments: list[str]) -> tuple[Reply, str, str]:
         """The reply to one page request, the route template it matched (for metrics) and the actor (for the log)."""
-        visitor = visitor_for(self.app.auth, scope)
-        page = Page(self.app, self.renderer, scope, receive, visitor, secure_cookies=self.secure_cookies)
+        visitor = self.sessions.visitor(self.app.auth, scope)
+        page = Page(self.app, self.renderer, scope, receive, visitor, sessions=self.sessions,
+                    secure_cookies=self.secure_cookies)
         template = "(ui unmatched)"
         try:
             found = self.router.match(segments)
@@ -66,6 +68,7 @@ class WebUI:
             reply = self._error(page, status_for(exc), exc.message)
         except HTTPProblem as exc:
             reply = self._error(page, exc.status, exc.detail)
+            reply.headers = (reply.headers or []) + [(k.lower().encode(), v.encode()) for k, v in exc.headers.items()]
         except Exception:
             self._incidents += 1
             _log.exception("unexpected error #%d rendering %s %s", self._incidents, scope["method"], scope["path"])
@@ -78,8 +81,9 @@ class WebUI:
         method: str = page.scope["method"]
         endpoint = route.methods.get("GET" if method == "HEAD" else method)
         if endpoint is None:
-            allowed = ", ".join(sorted(route.methods))
-            raise HTTPProblem("method_not_allowed", f"{method} is not allowed here; this page accepts {allowed}")
+            allowed = ", ".join(sorted({*route.methods, "HEAD"} if "GET" in route.methods else route.methods))
+            raise HTTPProblem("method_not_allowed", f"{method} is not allowed here; this page accepts {allowed}",
+                              headers={"Allow": allowed})
         if endpoint.role is not None:
             if page.visitor.role is None:
                 if method in ("GET", "HEAD"):
