@@ -69,8 +69,8 @@ def check_args(name: object, keep_latest: object, older_than: object, dry_run: o
                          "e.g. datetime(2026, 1, 5, tzinfo=timezone.utc)")
     now = datetime.now(UTC)
     if older_than > now:
-        raise ValueError(f"older_than {older_than.isoformat()} is in the future (now is {now.isoformat()}); "
-                         "every version was registered before it: give a past time, or None for no time limit")
+        raise ValueError(f"older_than {older_than.isoformat()} is in the future (now is {now.isoformat()}), "
+                         "so it would limit nothing: give a time in the past")
 
 
 def _records(registry: ModelRegistry, name: str | None) -> Iterator[VersionRecord]:

@@ -302,10 +302,7 @@ class RegistryClient:
         self, name: str | None = None, *, keep_latest: int = 10, older_than: datetime | None = None,
         dry_run: bool = True,
     ) -> list[tuple[str, str]]:
-        """Remove (``dry_run``: only list) versions beyond each model's newest ``keep_latest``.
-
-        The core's algorithm over this client's own calls: search pages, then one DELETE per version.
-        """
+        """Remove (``dry_run``: only list) old versions: the core's algorithm over search pages and DELETEs."""
         return _retention.prune(self, name, keep_latest=keep_latest, older_than=older_than, dry_run=dry_run)
 
     def _send_json(self, method: str, path: str, body: dict[str, Any]) -> Any:
