@@ -149,18 +149,18 @@ def _print_human(session: Session, versions: list[dict[str, Any]], models: list[
 
 
 def _print_summary(models: list[dict[str, Any]], applied: bool) -> None:
-    """The rich summary table on stdout: one row per model, then the totals."""
+    """The rich summary table on stdout, after a blank line: one row per model, then the totals."""
     from rich import box
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(box=box.SIMPLE_HEAD, safe_box=True, pad_edge=False, show_edge=False)
-    for header in ("MODEL", "VERSIONS", "REMOVED" if applied else "WOULD REMOVE", "SKIPPED"):
-        table.add_column(header, justify="left" if header == "MODEL" else "right", overflow="fold")
     keys = ("versions", "removed", "skipped")
+    totals = ["total", *(str(sum(m[key] for m in models)) for key in keys)]
+    table = Table(box=box.SIMPLE, safe_box=True, pad_edge=False, show_edge=False, show_footer=len(models) > 1)
+    headers = ("MODEL", "VERSIONS", "REMOVED" if applied else "WOULD REMOVE", "SKIPPED")
+    for header, total in zip(headers, totals, strict=True):
+        table.add_column(header, total, justify="left" if header == "MODEL" else "right", overflow="fold")
     for m in models:
         table.add_row(m["name"], *(str(m[key]) for key in keys))
-    if len(models) > 1:
-        table.add_section()
-        table.add_row("total", *(str(sum(m[key] for m in models)) for key in keys))
+    click.echo()
     Console(highlight=False).print(table)
