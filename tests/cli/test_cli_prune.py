@@ -11,6 +11,7 @@ from click.testing import CliRunner, Result
 
 from modelreg.cli.app import cli
 from support.clirun import CLEAN_ENV, json_out, ok, run
+from support.serverkit import TOKENS, StartServer
 
 _PLAIN = {**CLEAN_ENV, "FORCE_COLOR": None, "TTY_COMPATIBLE": None, "NO_COLOR": None}
 
@@ -127,3 +128,22 @@ def test_a_long_run_on_a_terminal_shows_a_progress_bar_on_stderr(tmp_path: Path)
     assert result.exit_code == 0, result.stderr
     assert "pruning" in result.stderr
     assert len(json.loads(result.stdout)["versions"]) == 24  # the bar never reaches stdout
+
+
+def test_prune_over_a_real_server_removes_as_the_tokens_actor(
+    start_server: StartServer, tokens_file: Path, tmp_path: Path
+) -> None:
+    server = start_server(tokens_file=str(tokens_file))
+    writer, reader = TOKENS["writer"][1], TOKENS["reader"][1]
+    for version in ("1.0.0", "1.1.0", "2.0.0"):
+        ok(server.url, "--token", writer, "register", "m", version, "--artifact", "s3://m")
+
+    refused = run(server.url, "--token", reader, "prune", "--keep-latest", "1", "--apply")
+    assert refused.exit_code == 7 and refused.stdout == ""  # a reader may list, not remove
+    assert "prune stopped after removing 0 of 2 versions" in refused.stderr
+    assert json_out(server.url, "--token", reader, "prune", "--keep-latest", "1")["models"][0]["removed"] == 2
+    applied = json_out(server.url, "--token", writer, "prune", "--keep-latest", "1", "--apply")
+
+    assert [(v["version"], v["status"]) for v in applied["versions"]] == [("1.0.0", "removed"), ("1.1.0", "removed")]
+    events = json_out(server.url, "--token", reader, "history", "m", "--kind", "unregistered")
+    assert [(e["version"], e["actor"]) for e in events] == [("1.0.0", "writer"), ("1.1.0", "writer")]

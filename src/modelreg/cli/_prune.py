@@ -10,6 +10,7 @@ import click
 
 from .. import _retention
 from .._dates import TIMESTAMP_EXAMPLE, parse_timestamp
+from ..errors import RegistryError
 from ..registry import ModelRegistry
 from ._context import CliFailure, Session, json_option, pass_session, print_json
 from ._output import print_table
@@ -119,7 +120,13 @@ def _remove(registry: ModelRegistry, pairs: list[tuple[str, str]], status: dict[
             status[(name, version)] = _STATUS[outcome]
             bar.advance(task)
 
-        _retention.apply(registry, pairs, told)
+        try:
+            _retention.apply(registry, pairs, told)
+        except RegistryError:
+            done = [f"{n} {v}" for (n, v), state in status.items() if state == "removed"]
+            click.echo(f"prune stopped after removing {len(done)} of {len(pairs)} versions"
+                       + (f": {', '.join(done)}" if done else ""), err=True)
+            raise
 
 
 def _summary(selection: _retention.Selection, status: dict[tuple[str, str], str]) -> list[dict[str, Any]]:
