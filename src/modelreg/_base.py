@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from types import TracebackType
 from typing import Self
 
-from . import _annotations
+from . import _annotations, _retention
 from ._checks import metadata_arg, str_arg
 from ._deadline import Deadline, write_started
 from ._frozen import frozen_dict
@@ -242,6 +242,17 @@ class SnapshotRegistry(abc.ABC):
             return removed + [Change("unregistered", name, version) for version in model.ordered]
 
         self._write(plan)
+
+    def prune(
+        self,
+        name: str | None = None,
+        *,
+        keep_latest: int = 10,
+        older_than: datetime | None = None,
+        dry_run: bool = True,
+    ) -> list[tuple[str, str]]:
+        """Remove (``dry_run``: only list) versions beyond each model's newest ``keep_latest``; see ``_retention``."""
+        return _retention.prune(self, name, keep_latest=keep_latest, older_than=older_than, dry_run=dry_run)
 
     # -- reads: no lock, one snapshot per call -------------------------------------
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from datetime import datetime
 from types import TracebackType
 from typing import Protocol, Self, runtime_checkable
 
@@ -113,6 +114,21 @@ class ModelRegistry(Protocol):
 
     def delete_model(self, name: str, force: bool = False) -> None:
         """Remove every version of the model in one transaction (VersionInUseError while aliases exist unless force)."""
+        ...
+
+    def prune(
+        self,
+        name: str | None = None,
+        *,
+        keep_latest: int = 10,
+        older_than: datetime | None = None,
+        dry_run: bool = True,
+    ) -> list[tuple[str, str]]:
+        """Remove (or with ``dry_run``, the default, only list) versions beyond each model's newest ``keep_latest``.
+
+        Only those registered before ``older_than`` when given; never an aliased one. Returns
+        ``(name, version)`` pairs by name then precedence (docs/retention.md).
+        """
         ...
 
     def ping(self) -> None:

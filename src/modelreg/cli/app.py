@@ -9,6 +9,7 @@ from ..urls import DEFAULT_URL_ENV
 from ._annotate import annotate, model
 from ._commands import alias, history, models, register, resolve, show, unregister, versions
 from ._context import RegistryGroup, Session
+from ._prune import prune
 from ._search import search
 from ._serve import serve
 from ._tokens import tokens
@@ -59,6 +60,6 @@ def cli(ctx: click.Context, url: str | None, token: str | None, ca_bundle: str |
     ctx.call_on_close(session.close)
 
 
-_COMMANDS = (models, versions, show, register, unregister, resolve, alias, history, search, annotate, model)
+_COMMANDS = (models, versions, show, register, unregister, resolve, alias, history, search, annotate, model, prune)
 for _command in (*_COMMANDS, watch, serve, tokens):
     cli.add_command(_command)

@@ -16,13 +16,14 @@ import threading
 import time
 from collections.abc import Iterable, Mapping
 from contextlib import AbstractContextManager
+from datetime import datetime
 from types import TracebackType
 from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
 
-from .. import __version__, _paths
+from .. import __version__, _paths, _retention
 from .._checks import int_arg, metadata_arg, number_option, str_arg
 from .._config import check_token
 from .._history import history_filter
@@ -296,6 +297,13 @@ class RegistryClient:
         if not isinstance(force, bool):
             raise TypeError(f"force must be a bool, not {type(force).__name__}")
         self._call("DELETE", _paths.fill(_paths.MODEL, name=name), params={"force": "true"} if force else None)
+
+    def prune(
+        self, name: str | None = None, *, keep_latest: int = 10, older_than: datetime | None = None,
+        dry_run: bool = True,
+    ) -> list[tuple[str, str]]:
+        """Remove (``dry_run``: only list) old versions: the core's algorithm over search pages and DELETEs."""
+        return _retention.prune(self, name, keep_latest=keep_latest, older_than=older_than, dry_run=dry_run)
 
     def _send_json(self, method: str, path: str, body: dict[str, Any]) -> Any:
         content = json.dumps(body, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
