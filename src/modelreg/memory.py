@@ -37,7 +37,10 @@ class MemoryRegistry(SnapshotRegistry):
         self._events: deque[RegistryEvent] = deque(maxlen=limit)
         # Per model, the time of its oldest event the buffer has dropped: time travel to then or later
         # would need it. Drops are oldest first, so the first one recorded is the model's earliest.
+        # Bounded: entries of models that are gone are pruned, and the earliest pruned time then
+        # stands for every model without an entry (it may be one of them), so no answer is wrong.
         self._forgotten: dict[str, datetime] = {}
+        self._pruned_since: datetime | None = None
 
     def _commit(self, plan: Plan, deadline: Deadline) -> Committed:
         # Nothing here waits on anything but this lock, and no write holds it for long: no deadline needed.
@@ -67,14 +70,22 @@ class MemoryRegistry(SnapshotRegistry):
         if count <= 0:
             return
         held = len(self._events)
+        forgotten, pruned = self._forgotten, self._pruned_since
         for i in range(count):
             event = self._events[i] if i < held else new[i - held]
-            self._forgotten.setdefault(event.name, event.at)
+            if event.name not in forgotten:
+                forgotten[event.name] = event.at if pruned is None else min(event.at, pruned)
+        if len(forgotten) > 2 * len(self._state.models) + 64:
+            models = self._state.models
+            gone = [name for name in forgotten if name not in models]
+            self._pruned_since = min([forgotten[name] for name in gone] + ([pruned] if pruned else []))
+            for name in gone:
+                del forgotten[name]
 
     def _past_steps(self, name: str, at: datetime) -> list[Step]:
         """The model's held events up to ``at``; EventsUnavailableError if the buffer dropped one of them."""
         held = list(self._events)  # copied first: a drop that could touch this copy is already noted
-        dropped = self._forgotten.get(name)
+        dropped = self._forgotten.get(name, self._pruned_since)
         if dropped is not None and dropped <= at:
             raise EventsUnavailableError(
                 f"the in-memory registry keeps only its last {self._events.maxlen} events (history_limit), "
