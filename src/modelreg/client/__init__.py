@@ -27,7 +27,6 @@ from .. import __version__, _paths
 from .._checks import int_arg, metadata_arg, number_option, str_arg
 from .._config import check_token
 from .._history import history_filter
-from .._travel import aware_at
 from ..errors import QueryError, RegistryError, StoreError, error_class
 from ..events import Callback, RegistryEvent, Subscription
 from ..metadata import ModelMetadata
@@ -35,7 +34,7 @@ from ..names import validate_alias, validate_name
 from ..records import ModelInfo, SearchPage
 from ..semver import parse_version
 from ._events import EventStream
-from ._records import annotation_body, model_info, search_page, search_params
+from ._records import annotation_body, at_param, model_info, search_page, search_params
 
 __all__ = ["CA_BUNDLE_ENV", "RegistryClient"]
 
@@ -349,7 +348,7 @@ class RegistryClient:
     def get_versions(self, name: str, *, at: datetime | None = None) -> list[str]:
         """Canonical versions in ascending precedence; ``[]`` for an unknown model; as they stood at ``at``."""
         validate_name(name)
-        data = self._json("GET", _paths.fill(_paths.VERSIONS, name=name), params=_at_param(at))
+        data = self._json("GET", _paths.fill(_paths.VERSIONS, name=name), params=at_param(at))
         return list(self._member(data, "versions", list))
 
     def get_metadata(self, name: str, version: str) -> ModelMetadata:
@@ -372,7 +371,7 @@ class RegistryClient:
         """Highest version matching a range, ``latest``, or an alias's target (as it stood at ``at``, if given)."""
         validate_name(name)
         str_arg("spec", spec)
-        params = {"spec": spec, **(_at_param(at) or {})}
+        params = {"spec": spec, **(at_param(at) or {})}
         data = self._json("GET", _paths.fill(_paths.RESOLVE, name=name), params=params)
         if at is not None:  # the version may be unregistered since: then only its name comes back
             return str(self._member(data, "version", str))
@@ -381,7 +380,7 @@ class RegistryClient:
     def get_aliases(self, name: str, *, at: datetime | None = None) -> dict[str, str]:
         """Alias name to canonical version (as they stood at ``at``, if given)."""
         validate_name(name)
-        data = self._json("GET", _paths.fill(_paths.ALIASES, name=name), params=_at_param(at))
+        data = self._json("GET", _paths.fill(_paths.ALIASES, name=name), params=at_param(at))
         return dict(self._member(data, "aliases", dict))
 
     def history(
@@ -493,10 +492,3 @@ class RegistryClient:
 
     def __repr__(self) -> str:
         return f"<RegistryClient {self.url}>"
-
-
-def _at_param(at: datetime | None) -> dict[str, str] | None:
-    """``at`` as the RFC 3339 query parameter (naive refused here; the server refuses a future time)."""
-    if at is None:
-        return None
-    return {"at": aware_at(at).isoformat()}
