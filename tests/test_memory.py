@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import gc
 import tracemalloc
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from factories import metadata
-from modelreg import MemoryRegistry, open_registry
+from modelreg import EventsUnavailableError, MemoryRegistry, open_registry
 
 
 def test_open_registry_memory_url_gives_a_memory_registry() -> None:
@@ -109,3 +110,43 @@ def test_events_after_with_no_buffer_has_nothing_to_serve_once_written() -> None
     assert registry.events_after(1) == []
     with pytest.raises(EventsUnavailableError, match="revision 1"):
         registry.events_after(0)
+
+
+def test_time_travel_refuses_when_the_buffer_has_dropped_the_events_it_needs() -> None:
+    registry = MemoryRegistry(history_limit=3)
+    registry.register_model("old", "1.0.0", metadata())
+    registry.set_alias("old", "production", "1.0.0")
+    first = registry.history("old")[0].at
+    before = first - timedelta(microseconds=1)
+    for version in ("1.0.0", "1.1.0", "1.2.0"):
+        registry.register_model("other", version, metadata())  # pushes both of old's events out
+
+    with pytest.raises(EventsUnavailableError, match=r"history_limit.*'old'.*cannot tell"):
+        registry.get_aliases("old", at=datetime.now(UTC))
+    with pytest.raises(EventsUnavailableError, match="history_limit"):
+        registry.resolve("old", "production", at=first)
+    assert registry.get_versions("old", at=before) == []  # before anything it dropped: still known
+    assert registry.get_versions("other", at=datetime.now(UTC)) == ["1.0.0", "1.1.0", "1.2.0"]
+
+
+def test_time_travel_with_a_zero_history_limit_knows_only_the_time_before_any_event() -> None:
+    registry = MemoryRegistry(history_limit=0)
+    registry.register_model("m", "1.0.0", metadata())
+
+    with pytest.raises(EventsUnavailableError):
+        registry.get_versions("m", at=datetime.now(UTC))
+    assert registry.get_versions("never", at=datetime.now(UTC)) == []
+
+
+def test_time_travel_still_refuses_for_a_gone_model_once_its_drop_record_is_pruned() -> None:
+    registry = MemoryRegistry(history_limit=2)
+    registry.register_model("gone", "1.0.0", metadata())
+    alive = registry.history("gone")[0].at
+    registry.unregister_model("gone", "1.0.0")
+    for i in range(200):  # many short-lived models: the per-model drop records are pruned meanwhile
+        registry.register_model(f"m{i}", "1.0.0", metadata())
+        registry.unregister_model(f"m{i}", "1.0.0")
+
+    assert len(registry._forgotten) < 100
+    with pytest.raises(EventsUnavailableError):
+        registry.get_versions("gone", at=alive)

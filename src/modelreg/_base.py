@@ -28,6 +28,7 @@ from ._frozen import frozen_dict
 from ._search import Candidate, run_search
 from ._state import ModelState, RegistryState
 from ._transitions import Change, advance
+from ._travel import TRAVEL_KINDS, PastModel, Step, check_at, past_model, replay
 from .errors import InvalidNameError, InvalidVersionError, VersionNotFoundError
 from .events import Callback, EventHub, RegistryEvent, Subscription, freeze_detail
 from .metadata import ModelMetadata
@@ -282,8 +283,10 @@ class SnapshotRegistry(abc.ABC):
             raise VersionNotFoundError(f"model {name!r} has no version {version!r}", name=name, version=version)
         return model.versions[canonical]
 
-    def get_versions(self, name: str) -> list[str]:
-        """Canonical versions in ascending precedence; ``[]`` for an unknown model."""
+    def get_versions(self, name: str, *, at: datetime | None = None) -> list[str]:
+        """Canonical versions in ascending precedence; ``[]`` for an unknown model; as they stood at ``at`` if given."""
+        if at is not None:
+            return list(self._past(name, at).ordered)
         model = self._state.models.get(name)
         if model is not None:
             return list(model.ordered)
@@ -299,13 +302,17 @@ class SnapshotRegistry(abc.ABC):
         models = self._state.models
         return {name: len(model.ordered) for name, model in models.items()}
 
-    def get_aliases(self, name: str) -> dict[str, str]:
-        """Alias name to canonical version."""
+    def get_aliases(self, name: str, *, at: datetime | None = None) -> dict[str, str]:
+        """Alias name to canonical version; as they stood at ``at`` (an aware datetime) if given."""
         validate_name(name)
+        if at is not None:
+            return replay(self._past_steps(name, check_at(at)))[1]
         return dict(self._state.model(name).aliases)
 
-    def resolve(self, name: str, spec: str) -> str:
-        """Highest version matching a range, ``latest``, or an alias's target."""
+    def resolve(self, name: str, spec: str, *, at: datetime | None = None) -> str:
+        """Highest version matching a range, ``latest``, or an alias's target; as it stood at ``at`` if given."""
+        if at is not None:
+            return self._resolve_at(name, spec, at)
         state = self._state
         model = state.models.get(name)
         cached = self._resolve_cache.get((name, spec))
@@ -370,6 +377,30 @@ class SnapshotRegistry(abc.ABC):
         self._candidates[name] = (model, built)
         return built
 
+    def _resolve_at(self, name: str, spec: str, at: datetime) -> str:
+        validate_name(name)
+        str_arg("spec", spec)
+        model = self._past(name, at)
+        found = _resolve(model, spec)
+        if found is None:
+            raise VersionNotFoundError(
+                f"at {at.isoformat()}: {_no_match(name, model, spec)}", name=name, version=spec
+            )
+        return found
+
+    def _past(self, name: str, at: datetime) -> PastModel:
+        """The model's versions and aliases as they stood at ``at`` (checked here)."""
+        validate_name(name)
+        return past_model(self._past_steps(name, check_at(at)))
+
+    def _past_steps(self, name: str, at: datetime) -> Iterable[Step]:
+        """The model's version and alias events committed at or before ``at``, oldest first.
+
+        From ``history``; backends that can read them more cheaply, or must refuse, override it.
+        """
+        events = self.history(name, kinds=TRAVEL_KINDS)
+        return [(event.kind, event.version, event.alias) for event in events if event.at <= at]
+
     def subscribe(self, callback: Callback) -> Subscription:
         """Call ``callback`` with each committed change, in revision order."""
         return self._hub.subscribe(callback)
@@ -423,7 +454,7 @@ def _existing(state: RegistryState, name: str) -> ModelState:
     return model
 
 
-def _no_match(name: str, model: ModelState, spec: str) -> str:
+def _no_match(name: str, model: ModelState | PastModel, spec: str) -> str:
     """Why ``resolve`` found nothing, naming each reading of ``spec`` it tried."""
     if not model.ordered:
         return f"model {name!r} has no versions, so nothing matches {spec!r}"
@@ -438,7 +469,7 @@ def _no_match(name: str, model: ModelState, spec: str) -> str:
     return f"model {name!r} has no version matching {spec!r} (its highest is {model.ordered[-1]})"
 
 
-def _resolve(model: ModelState, spec: str) -> str | None:
+def _resolve(model: ModelState | PastModel, spec: str) -> str | None:
     """The version ``spec`` names in ``model`` (alias, ``latest`` or range), or None."""
     target = model.aliases.get(spec)
     if target is not None:

@@ -6,11 +6,13 @@ import itertools
 import uuid
 from collections import deque
 from collections.abc import Iterable
+from datetime import datetime
 
 from ._base import Committed, Plan, SnapshotRegistry
 from ._checks import int_arg, number_option
 from ._deadline import Deadline
 from ._history import history_filter
+from ._travel import TRAVEL_KINDS, Step
 from .errors import EventsUnavailableError
 from .events import RegistryEvent
 from .names import validate_name
@@ -33,6 +35,12 @@ class MemoryRegistry(SnapshotRegistry):
         self._where = "the in-memory registry"
         self._store_id = uuid.uuid4().hex  # forgotten with the process, like the data
         self._events: deque[RegistryEvent] = deque(maxlen=limit)
+        # Per model, the time of its oldest event the buffer has dropped: time travel to then or later
+        # would need it. Drops are oldest first, so the first one recorded is the model's earliest.
+        # Bounded: entries of models that are gone are pruned, and the earliest pruned time then
+        # stands for every model without an entry (it may be one of them), so no answer is wrong.
+        self._forgotten: dict[str, datetime] = {}
+        self._pruned_since: datetime | None = None
 
     def _commit(self, plan: Plan, deadline: Deadline) -> Committed:
         # Nothing here waits on anything but this lock, and no write holds it for long: no deadline needed.
@@ -40,6 +48,7 @@ class MemoryRegistry(SnapshotRegistry):
             changes = plan(self._state)
             first = self._state.revision + 1
             events = [self._event(change, first + i) for i, change in enumerate(changes)]
+            self._forget(len(self._events) + len(events) - (self._events.maxlen or 0), events)
             self._events.extend(events)
             self._apply(changes, events)
         return Committed(tuple(changes), tuple(events))
@@ -55,6 +64,38 @@ class MemoryRegistry(SnapshotRegistry):
         chosen = history_filter(version, kinds)
         events = [event for event in list(self._events) if event.name == name]
         return events if chosen.unfiltered else [event for event in events if chosen.matches(event)]
+
+    def _forget(self, count: int, new: list[RegistryEvent]) -> None:
+        """Note the models of the ``count`` oldest events that appending ``new`` pushes out of the buffer."""
+        if count <= 0:
+            return
+        held = len(self._events)
+        forgotten, pruned = self._forgotten, self._pruned_since
+        for i in range(count):
+            event = self._events[i] if i < held else new[i - held]
+            if event.name not in forgotten:
+                forgotten[event.name] = event.at if pruned is None else min(event.at, pruned)
+        if len(forgotten) > 2 * len(self._state.models) + 64:
+            models = self._state.models
+            gone = [name for name in forgotten if name not in models]
+            self._pruned_since = min([forgotten[name] for name in gone] + ([pruned] if pruned else []))
+            for name in gone:
+                del forgotten[name]
+
+    def _past_steps(self, name: str, at: datetime) -> list[Step]:
+        """The model's held events up to ``at``; EventsUnavailableError if the buffer dropped one of them."""
+        held = list(self._events)  # copied first: a drop that could touch this copy is already noted
+        dropped = self._forgotten.get(name, self._pruned_since)
+        if dropped is not None and dropped <= at:
+            raise EventsUnavailableError(
+                f"the in-memory registry keeps only its last {self._events.maxlen} events (history_limit), "
+                f"and it has dropped events of model {name!r} from {dropped.isoformat()} on, so it cannot "
+                f"tell how the model stood at {at.isoformat()}; a durable store (sqlite:// or postgresql://) "
+                "keeps every event",
+                name=name,
+            )
+        kinds = frozenset(TRAVEL_KINDS)
+        return [(e.kind, e.version, e.alias) for e in held if e.name == name and e.kind in kinds and e.at <= at]
 
     def events_after(self, revision: int, limit: int = 1000) -> list[RegistryEvent]:
         """Up to ``limit`` changes after ``revision``, oldest first, from the last ``history_limit`` events.

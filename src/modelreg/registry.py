@@ -30,8 +30,11 @@ class ModelRegistry(Protocol):
         """Whether the model has a version of that precedence."""
         ...
 
-    def get_versions(self, name: str) -> list[str]:
-        """Canonical versions in ascending precedence; ``[]`` for an unknown model."""
+    def get_versions(self, name: str, *, at: datetime | None = None) -> list[str]:
+        """Canonical versions in ascending precedence; ``[]`` for an unknown model.
+
+        With ``at`` (an aware datetime, not in the future), the versions as they stood then.
+        """
         ...
 
     def get_metadata(self, name: str, version: str) -> ModelMetadata:
@@ -42,8 +45,8 @@ class ModelRegistry(Protocol):
         """Names of models with at least one version, sorted."""
         ...
 
-    def resolve(self, name: str, spec: str) -> str:
-        """Highest version matching a range, ``latest``, or an alias's target."""
+    def resolve(self, name: str, spec: str, *, at: datetime | None = None) -> str:
+        """Highest version matching a range, ``latest``, or an alias's target (at time ``at``, if given)."""
         ...
 
     def set_alias(self, name: str, alias: str, version: str) -> None:
@@ -54,8 +57,8 @@ class ModelRegistry(Protocol):
         """Delete an alias."""
         ...
 
-    def get_aliases(self, name: str) -> dict[str, str]:
-        """Alias name to canonical version."""
+    def get_aliases(self, name: str, *, at: datetime | None = None) -> dict[str, str]:
+        """Alias name to canonical version (as they stood at time ``at``, if given)."""
         ...
 
     def version_counts(self) -> dict[str, int]:

@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from ..errors import VersionInUseError
+from ..errors import VersionInUseError, VersionNotFoundError
 from ..events import EVENT_KINDS
 from ..names import validate_name
 from ._context import CliFailure, RegistryGroup, Session, force_hint, json_option, pass_session, print_json
@@ -25,6 +25,11 @@ from ._parse import (
 )
 
 __all__ = ["alias", "history", "models", "register", "resolve", "show", "unregister", "versions"]
+
+at_option = click.option(
+    "--at", type=Rfc3339DateTime(), default=None,
+    help="Answer as the registry stood at this time (RFC 3339, e.g. 2026-11-20T14:00:00Z; not in the future).",
+)
 
 
 @click.command()
@@ -50,10 +55,11 @@ def models(session: Session) -> None:
 
 @click.command()
 @click.argument("name")
+@at_option
 @json_option
 @pass_session
-def versions(session: Session, name: str) -> None:
-    """List a model's versions in precedence order.
+def versions(session: Session, name: str, at: datetime | None) -> None:
+    """List a model's versions in precedence order (with --at, as they stood then).
 
     Exits 3 when the model has no versions.
 
@@ -61,14 +67,16 @@ def versions(session: Session, name: str) -> None:
 
     \b
         modelreg versions resnet50
+        modelreg versions resnet50 --at 2026-11-20T14:00:00Z
     """
     registry = session.registry()
-    found = registry.get_versions(name)
+    found = registry.get_versions(name, at=at)
     if not found:
-        raise CliFailure(f"model {name!r} has no versions (see: modelreg models)", exit_code=3)
-    aliases = registry.get_aliases(name)
+        when = f" at {at.isoformat()}" if at is not None else ""
+        raise CliFailure(f"model {name!r} has no versions{when} (see: modelreg models)", exit_code=3)
+    aliases = registry.get_aliases(name, at=at)
     if session.as_json:
-        print_json({"name": name, "versions": found, "aliases": aliases})
+        print_json({"name": name, "versions": found, "aliases": aliases, **_at_field(at)})
     else:
         print_table(("VERSION", "ALIASES"), ((v, ", ".join(aliases_of(aliases, v))) for v in found))
 
@@ -188,12 +196,13 @@ def unregister(session: Session, name: str, version: str, force: bool) -> None:
 @click.command()
 @click.argument("name")
 @click.argument("spec")
+@at_option
 @json_option
 @pass_session
-def resolve(session: Session, name: str, spec: str) -> None:
-    """Print the version that a range, 'latest' or an alias names.
+def resolve(session: Session, name: str, spec: str, at: datetime | None) -> None:
+    """Print the version that a range, 'latest' or an alias names (with --at, named then).
 
-    With --json, its metadata too.
+    With --json, its metadata too (the current metadata; none for a version unregistered since).
 
     SPEC is a range such as '^1.2', '~1.2.3', '>=1.0.0 <2.0.0', '1.x', or 'latest', or an alias.
 
@@ -201,15 +210,27 @@ def resolve(session: Session, name: str, spec: str) -> None:
 
     \b
         modelreg resolve resnet50 '^1.2'
+        modelreg resolve resnet50 production --at 2026-11-20T14:00:00Z --json
     """
     registry = session.registry()
-    found = registry.resolve(name, spec)
-    if session.as_json:
-        metadata = registry.get_metadata(name, found)
-        aliases = aliases_of(registry.get_aliases(name), metadata.version)
-        print_json({"spec": spec, **version_document(name, metadata, aliases)})
-    else:
+    found = registry.resolve(name, spec, at=at)
+    if not session.as_json:
         click.echo(found)
+        return
+    try:
+        metadata = registry.get_metadata(name, found)
+    except VersionNotFoundError:
+        if at is None:
+            raise
+        print_json({"spec": spec, "name": name, "version": found, "unregistered": True, **_at_field(at)})
+        return
+    aliases = aliases_of(registry.get_aliases(name, at=at), metadata.version)
+    print_json({"spec": spec, **_at_field(at), **version_document(name, metadata, aliases)})
+
+
+def _at_field(at: datetime | None) -> dict[str, str]:
+    """``{"at": ...}`` for --json output of a time-travel answer, nothing otherwise."""
+    return {} if at is None else {"at": at.isoformat()}
 
 
 @click.command()
@@ -305,21 +326,24 @@ def alias_rm(session: Session, name: str, alias_name: str) -> None:
 
 @alias.command("ls")
 @click.argument("name")
+@at_option
 @json_option
 @pass_session
-def alias_ls(session: Session, name: str) -> None:
-    """List a model's aliases and the versions they point at.
+def alias_ls(session: Session, name: str, at: datetime | None) -> None:
+    """List a model's aliases and the versions they point at (with --at, as they stood then).
 
     Example:
 
     \b
         modelreg alias ls resnet50
+        modelreg alias ls resnet50 --at 2026-11-20T14:00:00Z
     """
     validate_name(name)
-    aliases = session.registry().get_aliases(name)
+    aliases = session.registry().get_aliases(name, at=at)
     if session.as_json:
-        print_json({"name": name, "aliases": aliases})
+        print_json({"name": name, "aliases": aliases, **_at_field(at)})
     elif aliases:
         print_table(("ALIAS", "VERSION"), sorted(aliases.items()))
     else:
-        click.echo(f"model {name!r} has no aliases", err=True)
+        when = f" at {at.isoformat()}" if at is not None else ""
+        click.echo(f"model {name!r} has no aliases{when}", err=True)

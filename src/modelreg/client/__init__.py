@@ -34,7 +34,7 @@ from ..names import validate_alias, validate_name
 from ..records import ModelInfo, SearchPage
 from ..semver import parse_version
 from ._events import EventStream
-from ._records import annotation_body, model_info, search_page, search_params
+from ._records import annotation_body, at_param, model_info, search_page, search_params
 
 __all__ = ["CA_BUNDLE_ENV", "RegistryClient"]
 
@@ -352,10 +352,11 @@ class RegistryClient:
             raise self.error_for(response)  # not our 404: the URL does not point at a modelreg server
         return False
 
-    def get_versions(self, name: str) -> list[str]:
-        """Canonical versions in ascending precedence; ``[]`` for an unknown model."""
+    def get_versions(self, name: str, *, at: datetime | None = None) -> list[str]:
+        """Canonical versions in ascending precedence; ``[]`` for an unknown model; as they stood at ``at``."""
         validate_name(name)
-        return list(self._member(self._json("GET", _paths.fill(_paths.VERSIONS, name=name)), "versions", list))
+        data = self._json("GET", _paths.fill(_paths.VERSIONS, name=name), params=at_param(at))
+        return list(self._member(data, "versions", list))
 
     def get_metadata(self, name: str, version: str) -> ModelMetadata:
         """The stored metadata of a version."""
@@ -373,17 +374,21 @@ class RegistryClient:
         models = self._member(self._json("GET", _paths.MODELS), "models", list)
         return {self._member(model, "name", str): self._member(model, "versions", int) for model in models}
 
-    def resolve(self, name: str, spec: str) -> str:
-        """Highest version matching a range, ``latest``, or an alias's target."""
+    def resolve(self, name: str, spec: str, *, at: datetime | None = None) -> str:
+        """Highest version matching a range, ``latest``, or an alias's target (as it stood at ``at``, if given)."""
         validate_name(name)
         str_arg("spec", spec)
-        data = self._json("GET", _paths.fill(_paths.RESOLVE, name=name), params={"spec": spec})
+        params = {"spec": spec, **(at_param(at) or {})}
+        data = self._json("GET", _paths.fill(_paths.RESOLVE, name=name), params=params)
+        if at is not None:  # the version may be unregistered since: then only its name comes back
+            return str(self._member(data, "version", str))
         return str(self._metadata(data).version)
 
-    def get_aliases(self, name: str) -> dict[str, str]:
-        """Alias name to canonical version."""
+    def get_aliases(self, name: str, *, at: datetime | None = None) -> dict[str, str]:
+        """Alias name to canonical version (as they stood at ``at``, if given)."""
         validate_name(name)
-        return dict(self._member(self._json("GET", _paths.fill(_paths.ALIASES, name=name)), "aliases", dict))
+        data = self._json("GET", _paths.fill(_paths.ALIASES, name=name), params=at_param(at))
+        return dict(self._member(data, "aliases", dict))
 
     def history(
         self, name: str, *, version: str | None = None, kinds: Iterable[str] | None = None

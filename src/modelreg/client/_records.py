@@ -14,12 +14,13 @@ from typing import Any
 from .._annotations import request
 from .._frozen import frozen_dict, frozen_list
 from .._paths import PAGE_LIMIT
+from .._travel import aware_at
 from ..errors import MetadataError, QueryError
 from ..metadata import ModelMetadata
 from ..names import validate_name
 from ..records import ModelInfo, SearchPage, VersionRecord
 
-__all__ = ["annotation_body", "model_info", "search_page", "search_params"]
+__all__ = ["annotation_body", "at_param", "model_info", "search_page", "search_params"]
 
 
 def search_params(where: object, name: object, order_by: object, limit: object, cursor: object) -> dict[str, str]:
@@ -138,3 +139,10 @@ def model_info(data: Any) -> ModelInfo:
 
 def _str_map(value: object) -> bool:
     return isinstance(value, dict) and all(isinstance(k, str) and isinstance(v, str) for k, v in value.items())
+
+
+def at_param(at: datetime | None) -> dict[str, str] | None:
+    """``at`` as the RFC 3339 query parameter (naive refused here; the server refuses a future time)."""
+    if at is None:
+        return None
+    return {"at": aware_at(at).isoformat()}

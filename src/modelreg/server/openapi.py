@@ -121,6 +121,11 @@ def _schemas() -> dict[str, Any]:
                 "updated_at": {"type": "string", "format": "date-time"}}},
         "Aliases": {"type": "object", "required": ["name", "aliases"], "properties": {
             "name": {"type": "string"}, "aliases": {"type": "object", "additionalProperties": {"type": "string"}}}},
+        "PastVersion": {"type": "object", "additionalProperties": False,
+                        "required": ["name", "version", "unregistered"],
+                        "description": "resolve?at=: the version named then, unregistered since (no metadata left).",
+                        "properties": {"name": {"type": "string"}, "version": {"type": "string"},
+                                       "unregistered": {"const": True}}},
         "AliasTarget": {"type": "object", "additionalProperties": False, "required": ["version"],
                         "properties": {"version": {"type": "string", "pattern": _VERSION_PATTERN,
                                                    "examples": ["1.2.0"]}}},
@@ -209,6 +214,9 @@ _HISTORY_FILTERS = [
            f"Only events of these kinds, comma-separated ({', '.join(EVENT_KINDS)}); empty: none.",
            required=False),
 ]
+_P_AT = _param("at", "query", {"type": "string", "format": "date-time", "maxLength": 64},
+               "Answer as the registry stood at this time: RFC 3339 with an offset (e.g. 2026-11-20T14:00:00Z) "
+               "or a bare date (midnight UTC); not in the future.", required=False)
 _P_FORCE_MODEL = _param("force", "query", {"type": "string", "enum": ["true", "false"]},
                         "Also remove the model's aliases (admin role).", required=False)
 _SEARCH_PARAMS = [
@@ -255,8 +263,9 @@ def _operations() -> dict[str, dict[str, Any]]:
                           write_errors),
         },
         _paths.VERSIONS: {"get": _op(
-            "Versions of a model in ascending precedence ([] for an unknown model; paged with limit/cursor)",
-            [_P_NAME, *_PAGED], {"200": _ok("The versions", "VersionList")}, _API_ERRORS)},
+            "Versions of a model in ascending precedence ([] for an unknown model; paged with limit/cursor; "
+            "at=T: as they stood then, in one answer)",
+            [_P_NAME, *_PAGED, _P_AT], {"200": _ok("The versions", "VersionList")}, _API_ERRORS)},
         _paths.VERSION: {
             "get": _op("A version's metadata", [_P_NAME, _P_VERSION],
                        {"200": _ok("The stored metadata", "StoredMetadata")}, version_errors),
@@ -276,9 +285,12 @@ def _operations() -> dict[str, dict[str, Any]]:
         _paths.RESOLVE: {"get": _op(
             "Metadata of the highest version matching a range, 'latest' or an alias",
             [_P_NAME, _param("spec", "query", {"type": "string", "maxLength": MAX_RANGE_LENGTH},
-                             "e.g. ^1.2, ~1.2.3, >=1.0.0 <2.0.0, 1.x, latest, production")],
-            {"200": _ok("The matching version's metadata", "StoredMetadata")}, version_errors)},
-        _paths.ALIASES: {"get": _op("A model's aliases", [_P_NAME],
+                             "e.g. ^1.2, ~1.2.3, >=1.0.0 <2.0.0, 1.x, latest, production"), _P_AT],
+            {"200": {"description": "The matching version's metadata (with at=: a PastVersion if it has been "
+                                    "unregistered since)", "content": {"application/json": {"schema": {
+                                        "anyOf": [_ref("StoredMetadata"), _ref("PastVersion")]}}}}},
+            version_errors)},
+        _paths.ALIASES: {"get": _op("A model's aliases (at=T: as they stood then)", [_P_NAME, _P_AT],
                                                      {"200": _ok("Alias to version", "Aliases")}, _API_ERRORS)},
         _paths.ALIAS: {
             "put": _op("Point an alias at a version, moving it if it exists (admin role)", [_P_NAME, _P_ALIAS],

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Mapping, Sequence
 from typing import Any
 
 import anyio
@@ -21,6 +21,7 @@ from .inputs import flag, json_object, loads_strict
 from .paging import page_after, page_request
 from .problems import HTTPProblem, problem_for_error
 from .records import SEARCH_QUERY, annotate, annotate_model, delete_model, get_model, search
+from .travel import past_aliases, past_resolve, past_versions, query_at
 
 __all__ = ["MAX_CHANGES", "ROUTES", "loads_strict"]
 
@@ -54,8 +55,13 @@ def list_models(call: Call) -> Reply:
     return Reply(200, dumps({"models": models, "next_cursor": next_cursor}))
 
 
-def list_versions(call: Call, name: str) -> Reply:
-    """GET /api/v1/models/{name}/versions[?limit=N&cursor=C]"""
+def list_versions(call: Call, name: str) -> Reply | Awaitable[Reply]:
+    """GET /api/v1/models/{name}/versions[?limit=N&cursor=C | ?at=T]"""
+    if "at" in call.query:
+        if "limit" in call.query or "cursor" in call.query:
+            raise HTTPProblem("invalid_parameter", "query parameter 'at' lists every version in one answer; "
+                              "it does not take 'limit' or 'cursor'")
+        return past_versions(call, name, query_at(call.query))
     versions: Sequence[str] = call.registry.get_versions(name)
     page = page_request(call.query, "versions", name)
     if page is None:
@@ -97,8 +103,8 @@ async def unregister(call: Call, name: str, version: str) -> Reply:
     return Reply(204)
 
 
-def resolve(call: Call, name: str) -> Reply:
-    """GET /api/v1/models/{name}/resolve?spec=SPEC"""
+def resolve(call: Call, name: str) -> Reply | Awaitable[Reply]:
+    """GET /api/v1/models/{name}/resolve?spec=SPEC[&at=T]"""
     spec = call.query.get("spec")
     if spec is None:
         raise HTTPProblem("invalid_parameter", "missing query parameter 'spec' (e.g. ?spec=^1.2 or ?spec=production)")
@@ -108,12 +114,16 @@ def resolve(call: Call, name: str) -> Reply:
             f"invalid spec {spec[:80]!r}: expected ASCII text such as '^1.2', '>=1.0.0 <2.0.0', 'latest' "
             "or an alias name", version=spec,
         )
+    if "at" in call.query:
+        return past_resolve(call, name, spec, query_at(call.query))
     version = call.registry.resolve(name, spec)
     return Reply(200, call.app.bodies.body(call.registry.get_metadata(name, version)))
 
 
-def get_aliases(call: Call, name: str) -> Reply:
-    """GET /api/v1/models/{name}/aliases"""
+def get_aliases(call: Call, name: str) -> Reply | Awaitable[Reply]:
+    """GET /api/v1/models/{name}/aliases[?at=T]"""
+    if "at" in call.query:
+        return past_aliases(call, name, query_at(call.query))
     return Reply(200, dumps({"name": name, "aliases": call.registry.get_aliases(name)}))
 
 
@@ -273,7 +283,7 @@ ROUTES: tuple[Route, ...] = (
         PATCH=Endpoint(annotate_model, Role.WRITE),
         DELETE=Endpoint(delete_model, Role.WRITE, frozenset({"force"})),
     ),
-    _route(_paths.VERSIONS, GET=Endpoint(list_versions, Role.READ, _PAGED)),
+    _route(_paths.VERSIONS, GET=Endpoint(list_versions, Role.READ, _PAGED | {"at"})),
     _route(
         _paths.VERSION,
         GET=Endpoint(get_version, Role.READ),
@@ -282,8 +292,8 @@ ROUTES: tuple[Route, ...] = (
         PATCH=Endpoint(annotate, Role.WRITE),
         DELETE=Endpoint(unregister, Role.WRITE, frozenset({"force"})),
     ),
-    _route(_paths.RESOLVE, GET=Endpoint(resolve, Role.READ, frozenset({"spec"}))),
-    _route(_paths.ALIASES, GET=Endpoint(get_aliases, Role.READ)),
+    _route(_paths.RESOLVE, GET=Endpoint(resolve, Role.READ, frozenset({"spec", "at"}))),
+    _route(_paths.ALIASES, GET=Endpoint(get_aliases, Role.READ, frozenset({"at"}))),
     _route(
         _paths.ALIAS,
         PUT=Endpoint(set_alias, Role.ADMIN),

@@ -34,12 +34,13 @@ __all__ = [
 
 
 def history_condition(
-    name: str, chosen: HistoryFilter, mark: str, version: str = "version"
+    name: str, chosen: HistoryFilter, mark: str, version: str = "version", until: object | None = None
 ) -> tuple[str, list[object]]:
     """The ``WHERE`` text and parameters for a model's events that ``chosen`` passes, in both stores' SQL.
 
     ``mark`` is the driver's placeholder; ``version`` the column as compared bytewise (PostgreSQL
-    needs ``COLLATE "C"`` for that). The ``events_by_name`` index finds the model's rows; the rest
+    needs ``COLLATE "C"`` for that); ``until``, if given, the latest ``at`` to include, in the store's
+    own form of a time (time travel). The ``events_by_name`` index finds the model's rows; the rest
     is checked in the database, so only the rows returned are decoded.
     """
     clauses = [f"name = {mark}"]
@@ -52,6 +53,9 @@ def history_condition(
         kinds = sorted(chosen.kinds)
         clauses.append(f"kind IN ({', '.join([mark] * len(kinds))})")
         params += kinds
+    if until is not None:
+        clauses.append(f"at <= {mark}")
+        params.append(until)
     return " AND ".join(clauses), params
 
 

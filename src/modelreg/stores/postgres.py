@@ -21,6 +21,7 @@ from .._checks import number_option
 from .._deadline import Deadline
 from .._history import HistoryFilter
 from .._state import RegistryState
+from .._travel import TRAVEL_KINDS, Step
 from ..errors import DuplicateVersionError, RegistryError, StoreError
 from ._durable import DurableRegistry
 from ._errors import duplicate_version, translating
@@ -275,6 +276,14 @@ class PostgresRegistry(DurableRegistry):
         # COLLATE "C": the version range must compare bytewise, whatever the database's collation.
         condition, params = history_condition(name, chosen, "%s", version='version COLLATE "C"')
         return self._read("reading history from", lambda conn: _events(conn, condition, params))
+
+    def _past_steps(self, name: str, at: datetime) -> list[Step]:
+        """The model's version and alias events up to ``at``, only the columns the replay reads."""
+        chosen = HistoryFilter(kinds=frozenset(TRAVEL_KINDS))
+        condition, params = history_condition(name, chosen, "%s", until=at)
+        query = f"SELECT kind, version, alias FROM events WHERE {condition} ORDER BY revision"
+        rows = self._read("reading history from", lambda conn: conn.execute(query, params).fetchall())
+        return [(kind, version, alias) for kind, version, alias in rows]
 
     # Writes. Writers take turns on one transaction-scoped advisory lock (WRITE_LOCK),
     # and each numbers its events after the last committed one, so revisions are

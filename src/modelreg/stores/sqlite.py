@@ -18,6 +18,7 @@ from .._deadline import Deadline
 from .._history import HistoryFilter
 from .._state import RegistryState
 from .._transitions import apply
+from .._travel import TRAVEL_KINDS, Step
 from ..errors import RegistryError, StoreError
 from ..semver import parse_version
 from ._durable import DurableRegistry
@@ -306,6 +307,15 @@ class SqliteRegistry(DurableRegistry):
         condition, params = history_condition(name, chosen, "?")
         with self._store_errors("reading history from"), self._reader() as conn:
             return self._events(conn, condition, params)
+
+    def _past_steps(self, name: str, at: datetime) -> list[Step]:
+        """The model's version and alias events up to ``at``, only the columns the replay reads."""
+        # Times are stored as UTC isoformat() text, which orders as the times do ('+' sorts below '.').
+        chosen = HistoryFilter(kinds=frozenset(TRAVEL_KINDS))
+        condition, params = history_condition(name, chosen, "?", until=at.astimezone(UTC).isoformat())
+        with self._store_errors("reading history from"), self._reader() as conn:
+            query = f"SELECT kind, version, alias FROM events WHERE {condition} ORDER BY revision"
+            return conn.execute(query, params).fetchall()
 
     def _events(
         self, conn: sqlite3.Connection, condition: str, params: list[object], limit: int | None = None
