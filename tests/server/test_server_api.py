@@ -259,8 +259,8 @@ def test_204_responses_carry_no_content_headers_and_keep_the_connection_usable(
     host, port = module_server.url.split("//", 1)[1].rsplit(":", 1)
     alias = b'{"version": "1.0.0"}'
     requests = [
-        b"PUT /api/v1/models/api-204/aliases/production HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
-        b"Content-Length: %d\r\n\r\n%s" % (len(alias), alias),
+        b"PUT /api/v1/models/api-204/aliases/production HTTP/1.1\r\nHost: localhost\r\n"
+        b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n%s" % (len(alias), alias),
         b"DELETE /api/v1/models/api-204/aliases/production HTTP/1.1\r\nHost: localhost\r\n\r\n",
         b"DELETE /api/v1/models/api-204/versions/2.0.0 HTTP/1.1\r\nHost: localhost\r\n\r\n",
     ]
@@ -289,7 +289,8 @@ def test_head_never_claims_a_length_other_than_get_would_send(http: httpx.Client
             # RFC 9110 8.6: a HEAD response's Content-Length, when sent, is the length GET would send.
             assert headers.get("content-length", get_headers["content-length"]) == get_headers["content-length"], (
                 status, headers, get_headers)
-        status, headers, _ = _exchange(sock, b"GET /api/v1/models/api-head/versions HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        status, headers, _ = _exchange(
+            sock, b"GET /api/v1/models/api-head/versions HTTP/1.1\r\nHost: localhost\r\n\r\n")
         assert status == "HTTP/1.1 200 OK"  # the connection still frames responses correctly
 
 

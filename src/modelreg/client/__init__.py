@@ -298,10 +298,8 @@ class RegistryClient:
             raise TypeError(f"force must be a bool, not {type(force).__name__}")
         self._call("DELETE", _paths.fill(_paths.MODEL, name=name), params={"force": "true"} if force else None)
 
-    def prune(
-        self, name: str | None = None, *, keep_latest: int = 10, older_than: datetime | None = None,
-        dry_run: bool = True,
-    ) -> list[tuple[str, str]]:
+    def prune(self, name: str | None = None, *, keep_latest: int = 10, older_than: datetime | None = None,
+              dry_run: bool = True) -> list[tuple[str, str]]:
         """Remove (``dry_run``: only list) old versions: the core's algorithm over search pages and DELETEs."""
         return _retention.prune(self, name, keep_latest=keep_latest, older_than=older_than, dry_run=dry_run)
 
