@@ -130,7 +130,7 @@ class ModelRegistry(Protocol):
         """Remove (or with ``dry_run``, the default, only list) versions beyond each model's newest ``keep_latest``.
 
         Only those registered before ``older_than`` when given; never an aliased one. Returns
-        ``(name, version)`` pairs by name then precedence (docs/retention.md).
+        ``(name, version)`` pairs by name then precedence (docs/governance.md, Retention).
         """
         ...
 
