@@ -28,6 +28,8 @@ __all__ = ["ALIAS_MOVES_SHOWN", "VERSIONS_PER_PAGE", "alias_moves", "model_page"
 VERSIONS_PER_PAGE = 100
 MAX_KEY_METRICS = 4
 MAX_CHARTS = 4
+CHART_WIDTH, CHART_HEIGHT = 560, 220
+"""Chart size in SVG units: near a chart box's width on a desktop, so its 12-unit text shows at about 12 px."""
 VERSION_EVENTS_SHOWN = 100
 """Most events of a version's history its page lists (newest first); older ones are counted."""
 ALIAS_MOVES_SHOWN = 50
@@ -214,7 +216,8 @@ def _chart(svgs: _Charts, columns: MetricColumns, metric: str,
     key = (metric, tuple((i, tuple(names)) for i, names in sorted(marks.items())))
     svg = svgs.get(key)
     if svg is None:
-        svg = svgs[key] = metric_chart(ChartSeries(metric, columns.values[metric]), columns.versions, marks)
+        svg = svgs[key] = metric_chart(ChartSeries(metric, columns.values[metric]), columns.versions, marks,
+                                           width=CHART_WIDTH, height=CHART_HEIGHT)
     return svg
 
 
