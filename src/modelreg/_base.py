@@ -335,12 +335,18 @@ class SnapshotRegistry(abc.ABC):
         order_by: str = "",
         limit: int = 100,
         cursor: str | None = None,
+        models: Callable[[str], bool] | None = None,
     ) -> SearchPage:
-        """Versions matching ``where`` (docs/search.md), ordered, one page at a time, from one snapshot."""
+        """Versions matching ``where`` (docs/search.md), ordered, one page at a time, from one snapshot.
+
+        ``models`` (beyond the interface: the server's scoped tokens) keeps only the models it accepts.
+        """
         if name is not None:
             validate_name(name)
         state = self._state
         names = state.names if name is None else (name,) if name in state.models else ()
+        if models is not None:
+            names = tuple(filter(models, names))
         candidates = itertools.chain.from_iterable(self._model_candidates(n, state.models[n]) for n in names)
         return run_search(candidates, where, order_by=order_by, limit=limit, cursor=cursor, scope=name or "")
 

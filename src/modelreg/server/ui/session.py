@@ -56,6 +56,7 @@ class Visitor:
     new_csrf_cookie: bool  # the response must set it
     token: str | None = None  # the signed-in bearer token (never rendered)
     revoked: bool = False  # a token cookie came in that no longer signs in: clear it
+    models: tuple[str, ...] | None = None  # the signed-in token's model scope (None: every model)
 
     def may(self, role: Role) -> bool:
         """Whether this visitor holds at least ``role``."""
@@ -99,7 +100,8 @@ def visitor_for(auth: Auth | None, scope: Scope) -> Visitor:
         except (HTTPProblem, RegistryError):
             return Visitor("anonymous", None, False, form_token(csrf_cookie, None), csrf_cookie, new_cookie,
                            revoked=True)
-        return Visitor(found.name, found.role, True, form_token(csrf_cookie, token), csrf_cookie, new_cookie, token)
+        return Visitor(found.name, found.role, True, form_token(csrf_cookie, token), csrf_cookie, new_cookie, token,
+                       models=found.models)
     return Visitor("anonymous", None, False, form_token(csrf_cookie, None), csrf_cookie, new_cookie)
 
 
