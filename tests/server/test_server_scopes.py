@@ -7,8 +7,10 @@ changes nothing; lists, search, changes, the event stream and metrics carry only
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +22,7 @@ from factories import metadata
 from fixtures.http_backend import ServerProcess, serve_command
 from modelreg.server.auth import hash_token, load_auth
 from modelreg.server.routes import ROUTES
+from support import pgserver
 from support.serverkit import Running, registry_url
 
 SECRETS = {"all": "tok-all-0123456789", "scoped": "tok-scoped-0123456789"}
@@ -28,21 +31,27 @@ BODY = metadata().to_json()
 _serial = itertools.count()
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
-    """``modelreg serve`` over SQLite with two admin tokens: 'all' (every model) and 'scoped' (vis-*, bert)."""
+@pytest.fixture(scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
+    """``modelreg serve`` over SQLite, then PostgreSQL, with two admin tokens: 'all' and 'scoped' (vis-*, bert)."""
     directory = tmp_path_factory.mktemp("scoped-server")
     tokens = directory / "tokens.json"
     tokens.write_text(json.dumps({"tokens": [
         {"name": "all", "role": "admin", "sha256": hash_token(SECRETS["all"])},
         {"name": "scoped", "role": "admin", "sha256": hash_token(SECRETS["scoped"]), "models": SCOPE},
     ]}))
-    url = registry_url(directory)
-    process = ServerProcess(serve_command(url, tokens_file=str(tokens)), directory / "server.log")
-    try:
+    with contextlib.ExitStack() as stack:
+        if request.param == "postgresql":  # a schema of this module's own, in the suite's PostgreSQL server
+            admin = request.getfixturevalue("postgres_admin")
+            schema = f"modelreg_scopes_{os.getpid()}"
+            admin.execute(f"CREATE SCHEMA {schema}")
+            stack.callback(admin.execute, f"DROP SCHEMA {schema} CASCADE")
+            url = pgserver.with_search_path(request.getfixturevalue("postgres_url"), schema)
+        else:
+            url = registry_url(directory)
+        process = ServerProcess(serve_command(url, tokens_file=str(tokens)), directory / "server.log")
+        stack.callback(process.stop)
         yield Running(process, process.wait_listening(), url)
-    finally:
-        process.stop()
 
 
 @pytest.fixture(scope="module")
