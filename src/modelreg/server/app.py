@@ -197,7 +197,7 @@ class ModelregApp:
             elif endpoint.role is not None:
                 call.identify(self.auth.identify(call.header(b"authorization")))
                 call.require(endpoint.role, f"{method} {route.template}")
-            if route.model is not None:
+            if route.model is not None and call.models is not None:
                 call.enter(params[route.model])  # a model outside the token's scope is served as a missing one
             result = endpoint.handler(call, *params)
             reply = result if isinstance(result, Reply) else await result
