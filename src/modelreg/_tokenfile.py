@@ -38,6 +38,7 @@ __all__ = [
     "add_token",
     "entry_json",
     "hash_token",
+    "in_scope",
     "model_patterns",
     "parse_tokens",
     "read_tokens_file",
@@ -83,7 +84,12 @@ class Token:
 
     def sees(self, model: str) -> bool:
         """Whether this token may see (and, with its role, change) the model called ``model``."""
-        return self.models is None or any(fnmatch.fnmatchcase(model, pattern) for pattern in self.models)
+        return in_scope(self.models, model)
+
+
+def in_scope(models: tuple[str, ...] | None, model: str) -> bool:
+    """Whether ``model`` matches one of the patterns ``models`` (None: every model does)."""
+    return models is None or any(fnmatch.fnmatchcase(model, pattern) for pattern in models)
 
 
 def hash_token(token: str) -> str:

@@ -10,11 +10,11 @@ from a missing one.
 
 from __future__ import annotations
 
-import fnmatch
 from collections.abc import Callable, Iterable
 
 from .._base import Committed, Plan, SnapshotRegistry
 from .._deadline import Deadline
+from .._tokenfile import in_scope
 from ..memory import MemoryRegistry
 from ..records import SearchPage
 from ..registry import ModelRegistry
@@ -50,8 +50,7 @@ class Scoped:
 
     def visible(self, name: str) -> bool:
         """Whether the caller may see model ``name``."""
-        models = self.models
-        return models is None or any(fnmatch.fnmatchcase(name, pattern) for pattern in models)
+        return in_scope(self.models, name)
 
     def visible_names(self, names: Iterable[str]) -> list[str]:
         """The names among ``names`` the caller may see, in their order."""
