@@ -25,16 +25,17 @@ from . import _annotations, _retention
 from ._checks import metadata_arg, str_arg
 from ._deadline import Deadline, write_started
 from ._frozen import frozen_dict
+from ._resolving import no_match, resolve_spec
 from ._search import Candidate, run_search
 from ._state import ModelState, RegistryState
 from ._transitions import Change, advance
 from ._travel import TRAVEL_KINDS, PastModel, Step, check_at, past_model, replay
-from .errors import InvalidNameError, InvalidVersionError, VersionNotFoundError
+from .errors import VersionNotFoundError
 from .events import Callback, EventHub, RegistryEvent, Subscription, freeze_detail
 from .metadata import ModelMetadata
 from .names import validate_alias, validate_name
 from .records import ModelInfo, SearchPage
-from .semver import parse_range, parse_version
+from .semver import parse_version
 
 __all__ = ["Change", "Committed", "Plan", "SnapshotRegistry", "acting_as", "current_actor"]
 
@@ -320,9 +321,9 @@ class SnapshotRegistry(abc.ABC):
             return cached[1]
         validate_name(name)
         str_arg("spec", spec)
-        found = _resolve(state.model(name), spec)
+        found = resolve_spec(state.model(name), spec)
         if found is None:
-            raise VersionNotFoundError(_no_match(name, state.model(name), spec), name=name, version=spec)
+            raise VersionNotFoundError(no_match(name, state.model(name), spec), name=name, version=spec)
         if model is not None:
             if len(self._resolve_cache) >= _RESOLVE_CACHE_LIMIT:
                 self._resolve_cache.clear()  # bounded; stale entries are caught by the identity check
@@ -339,7 +340,7 @@ class SnapshotRegistry(abc.ABC):
             description=model.description,
             tags=model.tags,
             version_count=len(model.ordered),
-            latest=_resolve(model, "latest"),
+            latest=resolve_spec(model, "latest"),
             aliases=frozen_dict(model.aliases),
             created_at=model.created_at,
             updated_at=model.updated_at,
@@ -353,12 +354,18 @@ class SnapshotRegistry(abc.ABC):
         order_by: str = "",
         limit: int = 100,
         cursor: str | None = None,
+        models: Callable[[str], bool] | None = None,
     ) -> SearchPage:
-        """Versions matching ``where`` (docs/search.md), ordered, one page at a time, from one snapshot."""
+        """Versions matching ``where`` (docs/search.md), ordered, one page at a time, from one snapshot.
+
+        ``models`` (beyond the interface: the server's scoped tokens) keeps only the models it accepts.
+        """
         if name is not None:
             validate_name(name)
         state = self._state
         names = state.names if name is None else (name,) if name in state.models else ()
+        if models is not None:
+            names = tuple(filter(models, names))
         candidates = itertools.chain.from_iterable(self._model_candidates(n, state.models[n]) for n in names)
         return run_search(candidates, where, order_by=order_by, limit=limit, cursor=cursor, scope=name or "")
 
@@ -381,10 +388,10 @@ class SnapshotRegistry(abc.ABC):
         validate_name(name)
         str_arg("spec", spec)
         model = self._past(name, at)
-        found = _resolve(model, spec)
+        found = resolve_spec(model, spec)
         if found is None:
             raise VersionNotFoundError(
-                f"at {at.isoformat()}: {_no_match(name, model, spec)}", name=name, version=spec
+                f"at {at.isoformat()}: {no_match(name, model, spec)}", name=name, version=spec
             )
         return found
 
@@ -452,47 +459,3 @@ def _existing(state: RegistryState, name: str) -> ModelState:
     if model is None:
         raise VersionNotFoundError(f"model {name!r} has no versions, so it has no record", name=name)
     return model
-
-
-def _no_match(name: str, model: ModelState | PastModel, spec: str) -> str:
-    """Why ``resolve`` found nothing, naming each reading of ``spec`` it tried."""
-    if not model.ordered:
-        return f"model {name!r} has no versions, so nothing matches {spec!r}"
-    try:
-        parse_range(spec)
-    except InvalidVersionError:  # a well-formed alias name: _resolve refused any other text
-        aliases = ", ".join(sorted(model.aliases)) or "none"
-        return (
-            f"model {name!r} has no alias {spec!r} (its aliases: {aliases}), "
-            f"and {spec!r} is not a version or range"
-        )
-    return f"model {name!r} has no version matching {spec!r} (its highest is {model.ordered[-1]})"
-
-
-def _resolve(model: ModelState | PastModel, spec: str) -> str | None:
-    """The version ``spec`` names in ``model`` (alias, ``latest`` or range), or None."""
-    target = model.aliases.get(spec)
-    if target is not None:
-        return target
-    pairs = zip(reversed(model.ordered), reversed(model.parsed), strict=True)
-    if spec == "latest":
-        for text, version in pairs:
-            if not version.is_prerelease:
-                return text
-        return model.ordered[-1] if model.ordered else None
-    try:
-        spec_range = parse_range(spec)
-    except InvalidVersionError:
-        try:
-            validate_alias(spec)
-        except InvalidNameError:
-            raise InvalidVersionError(
-                f"invalid spec {spec[:80]!r}: expected a version range such as '^1.2', '~1.2.3', "
-                "'>=1.0.0 <2.0.0' or '1.x', 'latest', or an alias name such as 'production'",
-                version=spec,
-            ) from None
-        return None  # a well-formed alias name that this model does not have
-    for text, version in pairs:
-        if spec_range.contains(version):
-            return text
-    return None

@@ -4,11 +4,14 @@ A tokens file (JSON) looks like::
 
     {"tokens": [
         {"name": "ci-pipeline", "role": "write", "sha256": "<64 hex digits>"},
-        {"name": "ops", "role": "admin", "sha256": "<64 hex digits>"}
+        {"name": "ops", "role": "admin", "sha256": "<64 hex digits>"},
+        {"name": "vision-ci", "role": "write", "sha256": "<64 hex digits>", "models": ["vision-*", "bert"]}
     ]}
 
+An entry with ``models`` (fnmatch-style globs, case-sensitive) is a scoped token: the server
+shows it only the models those patterns match (docs/governance.md (Scoped tokens)); without it, every model.
 ``$MODELREG_SERVER_TOKENS`` holds the same JSON, or the compact form
-``name:role:sha256[,name:role:sha256...]``. Standard library only: the CLI edits the file
+``name:role:sha256[,name:role:sha256...]``, whose tokens are unscoped. Standard library only: the CLI edits the file
 (``add_token``, ``revoke_token``) without the server, which reads it (``modelreg.server.auth``).
 """
 
@@ -16,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import enum
+import fnmatch
 import hashlib
 import json
 import os
@@ -32,7 +36,10 @@ __all__ = [
     "Role",
     "Token",
     "add_token",
+    "entry_json",
     "hash_token",
+    "in_scope",
+    "model_patterns",
     "parse_tokens",
     "read_tokens_file",
     "revoke_token",
@@ -42,6 +49,10 @@ __all__ = [
 
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,63}", re.ASCII)
 _HEX = re.compile(r"[0-9a-f]{64}", re.ASCII)
+# A model name (modelreg.names) with the glob characters * ? [ ] ! added; at most 128 characters.
+_PATTERN = re.compile(r"[A-Za-z0-9._*?\[\]!-]{1,128}", re.ASCII)
+_MAX_PATTERNS = 256
+_FIELDS = ("name", "role", "sha256", "models")
 
 
 class Role(enum.IntEnum):
@@ -61,11 +72,24 @@ class Role(enum.IntEnum):
 
 @dataclass(frozen=True, slots=True)
 class Token:
-    """One configured token: who it is, what it may do, and the SHA-256 of its secret."""
+    """One configured token: who it is, what it may do, the SHA-256 of its secret, and the models it may see.
+
+    ``models`` holds fnmatch-style patterns (``"vision-*"``); None means every model.
+    """
 
     name: str
     role: Role
     sha256: str
+    models: tuple[str, ...] | None = None
+
+    def sees(self, model: str) -> bool:
+        """Whether this token may see (and, with its role, change) the model called ``model``."""
+        return in_scope(self.models, model)
+
+
+def in_scope(models: tuple[str, ...] | None, model: str) -> bool:
+    """Whether ``model`` matches one of the patterns ``models`` (None: every model does)."""
+    return models is None or any(fnmatch.fnmatchcase(model, pattern) for pattern in models)
 
 
 def hash_token(token: str) -> str:
@@ -89,12 +113,12 @@ def unique_tokens(tokens: Iterable[Token]) -> tuple[Token, ...]:
 
 
 def token_entry(entry: object, where: str) -> Token:
-    """One entry (a mapping of name, role and sha256) as a Token; ValueError naming ``where`` if it is malformed."""
+    """One entry (a mapping of name, role, sha256 and optional models) as a Token; ValueError naming ``where``."""
     if not isinstance(entry, Mapping):
         raise ValueError(f"{where}: expected an object with name, role and sha256")
-    unknown = sorted(set(entry) - {"name", "role", "sha256"})
+    unknown = sorted(set(entry) - set(_FIELDS))
     if unknown:
-        raise ValueError(f"{where}: unknown field(s) {', '.join(unknown)}; allowed: name, role, sha256")
+        raise ValueError(f"{where}: unknown field(s) {', '.join(unknown)}; allowed: {', '.join(_FIELDS)}")
     name, role, digest = entry.get("name"), entry.get("role"), entry.get("sha256")
     if not isinstance(name, str) or _NAME.fullmatch(name) is None:
         raise ValueError(f"{where}: name {name!r} must be 1-64 letters, digits, '.', '_', '@' or '-'")
@@ -106,7 +130,26 @@ def token_entry(entry: object, where: str) -> Token:
         parsed_role = Role.parse(role)
     except ValueError as exc:
         raise ValueError(f"{where}: {exc}") from None
-    return Token(name, parsed_role, digest.lower())
+    models = model_patterns(entry["models"], where) if "models" in entry else None
+    return Token(name, parsed_role, digest.lower(), models)
+
+
+def model_patterns(value: object, where: str) -> tuple[str, ...]:
+    """A token's ``models``: a non-empty list of model-name globs; ValueError naming ``where`` otherwise."""
+    if not isinstance(value, list | tuple) or not value:
+        raise ValueError(
+            f"{where}: models must be a non-empty list of model name patterns such as [\"vision-*\", \"bert\"] "
+            "(leave it out for a token that sees every model)"
+        )
+    if len(value) > _MAX_PATTERNS:
+        raise ValueError(f"{where}: models has {len(value)} patterns; at most {_MAX_PATTERNS} are allowed")
+    for pattern in value:
+        if not isinstance(pattern, str) or _PATTERN.fullmatch(pattern) is None:
+            raise ValueError(
+                f"{where}: models pattern {pattern!r} must be 1-128 characters of a model name (letters, digits, "
+                "'.', '_', '-') and the glob characters '*', '?', '[', ']', '!'"
+            )
+    return tuple(dict.fromkeys(value))  # in the order given, each once
 
 
 def parse_tokens(text: str, source: str) -> list[Token]:
@@ -143,15 +186,21 @@ def read_tokens_file(path: str | os.PathLike[str]) -> list[Token]:
     return parse_tokens(text, source)
 
 
-def add_token(path: str | os.PathLike[str], name: str, role: str) -> str:
+def add_token(
+    path: str | os.PathLike[str], name: str, role: str, models: Iterable[str] | None = None
+) -> str:
     """Add a new random token to the file (created, mode 0600, if missing); return its secret.
 
     Only the secret's SHA-256 is written, so the returned text is the one chance to see it.
-    ValueError for a bad name or role, or a name the file already holds.
+    ``models`` (globs) scopes the token to the models they match. ValueError for a bad
+    name, role or pattern, or a name the file already holds.
     """
     target = Path(path)
     secret = secrets.token_urlsafe(32)
-    new = token_entry({"name": name, "role": role, "sha256": hash_token(secret)}, "new token")
+    fields: dict[str, object] = {"name": name, "role": role, "sha256": hash_token(secret)}
+    if models is not None:
+        fields["models"] = list(models)
+    new = token_entry(fields, "new token")
     with _editing(target):
         tokens = read_tokens_file(target) if target.exists() else []
         if any(t.name == name for t in tokens):
@@ -193,6 +242,14 @@ def _editing(path: Path) -> Iterator[None]:
         os.close(directory)  # releases the lock
 
 
+def entry_json(token: Token) -> dict[str, object]:
+    """The token as its tokens-file entry (``models`` only for a scoped token)."""
+    entry: dict[str, object] = {"name": token.name, "role": token.role.name.lower(), "sha256": token.sha256}
+    if token.models is not None:
+        entry["models"] = list(token.models)
+    return entry
+
+
 def _write_tokens_file(path: Path, tokens: list[Token]) -> None:
     """Replace the file atomically (temporary file, fsync, rename): a server never reads half of it.
 
@@ -203,7 +260,7 @@ def _write_tokens_file(path: Path, tokens: list[Token]) -> None:
         mode = path.stat().st_mode & 0o777
     except FileNotFoundError:
         mode = 0o600
-    entries = [json.dumps({"name": t.name, "role": t.role.name.lower(), "sha256": t.sha256}) for t in tokens]
+    entries = [json.dumps(entry_json(t)) for t in tokens]
     text = '{"tokens": [' + ("\n    " + ",\n    ".join(entries) + "\n" if entries else "") + "]}\n"
     fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:

@@ -156,3 +156,27 @@ def test_a_broken_tokens_file_keeps_the_last_good_tokens_and_logs_one_error(
 
     tokens_file.write_text(good.replace('"ops"', '"ops2"'))  # fixed (and renamed): picked up again
     assert _seconds_until(lambda: _status(base, ops) == 200 and "now 1 token(s): ops2" in process.logs()) < BOUND
+
+
+def test_add_with_models_writes_a_scoped_token_and_list_shows_its_models(tokens_file: Path) -> None:
+    done = modelreg("tokens", "add", "vision-ci", "write", "--models", "vision-*", "--models", "bert",
+                    "--file", str(tokens_file))
+    assert done.returncode == 0, done.stderr
+    secret = done.stdout.strip()
+    assert "models vision-*, bert" in done.stderr
+    assert json.loads(tokens_file.read_text()) == {"tokens": [
+        {"name": "vision-ci", "role": "write", "sha256": hash_token(secret), "models": ["vision-*", "bert"]}]}
+    add(tokens_file, "ops", "admin")
+    listed = modelreg("tokens", "list", "--file", str(tokens_file)).stdout.splitlines()
+    assert [line.split()[:3] for line in listed] == [
+        ["NAME", "ROLE", "MODELS"], ["vision-ci", "write", "vision-*,bert"], ["ops", "admin", "(all)"]]
+    as_json = json.loads(modelreg("--json", "tokens", "list", "--file", str(tokens_file)).stdout)
+    assert [t["models"] for t in as_json] == [["vision-*", "bert"], None]
+    modelreg("tokens", "revoke", "ops", "--file", str(tokens_file))  # a rewrite keeps the other token's scope
+    assert json.loads(tokens_file.read_text())["tokens"][0]["models"] == ["vision-*", "bert"]
+
+
+def test_add_with_a_bad_models_pattern_is_refused_and_writes_nothing(tokens_file: Path) -> None:
+    done = modelreg("tokens", "add", "ci", "write", "--models", "vision/*", "--file", str(tokens_file))
+    assert done.returncode != 0 and "models pattern 'vision/*'" in done.stderr
+    assert "Traceback" not in done.stderr and not tokens_file.exists()

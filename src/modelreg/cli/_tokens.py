@@ -8,7 +8,7 @@ from typing import Any, ParamSpec, TypeVar
 
 import click
 
-from .._tokenfile import add_token, read_tokens_file, revoke_token
+from .._tokenfile import Token, add_token, read_tokens_file, revoke_token
 from ._context import CliFailure, RegistryGroup, Session, json_option, pass_session, print_json
 from ._output import print_table
 
@@ -60,26 +60,33 @@ def tokens() -> None:
 @click.argument("name")
 @click.argument("role", type=click.Choice(_ROLES))
 @_file_option
+@click.option(
+    "--models", "models", multiple=True, metavar="PATTERN",
+    help="Scope the token to the models this glob matches (repeat for more); without it, every model.",
+)
 @json_option
 @pass_session
-def tokens_add(session: Session, name: str, role: str, path: Path) -> None:
+def tokens_add(session: Session, name: str, role: str, path: Path, models: tuple[str, ...]) -> None:
     """Add a new random token NAME with ROLE and print its secret, once.
 
     Creates the file (mode 0600) if it does not exist; the file keeps only the
     secret's hash, so copy the printed secret now. Refused if NAME is taken.
+    With --models the token sees and changes only the models those globs match.
 
     Example:
 
     \b
         modelreg tokens add ci-pipeline write --file /etc/modelreg/tokens.json
+        modelreg tokens add vision-ci write --models 'vision-*' --models bert --file tokens.json
     """
-    secret = add_token(path, name, role)
+    secret = add_token(path, name, role, models or None)
     if session.as_json:
-        print_json({"name": name, "role": role, "token": secret})
+        print_json({"name": name, "role": role, "models": list(models) or None, "token": secret})
     else:
         click.echo(secret)
+    scope = f", models {', '.join(models)}" if models else ""
     click.echo(
-        f"added token {name!r} ({role}) to {path}; give the secret above to its client "
+        f"added token {name!r} ({role}{scope}) to {path}; give the secret above to its client "
         "(--token or $MODELREG_TOKEN): it is not stored and cannot be shown again",
         err=True,
     )
@@ -90,7 +97,7 @@ def tokens_add(session: Session, name: str, role: str, path: Path) -> None:
 @json_option
 @pass_session
 def tokens_list(session: Session, path: Path) -> None:
-    """List the tokens' names, roles and the start of their hashes.
+    """List the tokens' names, roles, the models they may see and the start of their hashes.
 
     Example:
 
@@ -99,11 +106,17 @@ def tokens_list(session: Session, path: Path) -> None:
     """
     found = read_tokens_file(path)
     if session.as_json:
-        print_json([{"name": t.name, "role": t.role.name.lower(), "sha256": t.sha256} for t in found])
+        print_json([{"name": t.name, "role": t.role.name.lower(), "models": _models(t), "sha256": t.sha256}
+                    for t in found])
     elif found:
-        print_table(("NAME", "ROLE", "SHA256"), ((t.name, t.role.name.lower(), t.sha256[:16] + "…") for t in found))
+        rows = ((t.name, t.role.name.lower(), ",".join(t.models or ("(all)",)), t.sha256[:16] + "…") for t in found)
+        print_table(("NAME", "ROLE", "MODELS", "SHA256"), rows)
     else:
         click.echo(f"no tokens in {path}", err=True)
+
+
+def _models(token: Token) -> list[str] | None:
+    return None if token.models is None else list(token.models)
 
 
 @tokens.command("revoke")

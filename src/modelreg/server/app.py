@@ -199,9 +199,10 @@ class ModelregApp:
             if self.auth is None:
                 call.role = Role.ADMIN  # no tokens configured: full access (serve allows it on loopback only)
             elif endpoint.role is not None:
-                token = self.auth.identify(call.header(b"authorization"))
-                call.actor, call.role = token.name, token.role
+                call.identify(self.auth.identify(call.header(b"authorization")))
                 call.require(endpoint.role, f"{method} {route.template}")
+            if route.model is not None and call.models is not None:
+                call.enter(params[route.model])  # a model outside the token's scope is served as a missing one
             result = endpoint.handler(call, *params)
             reply = result if isinstance(result, Reply) else await result
             if isinstance(reply, Reply):

@@ -23,9 +23,10 @@ from .._deadline import started_at
 from ..metadata import ModelMetadata
 from ..records import VersionRecord
 from ..registry import EventLog, ModelRegistry
-from .auth import Auth, Role
+from .auth import Auth, Role, Token
 from .metrics import Metrics
 from .problems import HTTPProblem
+from .scopes import NOWHERE, Scoped
 from .sse import EventFeed
 
 __all__ = [
@@ -80,10 +81,13 @@ class Route:
     template: str
     methods: Mapping[str, Endpoint]
     segments: tuple[str | None, ...] = ()  # literal segments, None where the template has a parameter
+    model: int | None = None  # which path parameter is a model name (``{name}``), if one is
 
     def __post_init__(self) -> None:
         segments = tuple(None if s.startswith("{") else s for s in self.template.split("/"))
         object.__setattr__(self, "segments", segments)
+        parameters = [s for s in self.template.split("/") if s.startswith("{")]
+        object.__setattr__(self, "model", parameters.index("{name}") if "{name}" in parameters else None)
 
 
 _CACHE_BYTES = 32 * 1024 * 1024
@@ -151,13 +155,14 @@ class App(Protocol):
     docs_html: bytes
 
 
-class Call:
+class Call(Scoped):
     """What a handler gets: the app, the request scope, parsed query, and who is calling.
 
     ``role`` starts as None (refused by ``require``): only the app's auth decision grants one.
+    ``models`` is the caller's scope (``Scoped``): None, every model.
     """
 
-    __slots__ = ("actor", "app", "query", "receive", "role", "scope")
+    __slots__ = ("_registry", "actor", "app", "models", "query", "receive", "role", "scope")
 
     def __init__(self, app: App, scope: Scope, receive: Receive, query: Mapping[str, str]) -> None:
         self.app = app
@@ -166,11 +171,26 @@ class Call:
         self.query = query
         self.actor = "anonymous"
         self.role: Role | None = None
+        self.models: tuple[str, ...] | None = None
+        self._registry = app.registry
+
+    def identify(self, token: Token) -> None:
+        """Act as ``token``: its name, role and model scope."""
+        self.actor, self.role, self.models = token.name, token.role, token.models
+
+    def enter(self, name: str) -> None:
+        """Serve this request about model ``name``: from an empty registry when the caller may not see it.
+
+        The one place a single-model request is scoped: an unseen model then answers every read and
+        write exactly as a model that does not exist, so nothing tells it apart; creating it is refused.
+        """
+        if not self.visible(name):
+            self._registry = NOWHERE
 
     @property
     def registry(self) -> ModelRegistry:
-        """The registry this app serves."""
-        return self.app.registry
+        """The registry this request reads and writes (empty for a model outside the caller's scope)."""
+        return self._registry
 
     def header(self, name: bytes) -> str | None:
         """A request header's value (``name`` lower-case), or None."""

@@ -56,8 +56,11 @@ class Metrics:
         hist.count += 1
         hist.total += seconds
 
-    def render(self, registry: ModelRegistry) -> str:
-        """All metrics in the Prometheus text exposition format (version 0.0.4)."""
+    def render(self, registry: ModelRegistry, models: Callable[[str], bool] | None = None) -> str:
+        """All metrics in the Prometheus text exposition format (version 0.0.4).
+
+        ``models`` (a scoped token's) limits the model, version and alias counts to the models it accepts.
+        """
         lines = [
             "# HELP modelreg_http_requests_total HTTP requests answered, by method, route template and status.",
             "# TYPE modelreg_http_requests_total counter",
@@ -85,6 +88,8 @@ class Metrics:
             lines.append(f"modelreg_http_request_duration_seconds_sum{{{labels}}} {hist.total!r}")
             lines.append(f"modelreg_http_request_duration_seconds_count{{{labels}}} {hist.count}")
         names = registry.get_all_model_names()
+        if models is not None:
+            names = list(filter(models, names))
         versions = sum(len(registry.get_versions(name)) for name in names)
         aliases = sum(len(registry.get_aliases(name)) for name in names)
         lines += _gauge("modelreg_models", "Models with at least one version.", len(names))

@@ -157,7 +157,7 @@ _ERRORS = {
     "invalid_json, invalid_parameter), or a search query, order, limit or cursor that cannot be read (code "
     "invalid_query, with its 1-based 'position' when it has one).",
     "401": "No valid bearer token (code unauthorized).",
-    "403": "The token's role is too low (code forbidden).",
+    "403": "The token's role is too low, or (registering) the model is outside its scope (code forbidden).",
     "404": "No such model version or alias (code version_not_found, alias_not_found).",
     "409": "Duplicate version, or an alias points at the version or model (code duplicate_version, version_in_use).",
     "410": "Events before the requested revision are no longer kept (code events_unavailable), or the store "

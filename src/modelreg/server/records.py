@@ -12,6 +12,7 @@ from .auth import Role
 from .call import Call, MetadataBodies, Reply, dumps
 from .inputs import ANNOTATION_KEYS, MODEL_ANNOTATION_KEYS, annotation, flag, json_object
 from .paging import DEFAULT_LIMIT
+from .scopes import scoped_search
 
 __all__ = ["annotate", "annotate_model", "delete_model", "get_model", "model_json", "search"]
 
@@ -32,8 +33,8 @@ async def search(call: Call) -> Reply:
     """GET /api/v1/search?where=&name=&order_by=&limit=&cursor= from the registry's in-memory snapshot."""
     query = call.query
     find = functools.partial(
-        call.registry.search, query.get("where", ""), name=query.get("name"), order_by=query.get("order_by", ""),
-        limit=_search_limit(query.get("limit")), cursor=query.get("cursor"),
+        scoped_search, call.registry, call, query.get("where", ""), name=query.get("name"),
+        order_by=query.get("order_by", ""), limit=_search_limit(query.get("limit")), cursor=query.get("cursor"),
     )
     # A worker thread: a scan (and encoding up to 1000 items) must not hold up the event loop's other requests.
     return Reply(200, await call.run(_page_json, call, find))

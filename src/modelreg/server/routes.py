@@ -45,7 +45,7 @@ def _metadata(data: Mapping[str, Any]) -> ModelMetadata:
 def list_models(call: Call) -> Reply:
     """GET /api/v1/models[?limit=N&cursor=C]"""
     registry = call.registry
-    names: Sequence[str] = registry.get_all_model_names()
+    names: Sequence[str] = call.visible_names(registry.get_all_model_names())
     page = page_request(call.query, "models", "")
     if page is not None:
         names, next_cursor = page_after(names, page, "models", "", cursor_key=str, sort_key=str, parse=str)
@@ -191,7 +191,8 @@ async def events(call: Call) -> Reply | StreamingResponse:
     if call.scope["method"] == "HEAD":
         return Reply(200, b"", b"text/event-stream")
     headers = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
-    return StreamingResponse(call.app.events.stream(start), media_type="text/event-stream", headers=headers)
+    stream = call.app.events.stream(start, call.model_filter)
+    return StreamingResponse(stream, media_type="text/event-stream", headers=headers)
 
 
 async def changes(call: Call) -> Reply:
@@ -204,7 +205,7 @@ async def changes(call: Call) -> Reply:
     limit = _limit(call.query.get("limit"))
     if after is not None and after > feed.current():
         await call.run(feed.catch_up)  # another replica of the store may be a little ahead of us
-    store, revision, found = await call.run(feed.changes, after, limit)
+    store, revision, found = await call.run(feed.changes, after, limit, call.model_filter)
     body = {"store": store, "revision": revision, "events": [event.to_dict() for event in found]}
     return Reply(200, dumps(body))
 
@@ -235,7 +236,7 @@ async def readyz(call: Call) -> Reply:
 
 def metrics(call: Call) -> Reply:
     """GET /metrics in the Prometheus text format."""
-    text = call.app.metrics.render(call.registry)
+    text = call.app.metrics.render(call.registry, call.model_filter)
     return Reply(200, text.encode(), b"text/plain; version=0.0.4; charset=utf-8")
 
 

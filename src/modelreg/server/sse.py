@@ -24,7 +24,7 @@ import json
 import threading
 import uuid
 from collections import deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 from ..errors import StoreError
 from ..events import RegistryEvent
@@ -49,6 +49,8 @@ _BATCH_GAP = 0.001
 _FLUSH_SECONDS_PER_STREAM = 0.001
 _MAX_FLUSH_INTERVAL = 1.0
 _CHUNK_CACHE = 16
+Visible = Callable[[str], bool]
+"""Which models' events a stream or a changes listing carries (a scoped token's); None: every model's."""
 
 
 def _message(event: RegistryEvent) -> str:
@@ -185,11 +187,12 @@ class EventFeed:
             with contextlib.suppress(RuntimeError):  # that loop is closed; its streams are gone
                 fanout.loop.call_soon_threadsafe(fanout.kick)
 
-    def _after(self, revision: int) -> tuple[str, int] | None:
+    def _after(self, revision: int, visible: Visible | None = None) -> tuple[str, int] | None:
         """Up to ``_REPLAY_BATCH`` buffered events past ``revision`` as SSE text, and the last one's revision.
 
         None when some of them have been dropped from the buffer. Streams at the
-        same revision (nearly all of them, after a flush) share one text.
+        same revision (nearly all of them, after a flush) share one text; a scoped
+        stream (``visible``: the models its token sees) gets only its models' events.
         """
         with self._lock:
             if revision < self._floor:
@@ -197,7 +200,7 @@ class EventFeed:
             head = self._events[-1][0] if self._events else revision
             if head <= revision:
                 return "", revision
-            cached = self._chunks.get(revision)
+            cached = self._chunks.get(revision) if visible is None else None
             if cached is not None and cached[1] == head:
                 return cached
             newer: list[tuple[int, str, RegistryEvent]] = []
@@ -207,7 +210,9 @@ class EventFeed:
                 newer.append(event)
         if len(newer) > _REPLAY_BATCH:  # far behind: catch up a batch at a time
             batch = newer[: -_REPLAY_BATCH - 1 : -1]
-            return "".join(text for _, text, _ in batch), batch[-1][0]
+            return "".join(text for _, text, event in batch if visible is None or visible(event.name)), batch[-1][0]
+        if visible is not None:
+            return "".join(text for _, text, event in reversed(newer) if visible(event.name)), head
         found = "".join(text for _, text, _ in reversed(newer)), head
         with self._lock:
             if len(self._chunks) >= _CHUNK_CACHE:
@@ -253,25 +258,44 @@ class EventFeed:
             with contextlib.suppress(StoreError):
                 self._log.events_after(revision, 1)
 
-    def changes(self, after: int | None, limit: int) -> tuple[str, int, list[RegistryEvent]]:
+    def changes(
+        self, after: int | None, limit: int, visible: Visible | None = None
+    ) -> tuple[str, int, list[RegistryEvent]]:
         """The store id, the revision now, and up to ``limit`` events after ``after`` (blocking: may read the log).
 
         None for ``after`` asks for no events, only the revision; a revision out of reach is
         refused as ``start`` refuses it (410 unknown_revision, or events_unavailable).
+        ``visible`` keeps only the events of the models it accepts (a scoped token's), still up to ``limit``.
         """
         revision = self.current()
         if after is None:
             return self.store_id, revision, []
         self.start(after)
         if self._log is not None:
-            found = self._log.events_after(after, limit)
+            found = self._log.events_after(after, limit) if visible is None else self._seen(after, limit, visible)
         else:
             with self._lock:
                 floor = self._floor
-                found = [event for rev, _, event in self._events if rev > after][:limit]
+                found = [event for rev, _, event in self._events
+                         if rev > after and (visible is None or visible(event.name))][:limit]
             if after < floor:
                 self.start(after)  # the buffer dropped them since: refused as above
         return self.store_id, max(revision, found[-1].revision if found else 0), found
+
+    def _seen(self, after: int, limit: int, visible: Visible) -> list[RegistryEvent]:
+        """Up to ``limit`` events of the visible models after ``after``, read from the log a page at a time.
+
+        A short page must mean "no more" to a client that pages, so this reads on past other models' events.
+        """
+        assert self._log is not None
+        found: list[RegistryEvent] = []
+        while len(found) < limit:
+            batch = self._log.events_after(after, limit)
+            found += [event for event in batch if visible(event.name)]
+            if len(batch) < limit:
+                break
+            after = batch[-1].revision
+        return found[:limit]
 
     def _join(self, loop: asyncio.AbstractEventLoop, stream: _Stream) -> _Fanout:
         with self._lock:
@@ -287,8 +311,11 @@ class EventFeed:
             if not fanout.streams and self._fanouts.get(fanout.loop) is fanout:
                 del self._fanouts[fanout.loop]
 
-    async def stream(self, start: int) -> AsyncIterator[str]:
-        """SSE text: ``hello`` (store id, current revision), ``ready`` naming ``start``, then every later event."""
+    async def stream(self, start: int, visible: Visible | None = None) -> AsyncIterator[str]:
+        """SSE text: ``hello`` (store id, current revision), ``ready`` naming ``start``, then every later event.
+
+        With ``visible`` (a scoped token's models) only the events of the models it accepts.
+        """
         loop = asyncio.get_running_loop()
         stream = _Stream(start, loop.time())
         fanout = self._join(loop, stream)
@@ -297,10 +324,11 @@ class EventFeed:
             ready = json.dumps({"revision": start})
             yield f"retry: {_RETRY_MS}\nevent: hello\ndata: {hello}\n\nid: {start}\nevent: ready\ndata: {ready}\n\n"
             while not self._closing:
-                found = self._after(stream.last)
+                found = self._after(stream.last, visible)
                 if found is None and self._log is not None:  # older than the buffer: read the store's log
                     batch = await asyncio.to_thread(self._log.events_after, stream.last, _REPLAY_BATCH)
-                    found = "".join(_message(event) for event in batch), batch[-1].revision if batch else stream.last
+                    text = "".join(_message(event) for event in batch if visible is None or visible(event.name))
+                    found = text, batch[-1].revision if batch else stream.last
                 if found is None:
                     yield ": this stream fell too far behind; reconnect to resume\n\n"
                     return

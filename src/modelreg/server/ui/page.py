@@ -71,7 +71,7 @@ class Page:
         self.visitor = visitor
         self._query: dict[str, list[str]] | None = None
         self.call = Call(app, scope, receive, {})
-        self.call.actor, self.call.role = visitor.actor, visitor.role
+        self.call.actor, self.call.role, self.call.models = visitor.actor, visitor.role, visitor.models
 
     @property
     def query(self) -> dict[str, list[str]]:
@@ -90,8 +90,8 @@ class Page:
 
     @property
     def registry(self) -> ModelRegistry:
-        """The registry the app serves."""
-        return self.app.registry
+        """The registry this page reads and writes: empty for a model outside the visitor's scope (``Call.enter``)."""
+        return self.call.registry
 
     @property
     def root(self) -> str:

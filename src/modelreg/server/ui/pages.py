@@ -56,7 +56,7 @@ def models_page(page: Page) -> Reply:
         raise HTTPProblem("invalid_parameter", f"sort must be one of {', '.join(_SORTS)}, not {sort[:40]!r}")
     number = page.int_arg("page", 1)
     registry = page.registry
-    names = sorted(registry.get_all_model_names())
+    names = sorted(page.call.visible_names(registry.get_all_model_names()))
     everyone = len(names)
     infos: list[ModelInfo] | None = None
     if text:

@@ -16,6 +16,7 @@ from ..._search import compile_order
 from ...errors import QueryError, RegistryError
 from ..call import Reply
 from ..problems import status_for
+from ..scopes import scoped_search
 from . import paths
 from .page import Page
 
@@ -171,8 +172,8 @@ def search_page(page: Page) -> Reply:
                "examples": [(w, o, page.href(paths.SEARCH, {"where": w, "order_by": o})) for w, o in EXAMPLES],
                "cursor": cursor or ""}
     try:
-        found = page.registry.search(where, name=name or None, order_by=order_by, limit=RESULTS_PER_PAGE,
-                                     cursor=cursor)
+        found = scoped_search(page.registry, page.call, where, name=name or None, order_by=order_by,
+                              limit=RESULTS_PER_PAGE, cursor=cursor)
     except RegistryError as exc:  # a bad query, order or cursor (400), or a bad model name (422)
         spot = error_spot(where, order_by, exc) if isinstance(exc, QueryError) else None
         return page.render("search.html", status=status_for(exc), nav="search", **context, error=exc.message,

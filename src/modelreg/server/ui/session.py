@@ -61,6 +61,7 @@ class Visitor:
     csrf_cookie: str  # the ``modelreg_csrf`` cookie this browser holds (or is being given)
     new_csrf_cookie: bool  # the response must set it
     revoked: bool = False  # a sign-in cookie came in that no longer signs in: clear it
+    models: tuple[str, ...] | None = None  # the signed-in token's model scope (None: every model)
 
     def may(self, role: Role) -> bool:
         """Whether this visitor holds at least ``role``."""
@@ -132,7 +133,8 @@ class Sessions:
         if found is None:
             return Visitor("anonymous", None, False, self.form_token(csrf_cookie, None), csrf_cookie, new_cookie,
                            revoked=bool(session))
-        return Visitor(found.name, found.role, True, self.form_token(csrf_cookie, session), csrf_cookie, new_cookie)
+        return Visitor(found.name, found.role, True, self.form_token(csrf_cookie, session), csrf_cookie, new_cookie,
+                       models=found.models)
 
 
 def request_cookies(scope: Scope) -> dict[str, str]:

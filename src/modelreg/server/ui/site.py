@@ -90,6 +90,8 @@ class WebUI:
                     raise Redirect(page.href(paths.LOGIN, {"next": page.path}))
                 raise HTTPProblem("unauthorized", "sign in first: this server requires a token")
             page.require(endpoint.role, f"{method} {route.template}")
+        if route.model is not None and page.call.models is not None:
+            page.call.enter(params[route.model])  # another model's pages are the 404 of a missing one
         result = endpoint.handler(page, *params)
         reply = result if isinstance(result, Reply) else await result
         if not isinstance(reply, Reply):
