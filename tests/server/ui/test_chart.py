@@ -348,3 +348,15 @@ def test_any_series_renders_well_formed_bounded_and_inside_the_chart(values: lis
 def test_mark_given_one_string_instead_of_a_list_of_names_is_a_type_error() -> None:
     with pytest.raises(TypeError, match="sequence of alias names"):
         metric_chart(ChartSeries("top1", [0.1]), versions(1), {0: "production"})
+
+
+def test_labels_of_neighbouring_marks_at_the_right_edge_never_overlap_in_one_row() -> None:
+    # Seen on the model page at 560 units: "staging" and "canary" were drawn on top of each other.
+    svg = metric_chart(ChartSeries("loss", [1.0 - 0.02 * i for i in range(12)]), [f"1.{i}.0" for i in range(12)],
+                       {9: ["production"], 10: ["staging"], 11: ["canary"]}, width=560, height=220)
+    labels = [(float(x), float(y), len(text)) for x, y, text in
+              re.findall(r'class="chart-mark-label" x="([\d.]+)" y="([\d.]+)"><title>[^<]*</title>([^<]*)<', svg)]
+    assert len(labels) == 3
+    for a, b in itertools.combinations(labels, 2):
+        if a[1] == b[1]:  # same row: their estimated extents (0.6 em a character) must not meet
+            assert a[0] + a[2] * 7.2 <= b[0] or b[0] + b[2] * 7.2 <= a[0], (a, b)

@@ -330,11 +330,12 @@ def _mark_rows(frame: _Frame, marked: dict[int, tuple[str, ...]], width: int, ma
         end = start + w
 
         def clashes(row: int, start: float = start, end: float = end, g: float = g) -> int:
-            return sum((f.row == row and end + 8 > f.start and f.end + 8 > start)
-                       or (f.row > row and f.start - 2 <= g <= f.end + 2)  # our guide would cross it
-                       or (f.row < row and start - 2 <= f.guide <= end + 2) for f in flags)  # its guide, us
+            overlaps = sum(f.row == row and end + 8 > f.start and f.end + 8 > start for f in flags)
+            crossings = sum((f.row > row and f.start - 2 <= g <= f.end + 2)  # our guide would cross it
+                            or (f.row < row and start - 2 <= f.guide <= end + 2) for f in flags)  # its guide, us
+            return 100 * overlaps + crossings  # a guide through a label stays readable; two labels on top do not
 
-        row = min(range(max_rows), key=clashes)  # the first without a clash, else the one with fewest
+        row = min(range(max_rows), key=clashes)  # the first without a clash, else the least bad
         flags.append(_Flag(i, g, start, end, row, text))
     return flags
 
