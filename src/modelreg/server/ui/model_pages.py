@@ -11,7 +11,6 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
-from weakref import WeakKeyDictionary
 
 from ...events import RegistryEvent
 from ...records import ModelInfo, VersionRecord
@@ -117,57 +116,26 @@ def metric_columns(registry: ModelRegistry, name: str, versions: Sequence[str]) 
 _Charts = dict[tuple[object, ...], str]  # (metric, marks) -> the chart's SVG
 
 
-class _ModelCache:
-    """One app's metric columns and chart SVGs per model, valid while the registry's revision stays the same.
-
-    Registries without a revision (no event log) are read anew on every request.
-    """
-
-    __slots__ = ("entries", "moves")
-    LIMIT = 32
-
-    def __init__(self) -> None:
-        self.entries: dict[str, tuple[int, MetricColumns, _Charts]] = {}
-        self.moves: dict[str, tuple[int, list[AliasMove]]] = {}
-
-    async def alias_moves(self, page: Page, name: str) -> list[AliasMove]:
-        """The model's alias history, read from the store once per registry revision (it can be long)."""
-        log = page.app.log
-        revision = None if log is None else log.revision
-        hit = self.moves.get(name)
-        if revision is not None and hit is not None and hit[0] == revision:
-            return hit[1]
-        events = await page.call.run(partial(page.registry.history, name, kinds=_ALIAS_KINDS))
-        moves = alias_moves(events)
-        if revision is not None:
-            if len(self.moves) >= self.LIMIT:
-                self.moves.clear()
-            self.moves[name] = (revision, moves)
-        return moves
-
-    def columns(self, page: Page, name: str, versions: Sequence[str]) -> tuple[MetricColumns, _Charts]:
-        """The model's columns and its chart cache: reused when nothing changed since they were made."""
-        log = page.app.log
-        revision = None if log is None else log.revision
-        hit = self.entries.get(name)
-        if revision is not None and hit is not None and hit[0] == revision and hit[1].versions == tuple(versions):
-            return hit[1], hit[2]
-        columns, charts = metric_columns(page.registry, name, versions), _Charts()
-        if revision is not None:
-            if len(self.entries) >= self.LIMIT:
-                self.entries.clear()  # bounded; rebuilt on the next request of each model
-            self.entries[name] = (revision, columns, charts)
-        return columns, charts
+def _columns(page: Page, name: str, versions: Sequence[str]) -> tuple[MetricColumns, _Charts]:
+    """The model's metric columns and its chart SVGs, derived once per registry revision."""
+    revision = page.memo.revision()
+    hit = page.memo.recall(("columns", name), revision)
+    if isinstance(hit, tuple) and hit[0].versions == tuple(versions):
+        return hit[0], hit[1]
+    made = metric_columns(page.registry, name, versions), _Charts()
+    page.memo.keep(("columns", name), revision, made)
+    return made
 
 
-_CACHES: WeakKeyDictionary[object, _ModelCache] = WeakKeyDictionary()  # per app: apps never share an entry
-
-
-def _cache(page: Page) -> _ModelCache:
-    cache = _CACHES.get(page.app)
-    if cache is None:
-        cache = _CACHES[page.app] = _ModelCache()
-    return cache
+async def _alias_moves(page: Page, name: str) -> list[AliasMove]:
+    """The model's alias history, read from the store once per registry revision (it can be long)."""
+    revision = page.memo.revision()
+    hit = page.memo.recall(("moves", name), revision)
+    if isinstance(hit, list):
+        return hit
+    moves = alias_moves(await page.call.run(partial(page.registry.history, name, kinds=_ALIAS_KINDS)))
+    page.memo.keep(("moves", name), revision, moves)
+    return moves
 
 
 def _metric_names(page: Page, key: str, known: Mapping[str, int], limit: int, default: list[str]) -> list[str]:
@@ -231,14 +199,14 @@ async def model_page(page: Page, name: str) -> Reply:
     high = len(versions) - (number - 1) * VERSIONS_PER_PAGE
     window = versions[max(0, high - VERSIONS_PER_PAGE) : high]
     records = _window(registry, name, window)
-    columns, svgs = _cache(page).columns(page, name, versions)
+    columns, svgs = _columns(page, name, versions)
     counts = columns.counts
     popular = sorted(counts, key=lambda metric: (-counts[metric], metric))
     key_metrics = _metric_names(page, "metrics", counts, MAX_KEY_METRICS, popular[:MAX_KEY_METRICS])
     charted = _metric_names(page, "chart", counts, MAX_CHARTS, key_metrics[:2])
     marks = _marks(info, versions)
     charts = [(metric, _chart(svgs, columns, metric, marks)) for metric in charted]
-    moves = await _cache(page).alias_moves(page, name)
+    moves = await _alias_moves(page, name)
     return page.render(
         "model.html", nav="models", model=info, description=paragraphs(info.description), records=records,
         versions_on_page=[record.version for record in records], pager=at, key_metrics=key_metrics,

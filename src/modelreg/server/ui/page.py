@@ -14,6 +14,7 @@ from ..auth import Role
 from ..call import App, Call, Reply
 from ..problems import HTTPProblem
 from . import paths
+from .memo import RevisionMemo
 from .render import Renderer
 from .session import Sessions, Visitor, check_csrf, check_origin
 
@@ -50,7 +51,7 @@ def _pairs(text: str, what: str) -> list[tuple[str, str]]:
 class Page:
     """One UI request: the app, the visitor, the query (a key may repeat), and the ``Call`` that writes go through."""
 
-    __slots__ = ("_query", "app", "call", "renderer", "scope", "secure_cookies", "sessions", "visitor")
+    __slots__ = ("_query", "app", "call", "memo", "renderer", "scope", "secure_cookies", "sessions", "visitor")
 
     def __init__(
         self,
@@ -61,10 +62,12 @@ class Page:
         visitor: Visitor,
         *,
         sessions: Sessions,
+        memo: RevisionMemo,
         secure_cookies: bool,
     ) -> None:
         self.app = app
         self.sessions = sessions
+        self.memo = memo  # the app's values derived per registry revision (memo.py)
         self.secure_cookies = secure_cookies  # behind a TLS proxy the scheme we see is http, the browser's https
         self.renderer = renderer
         self.scope = scope

@@ -16,6 +16,7 @@ from ..call import App, Reply, Route
 from ..problems import HTTPProblem, status_for
 from ..router import Router
 from . import paths
+from .memo import RevisionMemo
 from .page import Page, Redirect
 from .render import HTML, SECURITY_HEADERS, Renderer
 from .routes import UI_ROUTES
@@ -37,6 +38,7 @@ class WebUI:
         self.secure_cookies = secure_cookies  # set by serve behind a TLS-terminating proxy
         self.renderer = Renderer()
         self.sessions = Sessions.from_environment()
+        self.memo = RevisionMemo(app.log)
         self.router = Router(UI_ROUTES)
         self._incidents = 0
 
@@ -53,7 +55,7 @@ class WebUI:
         """The reply to one page request, the route template it matched (for metrics) and the actor (for the log)."""
         visitor = self.sessions.visitor(self.app.auth, scope)
         page = Page(self.app, self.renderer, scope, receive, visitor, sessions=self.sessions,
-                    secure_cookies=self.secure_cookies)
+                    memo=self.memo, secure_cookies=self.secure_cookies)
         template = "(ui unmatched)"
         try:
             found = self.router.match(segments)
