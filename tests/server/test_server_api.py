@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import re
 import socket
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -15,12 +14,6 @@ from factories import metadata, wait_until
 from modelreg.server.openapi import document
 from modelreg.server.routes import ROUTES
 from support.serverkit import Running
-
-
-@pytest.fixture
-def http(module_server: Running) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=module_server.url, timeout=10) as client:
-        yield client
 
 
 def _body(**overrides: Any) -> str:

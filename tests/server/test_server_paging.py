@@ -2,26 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
 
-from factories import metadata
-from support.serverkit import Running
-
-
-@pytest.fixture
-def http(module_server: Running) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=module_server.url, timeout=10) as client:
-        yield client
-
-
-def _put(http: httpx.Client, name: str, version: str) -> None:
-    response = http.put(f"/api/v1/models/{name}/versions/{version}", content=metadata().to_json(),
-                        headers={"Content-Type": "application/json"})
-    assert response.status_code == 201, response.text
+from support.serverkit import put_version
 
 
 def _walk(http: httpx.Client, path: str, member: str, limit: int, between: Any = None) -> list[Any]:
@@ -44,7 +30,7 @@ def _walk(http: httpx.Client, path: str, member: str, limit: int, between: Any =
 
 def test_versions_page_in_precedence_order_and_join_up_to_the_whole_list(http: httpx.Client) -> None:
     for version in ["2.0.0", "1.0.0-rc.1", "1.10.0", "1.2.0", "1.0.0", "3.0.0-alpha"]:
-        _put(http, "page-versions", version)
+        put_version(http, "page-versions", version)
     whole = http.get("/api/v1/models/page-versions/versions").json()
 
     paged = _walk(http, "/api/v1/models/page-versions/versions", "versions", limit=4)
@@ -57,15 +43,15 @@ def test_versions_page_in_precedence_order_and_join_up_to_the_whole_list(http: h
 
 def test_a_versions_walk_while_versions_come_and_go_skips_and_repeats_nothing(http: httpx.Client) -> None:
     for minor in range(10):
-        _put(http, "page-churn", f"1.{minor}.0")
+        put_version(http, "page-churn", f"1.{minor}.0")
     steady = {f"1.{minor}.0" for minor in range(10) if minor not in (1, 8)}
 
     def churn(page: int) -> None:
         if page == 0:
             http.delete("/api/v1/models/page-churn/versions/1.1.0")  # already returned
             http.delete("/api/v1/models/page-churn/versions/1.8.0")  # not yet returned
-            _put(http, "page-churn", "1.0.5")  # behind the cursor: not returned
-            _put(http, "page-churn", "1.9.5")  # ahead of it: returned
+            put_version(http, "page-churn", "1.0.5")  # behind the cursor: not returned
+            put_version(http, "page-churn", "1.9.5")  # ahead of it: returned
 
     seen = _walk(http, "/api/v1/models/page-churn/versions", "versions", limit=3, between=churn)
 
@@ -76,8 +62,8 @@ def test_a_versions_walk_while_versions_come_and_go_skips_and_repeats_nothing(ht
 
 def test_models_page_by_name_with_their_version_counts(http: httpx.Client) -> None:
     for name in ["page-m-c", "page-m-a", "page-m-b"]:
-        _put(http, name, "1.0.0")
-    _put(http, "page-m-b", "2.0.0")
+        put_version(http, name, "1.0.0")
+    put_version(http, "page-m-b", "2.0.0")
     whole = http.get("/api/v1/models").json()
 
     paged = _walk(http, "/api/v1/models", "models", limit=2)
@@ -89,7 +75,7 @@ def test_models_page_by_name_with_their_version_counts(http: httpx.Client) -> No
 
 def test_history_pages_by_revision(http: httpx.Client) -> None:
     for patch in range(5):
-        _put(http, "page-history", f"1.0.{patch}")
+        put_version(http, "page-history", f"1.0.{patch}")
     http.put("/api/v1/models/page-history/aliases/production", json={"version": "1.0.2"})
     whole = http.get("/api/v1/models/page-history/history").json()
 
@@ -100,7 +86,7 @@ def test_history_pages_by_revision(http: httpx.Client) -> None:
 
 
 def test_a_cursor_without_a_limit_pages_by_the_default_and_an_empty_one_starts_over(http: httpx.Client) -> None:
-    _put(http, "page-default", "1.0.0")
+    put_version(http, "page-default", "1.0.0")
 
     answer = http.get("/api/v1/models/page-default/versions", params={"cursor": ""})
 
@@ -125,8 +111,8 @@ def test_a_bad_limit_or_cursor_is_a_400_invalid_parameter(http: httpx.Client, pa
 
 def test_a_cursor_of_one_listing_is_refused_by_another(http: httpx.Client) -> None:
     for version in ["1.0.0", "2.0.0"]:
-        _put(http, "page-own-a", version)
-        _put(http, "page-own-b", version)
+        put_version(http, "page-own-a", version)
+        put_version(http, "page-own-b", version)
     cursor = http.get("/api/v1/models/page-own-a/versions", params={"limit": "1"}).json()["next_cursor"]
 
     other_model = http.get("/api/v1/models/page-own-b/versions", params={"cursor": cursor})
@@ -138,7 +124,7 @@ def test_a_cursor_of_one_listing_is_refused_by_another(http: httpx.Client) -> No
 
 def _write_moves(http: httpx.Client, name: str) -> None:
     for patch in range(4):
-        _put(http, name, f"1.0.{patch}")
+        put_version(http, name, f"1.0.{patch}")
     for patch in [0, 1, 2, 3, 1, 2]:
         http.put(f"/api/v1/models/{name}/aliases/production", json={"version": f"1.0.{patch}"})
 
@@ -202,7 +188,7 @@ def test_bad_history_filters_are_refused_with_what_was_wrong(
 
 
 def test_an_empty_kinds_parameter_returns_no_events(http: httpx.Client) -> None:
-    _put(http, "page-filter-empty", "1.0.0")
+    put_version(http, "page-filter-empty", "1.0.0")
 
     answer = http.get("/api/v1/models/page-filter-empty/history", params={"kinds": ""})
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import socket
-from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
@@ -18,12 +17,6 @@ from support.serverkit import Running
 
 METADATA_KEYS = set(metadata().to_dict())
 RECORD_KEYS = {"name", "description", "tags", "version_count", "latest", "aliases", "created_at", "updated_at"}
-
-
-@pytest.fixture
-def http(module_server: Running) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=module_server.url, timeout=10) as client:
-        yield client
 
 
 def _put(http: httpx.Client, name: str, version: str, **overrides: Any) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -10,19 +9,7 @@ import httpx
 import pytest
 
 from factories import metadata
-from support.serverkit import Running
-
-
-@pytest.fixture
-def http(module_server: Running) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=module_server.url, timeout=10) as client:
-        yield client
-
-
-def _put(http: httpx.Client, name: str, version: str) -> None:
-    response = http.put(f"/api/v1/models/{name}/versions/{version}", content=metadata().to_json(),
-                        headers={"Content-Type": "application/json"})
-    assert response.status_code == 201, response.text
+from support.serverkit import put_version
 
 
 def _last_at(http: httpx.Client, name: str) -> str:
@@ -38,10 +25,10 @@ def _problem(response: httpx.Response, status: int, code: str) -> dict[str, Any]
 
 
 def test_aliases_versions_and_resolve_answer_as_they_stood_at_the_time_given(http: httpx.Client) -> None:
-    _put(http, "srv-tt", "1.0.0")
+    put_version(http, "srv-tt", "1.0.0")
     assert http.put("/api/v1/models/srv-tt/aliases/production", json={"version": "1.0.0"}).status_code == 204
     then = _last_at(http, "srv-tt")
-    _put(http, "srv-tt", "2.0.0")
+    put_version(http, "srv-tt", "2.0.0")
     assert http.put("/api/v1/models/srv-tt/aliases/production", json={"version": "2.0.0"}).status_code == 204
 
     assert http.get("/api/v1/models/srv-tt/aliases", params={"at": then}).json() == {
@@ -55,7 +42,7 @@ def test_aliases_versions_and_resolve_answer_as_they_stood_at_the_time_given(htt
 
 
 def test_resolve_at_a_time_names_a_version_unregistered_since_without_metadata(http: httpx.Client) -> None:
-    _put(http, "srv-tt-gone", "1.0.0")
+    put_version(http, "srv-tt-gone", "1.0.0")
     then = _last_at(http, "srv-tt-gone")
     assert http.delete("/api/v1/models/srv-tt-gone/versions/1.0.0").status_code == 204
 

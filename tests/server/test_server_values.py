@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import itertools
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -17,12 +16,6 @@ from support.serverkit import Running
 
 GOOD = json.loads(metadata().to_json())
 _names = (f"values-{i}" for i in itertools.count())
-
-
-@pytest.fixture
-def http(module_server: Running) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=module_server.url, timeout=10) as client:
-        yield client
 
 
 @pytest.fixture

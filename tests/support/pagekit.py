@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import html as markup
 import re
 from dataclasses import dataclass, field
@@ -11,8 +10,8 @@ from html.parser import HTMLParser
 import httpx
 
 from modelreg import ModelRegistry
-from modelreg.server.app import create_app
 from modelreg.server.auth import Auth
+from support.uiclient import UIClient
 
 HTML = {"Accept": "text/html"}
 
@@ -20,34 +19,20 @@ HTML = {"Accept": "text/html"}
 def get_pages(registry: ModelRegistry, *paths: str, auth: Auth | None = None, token: str | None = None,
               headers: dict[str, str] | None = None) -> list[httpx.Response]:
     """GET each path from a fresh app over ``registry``, signed in with ``token`` first when given."""
-
-    async def run() -> list[httpx.Response]:
-        app = create_app(registry, auth=auth)
-        try:
-            async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as http:
-                if token is not None:
-                    await sign_in(http, token)
-                return [await http.get(path, headers={**HTML, **(headers or {})}) for path in paths]
-        finally:
-            app.events.close()
-
-    return asyncio.run(run())
+    client = UIClient(registry, auth)
+    try:
+        if token is not None:
+            done = client.sign_in_with(token)
+            assert done.status_code == 303, done.text
+        return [client.get(path, headers=headers or {}) for path in paths]
+    finally:
+        client.close()
 
 
 def get_page(registry: ModelRegistry, path: str, **options: object) -> httpx.Response:
     """One page (see ``get_pages``)."""
     (response,) = get_pages(registry, path, **options)  # type: ignore[arg-type]
     return response
-
-
-async def sign_in(http: httpx.AsyncClient, token: str) -> None:
-    """Sign in as a browser does: the login form's CSRF field and cookie, then the token posted."""
-    form = await http.get("/login", headers=HTML)
-    found = re.search(r'name="csrf" value="([^"]+)"', form.text)
-    assert found is not None, form.text
-    done = await http.post("/login", data={"csrf": found.group(1), "token": token, "next": "/"},
-                           headers={"Origin": "http://t"})
-    assert done.status_code == 303, done.text
 
 
 @dataclass

@@ -7,6 +7,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
+
+from factories import metadata
 from fixtures.http_backend import ServerProcess
 
 HAS_SQLITE = importlib.util.find_spec("modelreg.stores.sqlite") is not None
@@ -39,3 +42,10 @@ StartServer = Callable[..., Running]
 def bearer(name: str) -> dict[str, str]:
     """The Authorization header of a token from TOKENS."""
     return {"Authorization": f"Bearer {TOKENS[name][1]}"}
+
+
+def put_version(http: httpx.Client, name: str, version: str) -> None:
+    """Register ``name`` ``version`` with the factory's metadata over HTTP (201 or the test fails)."""
+    response = http.put(f"/api/v1/models/{name}/versions/{version}", content=metadata().to_json(),
+                        headers={"Content-Type": "application/json"})
+    assert response.status_code == 201, response.text

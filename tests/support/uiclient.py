@@ -7,8 +7,10 @@ the forms a page shows, and signs in with a token from ``serverkit.TOKENS``.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import html
 import re
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
@@ -17,7 +19,7 @@ from modelreg.server import create_app
 from modelreg.server.auth import Auth, Role, Token, hash_token
 from support.serverkit import TOKENS
 
-__all__ = ["BASE", "UIClient", "csrf_field", "ui_auth"]
+__all__ = ["BASE", "UIClient", "browsers", "csrf_field", "ui_auth"]
 
 BASE = "http://t"
 _CSRF = re.compile(r'name="csrf" value="([^"]*)"')
@@ -59,11 +61,37 @@ class UIClient:
 
     def sign_in(self, who: str) -> httpx.Response:
         """Sign in with the token of ``who`` (a key of TOKENS) through the login page."""
-        token = csrf_field(self.get("/login").text)
-        return self.post("/login", {"csrf": token, "token": TOKENS[who][1], "next": "/"})
+        return self.sign_in_with(TOKENS[who][1])
+
+    def sign_in_with(self, token: str) -> httpx.Response:
+        """Sign in with ``token`` as a browser does: the login form's CSRF field and cookie, then the token."""
+        csrf = csrf_field(self.get("/login").text)
+        return self.post("/login", {"csrf": csrf, "token": token, "next": "/"})
 
     def close(self) -> None:
         """Close the client, the app's event fan-out and the loop."""
         self._runner.run(self.http.aclose())
         self.app.events.close()
         self._runner.close()
+
+
+@contextlib.contextmanager
+def browsers(registry: Any) -> Iterator[Callable[..., UIClient]]:
+    """``make(who)``: a client signed in as ``who`` (None: not signed in; ``open=True``: a server with no tokens).
+
+    Every client made is closed on leaving.
+    """
+    made: list[UIClient] = []
+
+    def make(who: str | None = None, *, open: bool = False) -> UIClient:
+        client = UIClient(registry, None if open else ui_auth())
+        made.append(client)
+        if who is not None:
+            assert client.sign_in(who).status_code == 303
+        return client
+
+    try:
+        yield make
+    finally:
+        for client in made:
+            client.close()

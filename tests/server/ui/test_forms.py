@@ -16,7 +16,7 @@ from modelreg.server.auth import Role
 from modelreg.server.ui.forms import parse_metric
 from modelreg.server.ui.grants import api_role, write_role
 from support.serverkit import HAS_SQLITE
-from support.uiclient import UIClient, csrf_field, ui_auth
+from support.uiclient import UIClient, browsers, csrf_field, ui_auth
 
 MODEL = "/models/resnet50"
 ALIASES = "/models/resnet50/aliases"
@@ -43,18 +43,8 @@ def registry() -> Iterator[ModelRegistry]:
 @pytest.fixture
 def browser(registry: ModelRegistry) -> Iterator[Callable[..., UIClient]]:
     """``browser(who)``: a client signed in as ``who`` (None: not signed in; open=True: a server with no tokens)."""
-    made: list[UIClient] = []
-
-    def make(who: str | None = None, *, open: bool = False) -> UIClient:
-        client = UIClient(registry, None if open else ui_auth())
-        made.append(client)
-        if who is not None:
-            assert client.sign_in(who).status_code == 303
-        return client
-
-    yield make
-    for client in made:
-        client.close()
+    with browsers(registry) as make:
+        yield make
 
 
 def changes(page: str) -> list[str]:

@@ -16,7 +16,7 @@ from modelreg.server.ui.compare import delta
 from modelreg.server.ui.model_pages import VERSION_EVENTS_SHOWN
 from modelreg.server.ui.session import Sessions, check_origin
 from support.serverkit import TOKENS, StartServer
-from support.uiclient import UIClient, csrf_field, ui_auth
+from support.uiclient import UIClient, browsers, csrf_field, ui_auth
 
 MODEL = "/models/resnet50"
 ANNOTATE = "/models/resnet50/versions/1.4.2/annotate"
@@ -33,18 +33,8 @@ def registry() -> Iterator[ModelRegistry]:
 
 @pytest.fixture
 def browser(registry: ModelRegistry) -> Iterator[Callable[..., UIClient]]:
-    made: list[UIClient] = []
-
-    def make(who: str | None = None) -> UIClient:
-        client = UIClient(registry, ui_auth())
-        made.append(client)
-        if who is not None:
-            assert client.sign_in(who).status_code == 303
-        return client
-
-    yield make
-    for client in made:
-        client.close()
+    with browsers(registry) as make:
+        yield make
 
 
 def _scope(**headers: str) -> dict[str, object]:
