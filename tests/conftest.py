@@ -6,7 +6,8 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 
 import pytest
 from hypothesis import settings
@@ -16,7 +17,7 @@ from fixtures.node_semver import *  # noqa: F403
 from fixtures.postgres_backend import *  # noqa: F403
 from fixtures.server_processes import *  # noqa: F403
 from fixtures.sqlite_backend import *  # noqa: F403
-from modelreg import MemoryRegistry, ModelRegistry
+from modelreg import MemoryRegistry, ModelRegistry, acting_as
 
 # Per-example deadlines measure the machine, not the code: CI machines are shared and noisy.
 settings.register_profile("modelreg", deadline=None)
@@ -36,3 +37,20 @@ def memory_registry() -> Iterator[ModelRegistry]:
 def registry(request: pytest.FixtureRequest) -> ModelRegistry:
     """The registry under test, once per backend."""
     return request.getfixturevalue(f"{request.param}_registry")  # type: ignore[no-any-return]
+
+
+Act = Callable[[str], AbstractContextManager[ModelRegistry]]
+
+
+@pytest.fixture
+def act(registry: ModelRegistry, request: pytest.FixtureRequest) -> Act:
+    """``act(name)``: a context giving ``registry`` as the actor ``name`` sees it (a write token's name over HTTP)."""
+    if request.node.callspec.params.get("registry") == "http":
+        return request.getfixturevalue("http_act")  # type: ignore[no-any-return]
+
+    @contextmanager
+    def acting(name: str) -> Iterator[ModelRegistry]:
+        with acting_as(name):
+            yield registry
+
+    return acting

@@ -3,14 +3,18 @@
 __version__ = "0.1.0"  # first, so every module (the client, the server) may import it
 
 
-from ._base import acting_as
+from ._plans import acting_as
 from .errors import (
     AliasNotFoundError,
     DuplicateVersionError,
     EventsUnavailableError,
     InvalidNameError,
+    InvalidPolicyError,
     InvalidVersionError,
     MetadataError,
+    PolicyError,
+    PolicyNotFoundError,
+    PromotionNotFoundError,
     QueryError,
     RegistryError,
     StoreError,
@@ -20,6 +24,7 @@ from .errors import (
 from .events import RegistryEvent, Subscription
 from .memory import MemoryRegistry
 from .metadata import ModelMetadata
+from .policies import AliasPolicy, PromotionRequest
 from .records import ModelInfo, SearchPage, VersionRecord
 from .registry import EventLog, ModelRegistry
 from .semver import SemVer, VersionRange
@@ -27,16 +32,22 @@ from .urls import open_registry
 
 __all__ = [
     "AliasNotFoundError",
+    "AliasPolicy",
     "DuplicateVersionError",
     "EventLog",
     "EventsUnavailableError",
     "InvalidNameError",
+    "InvalidPolicyError",
     "InvalidVersionError",
     "MemoryRegistry",
     "MetadataError",
     "ModelInfo",
     "ModelMetadata",
     "ModelRegistry",
+    "PolicyError",
+    "PolicyNotFoundError",
+    "PromotionNotFoundError",
+    "PromotionRequest",
     "QueryError",
     "RegistryError",
     "RegistryEvent",

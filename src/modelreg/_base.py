@@ -13,10 +13,7 @@ import abc
 import itertools
 import math
 import threading
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from contextlib import contextmanager
-from contextvars import ContextVar
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import Self
@@ -25,6 +22,8 @@ from . import _annotations, _retention
 from ._checks import metadata_arg, str_arg
 from ._deadline import Deadline, write_started
 from ._frozen import frozen_dict
+from ._governance import Governed, check_direct_move, check_direct_removal
+from ._plans import Committed, Plan, current_actor
 from ._resolving import no_match, resolve_spec
 from ._search import Candidate, run_search
 from ._state import ModelState, RegistryState
@@ -37,53 +36,16 @@ from .names import validate_alias, validate_name
 from .records import ModelInfo, SearchPage
 from .semver import parse_version
 
-__all__ = ["Change", "Committed", "Plan", "SnapshotRegistry", "acting_as", "current_actor"]
+__all__ = ["SnapshotRegistry"]
 
-current_actor: ContextVar[str | None] = ContextVar("modelreg_actor", default=None)
 _RESOLVE_CACHE_LIMIT = 256
 
 
-MAX_ACTOR_CHARS = 256
+class SnapshotRegistry(Governed, abc.ABC):
+    """Shared implementation of ModelRegistry and EventLog over a ``RegistryState`` snapshot.
 
-
-@contextmanager
-def acting_as(actor: str | None) -> Iterator[None]:
-    """Record ``actor`` on the events of writes made inside the block (the server uses it)."""
-    if actor is not None:
-        if not isinstance(actor, str):
-            raise TypeError(f"actor must be a str or None, not {type(actor).__name__}")
-        if not actor or len(actor) > MAX_ACTOR_CHARS or not actor.isprintable():
-            raise ValueError(  # not InvalidNameError: an actor is not a model name
-                f"invalid actor {actor[:80]!r}: an actor (who made a change, e.g. 'ci-bot' or a token's name) "
-                f"is 1-{MAX_ACTOR_CHARS} printable characters"
-            )
-    token = current_actor.set(actor)
-    try:
-        yield
-    finally:
-        current_actor.reset(token)
-
-
-Plan = Callable[[RegistryState], list[Change]]
-"""What a write does, decided on a state: its changes, or a registry error.
-
-A plan may run more than once for one write (PostgreSQL first tries it on its
-snapshot in one round trip, and if another writer got in first, runs it again
-after catching up), so it must be a pure function of the state it is given:
-no side effects, nothing recorded outside what it returns.
-"""
-
-
-@dataclass(frozen=True, slots=True)
-class Committed:
-    """What one write stored: its changes (as applied) and the events they got, in order."""
-
-    changes: tuple[Change, ...]
-    events: tuple[RegistryEvent, ...]
-
-
-class SnapshotRegistry(abc.ABC):
-    """Shared implementation of ModelRegistry and EventLog over a ``RegistryState`` snapshot."""
+    The policy and promotion methods come from ``_governance.Governed``.
+    """
 
     _store_id: str  # each backend sets it: a fresh one per MemoryRegistry, the database's for durable stores
     _where: str = "the registry"  # for messages; durable stores name their database
@@ -168,17 +130,29 @@ class SnapshotRegistry(abc.ABC):
         self._write(plan)
 
     def set_alias(self, name: str, alias: str, version: str) -> None:
-        """Point ``alias`` at a version, moving it if it exists."""
+        """Point ``alias`` at a version, moving it if it exists (PolicyError if its policy forbids it)."""
         validate_name(name)
         validate_alias(alias)
         parse_version(str_arg("version", version))
-        self._write(lambda state: [Change("alias_set", name, state.require(name, version), alias)])
+
+        def plan(state: RegistryState) -> list[Change]:
+            canonical = state.require(name, version)
+            check_direct_move(state, name, alias, canonical)
+            return [Change("alias_set", name, canonical, alias)]
+
+        self._write(plan)
 
     def remove_alias(self, name: str, alias: str) -> None:
-        """Delete an alias (AliasNotFoundError if it does not exist)."""
+        """Delete an alias (AliasNotFoundError if it does not exist, PolicyError if its policy needs approvals)."""
         validate_name(name)
         validate_alias(alias)
-        self._write(lambda state: [Change("alias_removed", name, state.check_alias(name, alias), alias)])
+
+        def plan(state: RegistryState) -> list[Change]:
+            target = state.check_alias(name, alias)
+            check_direct_removal(state, name, alias)
+            return [Change("alias_removed", name, target, alias)]
+
+        self._write(plan)
 
     def annotate(
         self,

@@ -84,13 +84,10 @@ def _records(registry: ModelRegistry, name: str | None) -> Iterator[VersionRecor
         cursor = page.next_cursor
 
 
-def _protected(registry: ModelRegistry, record: VersionRecord) -> bool:
-    """Whether ``prune`` must keep ``record`` whatever its age and place: today, when an alias points at it.
-
-    The hook for every other protection: once promotions exist, a version with a pending
-    promotion request is protected here too.
-    """
-    return bool(record.aliases)
+def _protected(record: VersionRecord, promoted: frozenset[tuple[str, str]]) -> bool:
+    """Whether ``prune`` must keep ``record`` whatever its age and place: an alias points at it,
+    or a pending promotion request would (``promoted``: their (name, version) pairs)."""
+    return bool(record.aliases) or (record.name, record.version) in promoted
 
 
 def select(
@@ -104,13 +101,16 @@ def select(
         by_model.setdefault(record.name, []).append(record)
     if name is not None and not by_model:
         raise VersionNotFoundError(f"model {name!r} has no versions, so there is nothing to prune", name=name)
+    promoted = frozenset(
+        (r.name, r.version) for r in registry.list_promotions(name, state="pending") if r.version is not None
+    )
     chosen: list[VersionRecord] = []
     for model in sorted(by_model):
         ordered = sorted(by_model[model], key=lambda r: parse_version(r.version))
         beyond = ordered[: max(len(ordered) - keep_latest, 0)]
         chosen += [
             r for r in beyond
-            if (older_than is None or r.registered_at < older_than) and not _protected(registry, r)
+            if (older_than is None or r.registered_at < older_than) and not _protected(r, promoted)
         ]
     return Selection(tuple(chosen), {model: len(records) for model, records in sorted(by_model.items())})
 

@@ -42,13 +42,22 @@ from .errors import QueryError
 from .records import SearchPage
 from .semver import SemVer, parse_version
 
-__all__ = ["MAX_CURSOR_LENGTH", "MAX_LIMIT", "Candidate", "compile_order", "compile_where", "run_search"]
+__all__ = [
+    "MAX_CURSOR_LENGTH",
+    "MAX_LIMIT",
+    "MISSING",
+    "Candidate",
+    "compile_order",
+    "compile_where",
+    "field_getter",
+    "run_search",
+]
 
 SortKey = Callable[[Candidate], tuple[Any, ...]]
 
 MAX_LIMIT: Final = 1000
 _CACHE_SIZE: Final = 256
-_MISSING: Final = object()
+MISSING: Final = object()
 _OPS: Final[Mapping[str, Callable[[Any, Any], bool]]] = {
     "=": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge,
 }
@@ -58,8 +67,8 @@ _SORTABLE: Final = ("name", "version", "training_date", "registered_at", "metric
 # -- where: the AST compiled to one generated scan -----------------------------------------------------------
 
 
-def _getter(field: Field) -> Callable[[Candidate], Any]:
-    """A function giving ``field``'s value for a candidate, or ``_MISSING``."""
+def field_getter(field: Field) -> Callable[[Candidate], Any]:
+    """A function giving ``field``'s value for a candidate, or ``MISSING``."""
     name, key = field.name, field.key
     if name == "name":
         return lambda c: c[0].name
@@ -74,21 +83,21 @@ def _getter(field: Field) -> Callable[[Candidate], Any]:
         return lambda c: attribute(c[0].metadata)
     if name == "metrics":
         metric = key[0]
-        return lambda c: c[0].metadata.performance_metrics.get(metric, _MISSING)
+        return lambda c: c[0].metadata.performance_metrics.get(metric, MISSING)
     if name == "tags":
         tag = key[0]
-        return lambda c: c[0].metadata.tags.get(tag, _MISSING)
+        return lambda c: c[0].metadata.tags.get(tag, MISSING)
     if len(key) == 1:
         param = key[0]
-        return lambda c: c[0].metadata.hyperparameters.get(param, _MISSING)
+        return lambda c: c[0].metadata.hyperparameters.get(param, MISSING)
     return lambda c: _walk(c[0].metadata.hyperparameters, key)
 
 
 def _walk(value: Any, key: tuple[str, ...]) -> Any:
-    """The nested hyperparameter at ``key`` (``params.opt.name``), or ``_MISSING``."""
+    """The nested hyperparameter at ``key`` (``params.opt.name``), or ``MISSING``."""
     for part in key:
         if not isinstance(value, Mapping) or part not in value:
-            return _MISSING
+            return MISSING
         value = value[part]
     return value
 
@@ -155,7 +164,7 @@ class _Generator:
 
     def __init__(self) -> None:
         self.constants: dict[str, Any] = {
-            "_M": _MISSING, "_NAN": math.nan, "_walk": _walk, "_tag": _json_tag, "_any": _any_alias,
+            "_M": MISSING, "_NAN": math.nan, "_walk": _walk, "_tag": _json_tag, "_any": _any_alias,
         }
 
     def bind(self, value: Any) -> str:
@@ -304,7 +313,7 @@ class _Term:
     def raw(self, c: Candidate) -> Any:
         """The term's value as JSON for a cursor: ``[value]``, or ``[]`` when missing."""
         value = self.get(c)
-        if value is _MISSING:
+        if value is MISSING:
             return []
         if isinstance(value, datetime):
             return [value.isoformat()]
@@ -319,7 +328,7 @@ class _Term:
         if not raw:
             if self.field.name not in ("metrics", "params"):
                 raise ValueError("a field every version has is missing")
-            return _MISSING
+            return MISSING
         value, name = raw[0], self.field.name
         if name == "version":
             return parse_version(value)
@@ -338,7 +347,7 @@ class _Term:
         """The sort key of a value of this term (missing sorts last whichever the direction)."""
         name, down = self.field.name, self.descending
         if name in ("metrics", "params"):
-            if value is _MISSING:
+            if value is MISSING:
                 return (1,)
             if name == "metrics":
                 return (0, -value if down else value)
@@ -374,7 +383,7 @@ def _descending(term: _Term) -> Descending | None:
         get = term.get
 
         def params(cs: Iterable[Candidate]) -> Iterable[Any]:
-            return [(0,) if (v := get(c)) is _MISSING else (1, _param_key(v)) for c in cs]
+            return [(0,) if (v := get(c)) is MISSING else (1, _param_key(v)) for c in cs]
 
         return Descending(params, lambda key: (0,) if len(key) == 1 else (1, key[1].value))
     return Descending(ATTRIBUTE_VALUES[name], operator.attrgetter("value"))
@@ -414,7 +423,7 @@ def _order_term(parser: Any) -> _Term:
     if token.kind == "ident" and token.text.lower() in ("asc", "desc"):
         parser.take()
         descending = token.text.lower() == "desc"
-    return _Term(field, descending, _getter(field))
+    return _Term(field, descending, field_getter(field))
 
 
 @functools.lru_cache(maxsize=_CACHE_SIZE)

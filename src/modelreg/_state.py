@@ -19,18 +19,22 @@ from .errors import (
     AliasNotFoundError,
     DuplicateVersionError,
     MetadataError,
+    PolicyError,
     VersionInUseError,
     VersionNotFoundError,
 )
 from .metadata import ModelMetadata
+from .policies import AliasPolicy, PromotionRequest
 from .records import VersionRecord
 from .semver import SemVer, parse_version
 
-__all__ = ["NO_ALIASES", "NO_RECORDS", "NO_TAGS", "ModelState", "RegistryState"]
+__all__ = ["NO_ALIASES", "NO_POLICIES", "NO_PROMOTIONS", "NO_RECORDS", "NO_TAGS", "ModelState", "RegistryState"]
 
 NO_ALIASES: Mapping[str, str] = {}
 NO_RECORDS: Mapping[str, VersionRecord] = {}
 NO_TAGS: Mapping[str, str] = frozen_dict()
+NO_POLICIES: Mapping[tuple[str, str], AliasPolicy] = {}
+NO_PROMOTIONS: Mapping[int, PromotionRequest] = {}
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,11 +65,18 @@ _EMPTY_MODEL = ModelState({}, {}, (), ())
 
 @dataclass(frozen=True, slots=True)
 class RegistryState:
-    """The whole registry at one revision."""
+    """The whole registry at one revision: its models, and the alias policies and promotion requests.
+
+    Policies are kept by (model, alias) apart from the models, so a policy outlives the
+    versions it governs (it may be set before the first registration, and stays when the
+    model's last version goes); requests by id, every one ever made.
+    """
 
     models: Mapping[str, ModelState] = field(default_factory=lambda: {})
     revision: int = 0
     names: tuple[str, ...] = ()
+    policies: Mapping[tuple[str, str], AliasPolicy] = field(default_factory=lambda: NO_POLICIES)
+    promotions: Mapping[int, PromotionRequest] = field(default_factory=lambda: NO_PROMOTIONS)
 
     def model(self, name: str) -> ModelState:
         """The model's state, empty for an unknown model."""
@@ -106,6 +117,7 @@ class RegistryState:
         """Canonical version to remove and the aliases that go with it (VersionInUseError unless force)."""
         canonical = self.require(name, version)
         pointing = sorted(a for a, v in self.model(name).aliases.items() if v == canonical)
+        self._refuse_protected(name, pointing, f"unregister {name} {canonical}")
         if pointing and not force:
             raise VersionInUseError(
                 f"cannot unregister {name} {canonical}: alias(es) {', '.join(pointing)} point at it; "
@@ -121,6 +133,7 @@ class RegistryState:
         model = self.model(name)
         if not model.ordered:
             raise VersionNotFoundError(f"model {name!r} has no versions, so there is nothing to delete", name=name)
+        self._refuse_protected(name, sorted(model.aliases), f"delete model {name}")
         if model.aliases and not force:
             aliases = sorted(model.aliases)
             raise VersionInUseError(
@@ -130,6 +143,18 @@ class RegistryState:
                 alias=aliases[0],
             )
         return model
+
+    def _refuse_protected(self, name: str, aliases: list[str], what: str) -> None:
+        """PolicyError, even with force, when one of ``aliases`` has a policy: it must be moved the governed way."""
+        protected = [alias for alias in aliases if (name, alias) in self.policies]
+        if protected:
+            raise PolicyError(
+                f"cannot {what}: alias(es) {', '.join(protected)} point at it and are protected by a policy, "
+                "so not even force removes them; move them first (request a promotion), "
+                "or have an admin remove the policy",
+                name=name,
+                alias=protected[0],
+            )
 
     def check_alias(self, name: str, alias: str) -> str:
         """The version ``alias`` points at, or AliasNotFoundError."""

@@ -23,6 +23,7 @@ from ._frozen import frozen_dict
 from ._state import NO_ALIASES, NO_RECORDS, ModelState, RegistryState
 from .events import EVENT_KINDS, EventKind
 from .metadata import ModelMetadata
+from .policies import AliasPolicy, PromotionRequest
 from .records import VersionRecord
 from .semver import parse_version
 
@@ -69,7 +70,7 @@ def _with_model(state: RegistryState, name: str, model: ModelState | None, revis
             i = bisect.bisect_left(names, name)
             names = names[:i] + (name,) + names[i:]
         models[name] = model
-    return RegistryState(models, max(revision, state.revision), names)
+    return RegistryState(models, max(revision, state.revision), names, state.policies, state.promotions)
 
 
 def _aliases(aliases: Mapping[str, str]) -> Mapping[str, str]:
@@ -229,6 +230,91 @@ def model_annotated(state: RegistryState, change: Change, revision: int) -> Regi
     return _with_model(state, change.name, new, revision)
 
 
+# -- governance: alias policies and promotion requests, kept apart from the models ----------------------------
+
+
+def _governed(
+    state: RegistryState,
+    revision: int,
+    policies: Mapping[tuple[str, str], AliasPolicy] | None = None,
+    promotions: Mapping[int, PromotionRequest] | None = None,
+) -> RegistryState:
+    return RegistryState(
+        state.models,
+        max(revision, state.revision),
+        state.names,
+        state.policies if policies is None else policies,
+        state.promotions if promotions is None else promotions,
+    )
+
+
+def policy_set(state: RegistryState, change: Change, revision: int) -> RegistryState:
+    """``state`` with the alias's policy replaced by the change's (its detail is the policy's dict)."""
+    assert change.alias is not None and change.detail is not None
+    policies = dict(state.policies)
+    policies[(change.name, change.alias)] = AliasPolicy.from_dict(change.detail)
+    return _governed(state, revision, policies=policies)
+
+
+def policy_removed(state: RegistryState, change: Change, revision: int) -> RegistryState:
+    """``state`` without the alias's policy."""
+    assert change.alias is not None
+    policies = {key: policy for key, policy in state.policies.items() if key != (change.name, change.alias)}
+    return _governed(state, revision, policies=policies)
+
+
+def _with_request(state: RegistryState, request: PromotionRequest, revision: int) -> RegistryState:
+    promotions = dict(state.promotions)
+    promotions[request.id] = request
+    return _governed(state, revision, promotions=promotions)
+
+
+def promotion_requested(state: RegistryState, change: Change, revision: int) -> RegistryState:
+    """``state`` with a new request: pending, or approved at once when its detail says ``final``."""
+    assert change.alias is not None and change.detail is not None
+    number = int(change.detail["id"])
+    if number in state.promotions:  # replayed event: already applied
+        return _governed(state, revision)
+    at = change.at or _NO_TIME
+    final = bool(change.detail.get("final"))
+    request = PromotionRequest(
+        number, change.name, change.alias, change.version, "approved" if final else "pending",
+        change.actor, at, str(change.detail.get("reason", "")),
+        decided_by=change.actor if final else None, decided_at=at if final else None,
+    )
+    return _with_request(state, request, revision)
+
+
+def promotion_approved(state: RegistryState, change: Change, revision: int) -> RegistryState:
+    """``state`` with the approval added to its request (which is approved if it was the ``final`` one)."""
+    assert change.detail is not None
+    request = state.promotions.get(int(change.detail["id"]))
+    repeated = change.actor is not None and request is not None and change.actor in request.approvals
+    if request is None or request.state != "pending" or repeated:
+        return _governed(state, revision)  # replayed event: already applied
+    approvals = request.approvals + ((change.actor,) if change.actor is not None else ())
+    if change.detail.get("final"):
+        request = dataclasses.replace(
+            request, approvals=approvals, state="approved", decided_by=change.actor, decided_at=change.at or _NO_TIME
+        )
+    else:
+        request = dataclasses.replace(request, approvals=approvals)
+    return _with_request(state, request, revision)
+
+
+def promotion_rejected(state: RegistryState, change: Change, revision: int) -> RegistryState:
+    """``state`` with the request rejected."""
+    assert change.detail is not None
+    request = state.promotions.get(int(change.detail["id"]))
+    if request is None or request.state != "pending":
+        return _governed(state, revision)  # replayed event: already applied
+    request = dataclasses.replace(
+        request, state="rejected", decided_by=change.actor, decided_at=change.at or _NO_TIME,
+        decision_reason=str(change.detail.get("reason", "")),
+    )
+    return _with_request(state, request, revision)
+
+
 TRANSITIONS: Mapping[str, Transition] = {
     "registered": registered,
     "unregistered": unregistered,
@@ -236,6 +322,11 @@ TRANSITIONS: Mapping[str, Transition] = {
     "alias_removed": alias_removed,
     "annotated": annotated,
     "model_annotated": model_annotated,
+    "policy_set": policy_set,
+    "policy_removed": policy_removed,
+    "promotion_requested": promotion_requested,
+    "promotion_approved": promotion_approved,
+    "promotion_rejected": promotion_rejected,
 }
 if set(TRANSITIONS) != set(EVENT_KINDS):  # a new event kind needs its rule here, and nothing else may have one
     raise ImportError(f"TRANSITIONS covers {sorted(TRANSITIONS)}, but the event kinds are {sorted(EVENT_KINDS)}")
@@ -300,4 +391,4 @@ def _register_run(state: RegistryState, steps: Iterable[tuple[Change, int]]) -> 
             created_at=created,
             updated_at=updated,
         )
-    return RegistryState(models, revision, tuple(sorted(models)))
+    return RegistryState(models, revision, tuple(sorted(models)), state.policies, state.promotions)

@@ -10,6 +10,10 @@
     ├── VersionInUseError                            code "version_in_use"
     ├── EventsUnavailableError   (also LookupError)  code "events_unavailable"
     ├── QueryError               (also ValueError)   code "invalid_query"
+    ├── InvalidPolicyError       (also ValueError)   code "invalid_policy"
+    ├── PolicyError                                  code "policy_violation"
+    ├── PolicyNotFoundError      (also LookupError)  code "policy_not_found"
+    ├── PromotionNotFoundError   (also LookupError)  code "promotion_not_found"
     └── StoreError                                   code "store_unavailable"
 
 Every class carries a stable machine-readable ``code`` that the HTTP layer sends
@@ -30,8 +34,12 @@ __all__ = [
     "DuplicateVersionError",
     "EventsUnavailableError",
     "InvalidNameError",
+    "InvalidPolicyError",
     "InvalidVersionError",
     "MetadataError",
+    "PolicyError",
+    "PolicyNotFoundError",
+    "PromotionNotFoundError",
     "QueryError",
     "RegistryError",
     "StoreError",
@@ -146,6 +154,30 @@ class QueryError(RegistryError, ValueError):
 
 def _rebuild_query(message: str, position: int | None) -> QueryError:
     return QueryError(message, position=position)
+
+
+class InvalidPolicyError(RegistryError, ValueError):
+    """An alias policy that cannot be evaluated: a ``require`` item that is no ``where`` expression, and the like."""
+
+    code = "invalid_policy"
+
+
+class PolicyError(RegistryError):
+    """A change an alias policy forbids: a failed requirement or regression, a missing approval, a closed request."""
+
+    code = "policy_violation"
+
+
+class PolicyNotFoundError(RegistryError, LookupError):
+    """The alias has no policy."""
+
+    code = "policy_not_found"
+
+
+class PromotionNotFoundError(RegistryError, LookupError):
+    """No promotion request has that id."""
+
+    code = "promotion_not_found"
 
 
 class StoreError(RegistryError):

@@ -15,13 +15,57 @@ from typing import Any, Literal
 from ._frozen import FrozenDict, frozen_dict, frozen_list
 from .errors import RegistryError
 
-__all__ = ["ANNOTATION_KINDS", "EVENT_KINDS", "EventHub", "EventKind", "RegistryEvent", "Subscription", "freeze_detail"]
+__all__ = [
+    "ANNOTATION_KINDS",
+    "DETAIL_KINDS",
+    "EVENT_KINDS",
+    "EVENT_SHAPES",
+    "GOVERNANCE_KINDS",
+    "EventHub",
+    "EventKind",
+    "EventShape",
+    "RegistryEvent",
+    "Subscription",
+    "freeze_detail",
+]
 
-EventKind = Literal["registered", "unregistered", "alias_set", "alias_removed", "annotated", "model_annotated"]
-EVENT_KINDS: tuple[str, ...] = (
+EventKind = Literal[
     "registered", "unregistered", "alias_set", "alias_removed", "annotated", "model_annotated",
-)
-ANNOTATION_KINDS: frozenset[str] = frozenset({"annotated", "model_annotated"})  # the kinds that carry ``detail``
+    "policy_set", "policy_removed", "promotion_requested", "promotion_approved", "promotion_rejected",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class EventShape:
+    """Which fields an event of one kind carries: ``version`` (required, none, optional), ``alias``, ``detail``."""
+
+    version: Literal["required", "none", "optional"]
+    alias: bool
+    detail: bool
+
+
+# The one table of event kinds, in the order they were added (the stores' CHECK lists them so).
+EVENT_SHAPES: Mapping[str, EventShape] = {
+    "registered": EventShape("required", alias=False, detail=False),
+    "unregistered": EventShape("required", alias=False, detail=False),
+    "alias_set": EventShape("required", alias=True, detail=False),
+    "alias_removed": EventShape("required", alias=True, detail=False),
+    "annotated": EventShape("required", alias=False, detail=True),
+    "model_annotated": EventShape("none", alias=False, detail=True),
+    "policy_set": EventShape("none", alias=True, detail=True),  # detail: the policy (AliasPolicy.to_dict())
+    "policy_removed": EventShape("none", alias=True, detail=False),
+    # version: the requested target (None: remove the alias); detail: {"id", "reason"} and, when the
+    # request moved the alias at once (no approvals needed), "final": true
+    "promotion_requested": EventShape("optional", alias=True, detail=True),
+    "promotion_approved": EventShape("optional", alias=True, detail=True),  # {"id", "final"}
+    "promotion_rejected": EventShape("optional", alias=True, detail=True),  # {"id", "reason"}
+}
+EVENT_KINDS: tuple[str, ...] = tuple(EVENT_SHAPES)
+if set(EVENT_KINDS) != set(EventKind.__args__):  # type: ignore[attr-defined]
+    raise ImportError("EventKind and EVENT_SHAPES must list the same kinds")
+ANNOTATION_KINDS: frozenset[str] = frozenset({"annotated", "model_annotated"})
+DETAIL_KINDS: frozenset[str] = frozenset(kind for kind, shape in EVENT_SHAPES.items() if shape.detail)
+GOVERNANCE_KINDS: frozenset[str] = frozenset(kind for kind in EVENT_KINDS if kind.startswith(("policy_", "promotion_")))
 _log = logging.getLogger("modelreg.events")
 
 
@@ -37,8 +81,9 @@ class RegistryEvent:
     at: datetime
     actor: str | None = None
     detail: Mapping[str, Any] | None = None
-    """What an ``annotated`` / ``model_annotated`` event changed (the keys given: ``description``,
-    ``set_tags``, ``remove_tags``, ``add_metrics``), read-only; None for the other kinds."""
+    """Read-only; what an ``annotated`` / ``model_annotated`` event changed (the keys given: ``description``,
+    ``set_tags``, ``remove_tags``, ``add_metrics``), a ``policy_set`` event's policy, a promotion
+    event's request id and reason (``EVENT_SHAPES``); None for the other kinds."""
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict (``at`` as ISO 8601; ``detail`` only when the event has one)."""

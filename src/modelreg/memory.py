@@ -8,10 +8,11 @@ from collections import deque
 from collections.abc import Iterable
 from datetime import datetime
 
-from ._base import Committed, Plan, SnapshotRegistry
+from ._base import SnapshotRegistry
 from ._checks import int_arg, number_option
 from ._deadline import Deadline
 from ._history import history_filter
+from ._plans import Committed, Plan
 from ._travel import TRAVEL_KINDS, Step
 from .errors import EventsUnavailableError
 from .events import RegistryEvent

@@ -9,6 +9,7 @@ from typing import Protocol, Self, runtime_checkable
 
 from .events import Callback, RegistryEvent, Subscription
 from .metadata import ModelMetadata
+from .policies import AliasPolicy, PromotionRequest
 from .records import ModelInfo, SearchPage
 
 __all__ = ["EventLog", "ModelRegistry"]
@@ -132,6 +133,41 @@ class ModelRegistry(Protocol):
         Only those registered before ``older_than`` when given; never an aliased one. Returns
         ``(name, version)`` pairs by name then precedence (docs/governance.md, Retention).
         """
+        ...
+
+    def set_alias_policy(self, name: str, alias: str, policy: AliasPolicy) -> None:
+        """Govern moves of ``alias`` by ``policy`` (docs/governance.md), replacing its policy if it has one."""
+        ...
+
+    def get_alias_policy(self, name: str, alias: str) -> AliasPolicy | None:
+        """The policy governing ``alias``, or None."""
+        ...
+
+    def remove_alias_policy(self, name: str, alias: str) -> None:
+        """Stop governing ``alias`` (PolicyNotFoundError if it has no policy)."""
+        ...
+
+    def request_promotion(self, name: str, alias: str, version: str | None, *, reason: str = "") -> PromotionRequest:
+        """Ask to point ``alias`` at ``version`` (None: remove it); moves at once when no approvals are needed.
+
+        PolicyError, and nothing recorded, when the target fails the policy's checks.
+        """
+        ...
+
+    def approve_promotion(self, number: int) -> PromotionRequest:
+        """Approve a pending request as the current actor (not its requester); the last approval moves the alias."""
+        ...
+
+    def reject_promotion(self, number: int, *, reason: str = "") -> PromotionRequest:
+        """Reject a pending request; the alias stays as it is."""
+        ...
+
+    def get_promotion(self, number: int) -> PromotionRequest:
+        """One promotion request as it stands (PromotionNotFoundError if there is none)."""
+        ...
+
+    def list_promotions(self, name: str | None = None, *, state: str | None = None) -> list[PromotionRequest]:
+        """Promotion requests by id; of one model, in one state (pending, approved, rejected) when given."""
         ...
 
     def ping(self) -> None:

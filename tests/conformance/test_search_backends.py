@@ -12,7 +12,7 @@ import pytest
 
 from factories import metadata
 from modelreg import InvalidNameError, ModelRegistry, QueryError, SearchPage, VersionRecord
-from modelreg._base import acting_as
+from modelreg._plans import acting_as
 
 
 def _fill(registry: ModelRegistry) -> None:

@@ -13,6 +13,7 @@ from typing import Any
 from ..errors import (
     DuplicateVersionError,
     EventsUnavailableError,
+    PolicyError,
     QueryError,
     RegistryError,
     StoreError,
@@ -36,6 +37,7 @@ PROBLEM_TYPE_PREFIX = "urn:modelreg:problem:"
 _STATUS_BY_CLASS: dict[type[BaseException], int] = {
     DuplicateVersionError: 409,
     VersionInUseError: 409,
+    PolicyError: 409,
     EventsUnavailableError: 410,
     QueryError: 400,
     StoreError: 503,

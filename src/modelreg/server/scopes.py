@@ -12,8 +12,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
-from .._base import Committed, Plan, SnapshotRegistry
+from .._base import SnapshotRegistry
 from .._deadline import Deadline
+from .._plans import Committed, Plan
 from .._tokenfile import in_scope
 from ..memory import MemoryRegistry
 from ..records import SearchPage

@@ -15,11 +15,12 @@ import logging
 import threading
 from collections.abc import Iterable
 
-from .._base import Change, Committed, SnapshotRegistry
+from .._base import SnapshotRegistry
 from .._checks import int_arg, metadata_arg, str_arg
 from .._history import HistoryFilter, history_filter
+from .._plans import Committed
 from .._state import RegistryState
-from .._transitions import advance
+from .._transitions import Change, advance
 from ..errors import DuplicateVersionError, StoreError
 from ..events import RegistryEvent
 from ..metadata import ModelMetadata

@@ -8,7 +8,8 @@ from datetime import UTC, datetime
 from itertools import groupby
 from typing import Any
 
-from .._base import Change, current_actor
+from .._plans import current_actor
+from .._transitions import Change
 from ._pg_schema import CHANNEL
 from ._rows import EventRow, encode_detail, encode_metadata
 

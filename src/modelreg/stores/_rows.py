@@ -17,7 +17,7 @@ from .._history import HistoryFilter
 from .._state import RegistryState
 from .._transitions import Change, advance
 from ..errors import StoreError
-from ..events import ANNOTATION_KINDS, EVENT_KINDS, RegistryEvent, freeze_detail
+from ..events import DETAIL_KINDS, EVENT_SHAPES, RegistryEvent, freeze_detail
 from ..metadata import ModelMetadata
 
 __all__ = [
@@ -123,7 +123,7 @@ class EventRow:
             revision=self.revision,
             at=self.at,
             actor=self.actor,
-            detail=freeze_detail(self._detail()) if self.kind in ANNOTATION_KINDS else None,
+            detail=freeze_detail(self._detail()) if self.kind in DETAIL_KINDS else None,
         )
 
     def _detail(self, row: str = "") -> dict[str, Any]:
@@ -141,16 +141,18 @@ class EventRow:
     def change(self, where: str) -> Change:
         """The change this row records (with its time and actor), ready to apply; StoreError if it is malformed."""
         row = f"event {self.revision} ({self.kind} {self.name} {self.version}) in {where}"
+        shape = EVENT_SHAPES.get(self.kind)
         missing = (
-            self.kind not in EVENT_KINDS
-            or (self.version is None) != (self.kind == "model_annotated")
-            or (self.kind in ANNOTATION_KINDS or self.kind == "registered") != (self.payload is not None)
-            or (self.kind.startswith("alias_") and self.alias is None)
+            shape is None
+            or (shape.version == "required" and self.version is None)
+            or (shape.version == "none" and self.version is not None)
+            or shape.alias != (self.alias is not None)
+            or (shape.detail or self.kind == "registered") != (self.payload is not None)
         )
         if missing:
             raise StoreError(f"{row} is malformed: its kind, version, alias or payload is missing or out of place")
-        if self.kind in ANNOTATION_KINDS:
-            change = Change(self.kind, self.name, self.version, None, None, self._detail(row))  # type: ignore[arg-type]
+        if self.kind in DETAIL_KINDS:
+            change = Change(self.kind, self.name, self.version, self.alias, None, self._detail(row))  # type: ignore[arg-type]
         else:
             metadata = decode_metadata(self.payload, row=row) if self.payload is not None else None
             change = Change(self.kind, self.name, self.version, self.alias, metadata)  # type: ignore[arg-type]

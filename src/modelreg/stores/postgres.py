@@ -16,11 +16,12 @@ from psycopg.conninfo import conninfo_to_dict
 from psycopg.pq import TransactionStatus
 from psycopg_pool import ConnectionPool, PoolTimeout
 
-from .._base import Change, Committed, Plan
 from .._checks import number_option
 from .._deadline import Deadline
 from .._history import HistoryFilter
+from .._plans import Committed, Plan
 from .._state import RegistryState
+from .._transitions import Change
 from .._travel import TRAVEL_KINDS, Step
 from ..errors import DuplicateVersionError, RegistryError, StoreError
 from ._durable import DurableRegistry

@@ -12,12 +12,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-from .._base import Change, Committed, Plan, acting_as, current_actor
 from .._checks import number_option
 from .._deadline import Deadline
 from .._history import HistoryFilter
+from .._plans import Committed, Plan, acting_as, current_actor
 from .._state import RegistryState
-from .._transitions import apply
+from .._transitions import Change, apply
 from .._travel import TRAVEL_KINDS, Step
 from ..errors import RegistryError, StoreError
 from ..semver import parse_version
