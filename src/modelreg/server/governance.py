@@ -13,7 +13,7 @@ from typing import Any
 
 from .. import _paths
 from ..errors import PolicyNotFoundError, PromotionNotFoundError
-from ..policies import PROMOTION_STATES, AliasPolicy, PromotionRequest
+from ..policies import MAX_REASON_CHARS, PROMOTION_STATES, AliasPolicy, PromotionRequest
 from .call import Call, Reply, dumps
 from .inputs import json_object, json_type
 from .problems import HTTPProblem
@@ -53,6 +53,16 @@ def _field(data: dict[str, Any], key: str, kind: type, expected: str, *, nullabl
     if (value is None and nullable) or (type(value) is kind):
         return value
     raise HTTPProblem("invalid_body", f"field {key!r} must be {expected}, not {json_type(value)}")
+
+
+def _reason(data: dict[str, Any]) -> str:
+    """The body's ``reason`` ('' when absent), held to the registry's rule here: it refuses a bad one with a plain
+    ValueError, which is not a registry error and so would not be answered as bad input."""
+    text: str = _field(data, "reason", str, "a string", nullable=True) or ""
+    if len(text) > MAX_REASON_CHARS or any(not c.isprintable() and c not in "\n\t" for c in text):
+        raise HTTPProblem("invalid_body", f"field 'reason' must be at most {MAX_REASON_CHARS} printable characters "
+                          f"(newlines and tabs allowed), not {len(text)} characters starting {text[:40]!r}")
+    return text
 
 
 # -- policies ------------------------------------------------------------------------------------------------
@@ -113,7 +123,7 @@ async def request_promotion(call: Call) -> Reply:
     if "version" not in data:  # never read a forgotten version as null: that would remove the alias
         raise HTTPProblem("invalid_body", "field 'version' is required: a version, or null to remove the alias")
     version = _field(data, "version", str, "a version (a string), or null to remove the alias", nullable=True)
-    reason = _field(data, "reason", str, "a string", nullable=True) or ""
+    reason = _reason(data)
     call.enter(name)  # a model outside the caller's scope: served as one that does not exist
     request = functools.partial(call.registry.request_promotion, name, alias, version, reason=reason)
     made: PromotionRequest = await call.write(request)
@@ -152,7 +162,7 @@ async def reject_promotion(call: Call, number: str) -> Reply:
     wanted = _number(number)
     data = await json_object(call) if _has_body(call) else {}
     _unknown(data, ("reason",))
-    reason = _field(data, "reason", str, "a string", nullable=True) or ""
+    reason = _reason(data)
     if call.models is not None:
         _visible_request(call, wanted)
     done: PromotionRequest = await call.write(functools.partial(call.registry.reject_promotion, wanted, reason=reason))
