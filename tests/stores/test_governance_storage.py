@@ -16,11 +16,11 @@ from governance_stores import GATES, LOOSE, Store, add_versions, check_governed,
 from factories import metadata, wait_until
 from fixtures.postgres_backend import open_replica_fixture, sql_fixture  # noqa: F401
 from fixtures.sqlite_backend import replay_and_check
-from modelreg import PolicyError, RegistryEvent, StoreError, acting_as
+from modelreg import ModelRegistry, PolicyError, RegistryEvent, StoreError, acting_as
 from modelreg.stores.sqlite import SqliteRegistry
 
 
-def _moves(registry: SqliteRegistry, alias: str = "production") -> list[str | None]:
+def _moves(registry: ModelRegistry, alias: str = "production") -> list[str | None]:
     return [e.version for e in registry.history("resnet50", kinds=["alias_set"]) if e.alias == alias]
 
 
@@ -164,3 +164,18 @@ def test_a_damaged_governance_row_is_refused_at_open_naming_it(
         conn.execute(f"UPDATE {table} SET {damage}")
     with pytest.raises(StoreError, match=named):
         SqliteRegistry(path)
+
+
+def test_an_approval_of_a_request_whose_row_was_decided_behind_the_registrys_back_fails_and_writes_nothing(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "registry.db"
+    with SqliteRegistry(path) as registry:
+        govern(registry)
+        with closing(sqlite3.connect(path)) as conn, conn:
+            conn.execute("UPDATE promotions SET state = 'rejected' WHERE id = 1")
+        before = registry.history("resnet50")
+        with acting_as("bob"), pytest.raises(StoreError, match="no pending promotion request 1"):
+            registry.approve_promotion(1)
+        assert registry.history("resnet50") == before
+        assert registry.get_aliases("resnet50")["production"] == "1.4.2"
