@@ -150,10 +150,10 @@ async def _connection(host: str, port: int, spec: dict[str, Any], conn: int, dea
             # New versions spread over the seeded models, as many pipelines registering at once would.
             path = f"/api/v1/models/model-{(conn * 31 + i) % spec['models']:03d}/versions/{spec['round']}.{conn}.{i}"
             payload = body.encode()
-            request = (f"PUT {path} HTTP/1.1\r\nHost: bench\r\nContent-Type: application/json\r\n"
+            request = (f"PUT {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
                        f"Content-Length: {len(payload)}\r\n\r\n").encode() + payload
         else:
-            request = f"{method} {paths[i % len(paths)]} HTTP/1.1\r\nHost: bench\r\n\r\n".encode()
+            request = f"{method} {paths[i % len(paths)]} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode()
         i += 1
         started = time.perf_counter_ns()
         writer.write(request)
@@ -215,7 +215,7 @@ class _StreamReader(asyncio.Protocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         transport.write(  # type: ignore[attr-defined]  # uvloop's transport is no asyncio.Transport subclass
-            b"GET /api/v1/events HTTP/1.1\r\nHost: bench\r\nAccept: text/event-stream\r\n\r\n")
+            b"GET /api/v1/events HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n\r\n")
 
     def data_received(self, data: bytes) -> None:
         chunk = self._carry + data  # a marker split between two reads is counted once
@@ -261,7 +261,7 @@ def _free_port() -> int:
 def _get_status(port: int, path: str = "/healthz") -> int:
     try:
         with socket.create_connection(("127.0.0.1", port), timeout=1) as sock:
-            sock.sendall(f"GET {path} HTTP/1.1\r\nHost: bench\r\nConnection: close\r\n\r\n".encode())
+            sock.sendall(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n".encode())
             return int(sock.recv(64)[9:12])
     except (OSError, ValueError):
         return 0

@@ -15,6 +15,7 @@ from modelreg import (
     AliasPolicy,
     InvalidPolicyError,
     MemoryRegistry,
+    MetadataError,
     PolicyError,
     PromotionRequest,
     acting_as,
@@ -102,9 +103,14 @@ def test_an_approval_without_an_actor_is_refused_and_records_nothing(reg: Memory
 @pytest.mark.parametrize("reason", ["x" * (MAX_REASON_CHARS + 1), "bad\x00byte", "\x1b[31mred"])
 def test_a_reason_too_long_or_with_control_characters_is_refused(reg: MemoryRegistry, reason: str) -> None:
     before = reg.history("m")
-    with pytest.raises(ValueError, match="printable characters"):
+    with pytest.raises(MetadataError, match="printable characters"):
         reg.request_promotion("m", "production", "1.1.0", reason=reason)
     assert reg.history("m") == before and reg.list_promotions() == []
+    reg.set_alias_policy("m", "production", AliasPolicy(approvals=1))
+    request = reg.request_promotion("m", "production", "1.1.0")
+    with pytest.raises(MetadataError, match="printable characters"):
+        reg.reject_promotion(request.id, reason=reason)
+    assert reg.get_promotion(request.id).state == "pending"
 
 
 def test_a_reason_may_span_lines(reg: MemoryRegistry) -> None:

@@ -16,7 +16,7 @@ from ._query import And, Field, Node, Not, Or, parse_where
 from ._search import MISSING, Candidate, compile_where, field_getter
 from ._state import RegistryState
 from ._transitions import Change
-from .errors import PolicyError, PolicyNotFoundError, PromotionNotFoundError
+from .errors import MetadataError, PolicyError, PolicyNotFoundError, PromotionNotFoundError
 from .names import validate_alias, validate_name
 from .policies import MAX_REASON_CHARS, PROMOTION_STATES, AliasPolicy, PromotionRequest
 from .semver import parse_version
@@ -138,9 +138,10 @@ def _move(state: RegistryState, name: str, alias: str, version: str | None, when
 
 
 def _reason(reason: object) -> str:
+    """``reason`` if it is text a request may carry; MetadataError (a 422 over HTTP) otherwise."""
     text = str_arg("reason", reason)
     if len(text) > MAX_REASON_CHARS or any(not c.isprintable() and c not in "\n\t" for c in text):
-        raise ValueError(
+        raise MetadataError(
             f"a reason is at most {MAX_REASON_CHARS} printable characters (newlines and tabs allowed), "
             f"not {len(text)} characters starting {text[:40]!r}"
         )

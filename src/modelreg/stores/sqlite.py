@@ -284,15 +284,9 @@ class SqliteRegistry(DurableRegistry):
                 "SELECT m.name, v.version, v.metadata, v.registered_at, v.registered_by "
                 "FROM versions v JOIN models m ON m.id = v.model_id"
             )
-            return state_from_rows(
-                self._version_rows(versions),
-                aliases,
-                models,
-                int(revision),
-                self._where,
-                conn.execute(POLICY_ROWS).fetchall(),
-                conn.execute(PROMOTION_ROWS).fetchall(),
-            )
+            governance = conn.execute(POLICY_ROWS).fetchall(), conn.execute(PROMOTION_ROWS).fetchall()
+            rows = self._version_rows(versions)
+            return state_from_rows(rows, aliases, models, int(revision), self._where, *governance)
 
     def _version_rows(self, rows: Iterator[tuple[str, str, str, str, str | None]]) -> Iterator[VersionRow]:
         for name, version, text, at, by in rows:
@@ -471,7 +465,6 @@ class SqliteRegistry(DurableRegistry):
             if exc.sqlite_errorname != "SQLITE_CONSTRAINT_UNIQUE":
                 raise
             raise duplicate_version(name, version) from exc
-
 
 
 def _data_version(conn: sqlite3.Connection) -> int:
