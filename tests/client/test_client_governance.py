@@ -26,8 +26,6 @@ def client() -> Iterator[RegistryClient]:
         (lambda c: c.get_alias_policy("m", "v1"), ValueError, "invalid alias"),
         (lambda c: c.request_promotion("m", "prod", "one"), InvalidVersionError, "one"),
         (lambda c: c.request_promotion("m", "prod", "1.0.0", reason=3), TypeError, "reason must be a str"),
-        (lambda c: c.request_promotion("m", "prod", "1.0.0", reason="x" * 2001), ValueError, "at most 2000"),
-        (lambda c: c.reject_promotion(1, reason="a\x00b"), ValueError, "printable"),
         (lambda c: c.approve_promotion("1"), TypeError, "promotion id"),
         (lambda c: c.reject_promotion(0), TypeError, "promotion id"),
         (lambda c: c.get_promotion(True), TypeError, "promotion id"),
