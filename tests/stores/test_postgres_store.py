@@ -323,7 +323,9 @@ def test_replicas_share_the_store_id_and_a_recreated_database_gets_a_new_one(
     made = first.store_id
     first.close()
     second.close()
-    sql.execute("DROP TABLE events, aliases, versions, models, store_identity, schema_migrations")
+    sql.execute(
+        "DROP TABLE events, aliases, versions, models, store_identity, schema_migrations, alias_policies, promotions"
+    )
 
     assert open_replica().store_id != made
 

@@ -6,6 +6,7 @@ from typing import Any
 
 import psycopg
 
+from ..events import EVENT_KINDS
 from ._migrations import Migration, checked_store_id, kinds_check, refuse_newer
 
 __all__ = [
@@ -95,7 +96,7 @@ MIGRATIONS: tuple[Migration, ...] = (
         (
             # The name PostgreSQL gave migration 1's column CHECK.
             "ALTER TABLE events DROP CONSTRAINT events_kind_check",
-            f"ALTER TABLE events ADD CONSTRAINT events_kind_check {kinds_check()}",
+            f"ALTER TABLE events ADD CONSTRAINT events_kind_check {kinds_check(EVENT_KINDS[:6])}",
             # Read at open with the version, so no open scans the events for it.
             "ALTER TABLE versions ADD COLUMN registered_by text",
             "UPDATE versions v SET registered_by = (SELECT e.actor FROM events e JOIN models m ON m.name = e.name "
@@ -107,6 +108,32 @@ MIGRATIONS: tuple[Migration, ...] = (
             "ADD COLUMN created_at timestamptz, ADD COLUMN updated_at timestamptz",
             "UPDATE models m SET created_at = (SELECT min(registered_at) FROM versions v WHERE v.model_id = m.id), "
             "updated_at = (SELECT max(at) FROM events e WHERE e.name = m.name)",
+        ),
+    ),
+    Migration(
+        5,
+        "governance: the policy and promotion event kinds, alias policies and promotion requests",
+        (
+            "ALTER TABLE events DROP CONSTRAINT events_kind_check",
+            f"ALTER TABLE events ADD CONSTRAINT events_kind_check {kinds_check(EVENT_KINDS[:11])}",
+            # Keyed by the model's name, not its row: a policy may come before the first
+            # version and stays when the last one goes (and with it the models row).
+            """CREATE TABLE alias_policies (
+                name text NOT NULL,
+                alias text NOT NULL,
+                policy json NOT NULL,
+                set_at timestamptz NOT NULL,
+                set_by text,
+                PRIMARY KEY (name, alias)
+            )""",
+            # request: the whole PromotionRequest.to_dict(); name, alias and state beside it for SQL.
+            """CREATE TABLE promotions (
+                id bigint PRIMARY KEY CHECK (id > 0),
+                name text NOT NULL,
+                alias text NOT NULL,
+                state text NOT NULL CHECK (state IN ('pending', 'approved', 'rejected')),
+                request json NOT NULL
+            )""",
         ),
     ),
 )

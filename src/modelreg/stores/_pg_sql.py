@@ -9,8 +9,11 @@ from itertools import groupby
 from typing import Any
 
 from .._plans import current_actor
-from .._transitions import Change
+from .._state import RegistryState
+from .._transitions import Change, apply
+from ..events import GOVERNANCE_KINDS
 from ._pg_schema import CHANNEL
+from ._policy_rows import PROMOTION_KINDS, promotion_row
 from ._rows import EventRow, encode_detail, encode_metadata
 
 __all__ = ["Script", "event_rows_for"]
@@ -53,11 +56,13 @@ class Script:
         self._statements.append(statement)
         self.params.extend(params)
 
-    def add_changes(self, rows: list[EventRow], changes: Sequence[Change] = ()) -> None:
+    def add_changes(self, rows: list[EventRow], changes: Sequence[Change], state: RegistryState) -> None:
         """The events (first: their primary key detects a stale writer), the table changes, the NOTIFY.
 
         The rows travel once, as one JSON document (cheap to quote, even for a bulk
-        import); the table changes are then derived from the events just inserted.
+        import); the table changes are then derived from the events just inserted,
+        but for what the write computed from ``state`` (the one ``changes`` were
+        planned on): an annotation's new metadata and a promotion request's new row.
         """
         if not rows:
             return
@@ -79,7 +84,9 @@ class Script:
             run = list(group)
             for statement in _STATEMENTS[kind]:
                 self.add(statement, [run[0].revision, run[-1].revision])
-            self.add(_TOUCHED, [run[0].revision, run[-1].revision])
+            if kind not in GOVERNANCE_KINDS:  # policies and requests leave the model's record as it is
+                self.add(_TOUCHED, [run[0].revision, run[-1].revision])
+        self._add_promotions(rows, changes, state)
         for change in changes:
             if change.kind == "annotated":  # the new metadata as the write built it: json keeps its exact text
                 assert change.metadata is not None and change.version is not None
@@ -90,6 +97,25 @@ class Script:
                 )
         # Delivered to every listener when (and only if) we commit.
         self.add("SELECT pg_notify(%s, %s)", [CHANNEL, str(rows[-1].revision)])
+
+    def _add_promotions(self, rows: list[EventRow], changes: Sequence[Change], state: RegistryState) -> None:
+        """Each promotion request's row as the write leaves it (computed by the snapshot's own transition)."""
+        for row, change in zip(rows, changes, strict=True):
+            if change.kind not in PROMOTION_KINDS:
+                continue
+            stamped = change.stamped(row.at, row.actor)
+            new = promotion_row(state, stamped)
+            state = apply(state, stamped, row.revision)
+            if change.kind == "promotion_requested":  # the primary key refuses an id taken already
+                self.add(
+                    "INSERT INTO promotions (id, name, alias, state, request) VALUES (%s, %s, %s, %s, %s::json)",
+                    [new.id, new.name, new.alias, new.state, new.request],
+                )
+            else:  # only a pending request changes (the plan, on the caught-up state, refused any other)
+                self.add(
+                    "UPDATE promotions SET state = %s, request = %s::json WHERE id = %s AND state = 'pending'",
+                    [new.state, new.request, new.id],
+                )
 
 
 # Each statement applies the events with revisions between its two parameters.
@@ -125,6 +151,20 @@ _STATEMENTS: dict[str, tuple[str, ...]] = {
     "annotated": (),  # the new metadata is sent with the write (Script.add_changes)
     # The record's tags with the removed ones dropped and the set ones merged in (jsonb for the
     # operators; tags are a flat str -> str object, which jsonb keeps exactly).
+    # Kept by model name: a policy outlives the model's versions (and its models row).
+    "policy_set": (
+        "INSERT INTO alias_policies (name, alias, policy, set_at, set_by) "
+        f"SELECT e.name, e.alias, e.payload, e.at, e.actor FROM {_EVENTS} "
+        "ON CONFLICT (name, alias) DO UPDATE SET policy = EXCLUDED.policy, set_at = EXCLUDED.set_at, "
+        "set_by = EXCLUDED.set_by",
+    ),
+    "policy_removed": (
+        f"DELETE FROM alias_policies p USING {_EVENTS} AND p.name = e.name AND p.alias = e.alias",
+    ),
+    # A request's row is sent with the write (Script._add_promotions).
+    "promotion_requested": (),
+    "promotion_approved": (),
+    "promotion_rejected": (),
     "model_annotated": (
         "UPDATE models m SET description = coalesce(e.payload->>'description', m.description), "
         "tags = ((m.tags::jsonb - ARRAY(SELECT json_array_elements_text(coalesce(e.payload->'remove_tags', "

@@ -19,6 +19,7 @@ from .._transitions import Change, advance
 from ..errors import StoreError
 from ..events import DETAIL_KINDS, EVENT_SHAPES, RegistryEvent, freeze_detail
 from ..metadata import ModelMetadata
+from ._policy_rows import PolicyRow, decode_policies, decode_promotions
 
 __all__ = [
     "ALIAS_ROWS",
@@ -165,8 +166,11 @@ def state_from_rows(
     models: Iterable[ModelRow],
     revision: int,
     where: str,
+    policies: Iterable[PolicyRow] = (),
+    promotions: Iterable[tuple[str]] = (),
 ) -> RegistryState:
-    """A snapshot built from table rows: versions, (model name, alias, version) and the model records.
+    """A snapshot built from table rows: versions, (model name, alias, version), the model records,
+    the alias policies and the promotion requests (``_policy_rows``).
 
     ``versions`` may be a cursor: each row is decoded as it comes (at 100,000
     versions, holding all the JSON texts at once would cost ~40 MB).
@@ -194,4 +198,6 @@ def state_from_rows(
             created_at=created or model.created_at,
             updated_at=updated or model.updated_at,
         )
-    return RegistryState(found, state.revision, state.names)
+    return RegistryState(
+        found, state.revision, state.names, decode_policies(policies, where), decode_promotions(promotions, where)
+    )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlite3
 from datetime import UTC, datetime
 
+from ..events import EVENT_KINDS
 from ._migrations import Migration, checked_store_id, kinds_check, refuse_newer
 from ._sqlite_tx import transaction
 
@@ -77,7 +78,7 @@ MIGRATIONS: tuple[Migration, ...] = (
             f"""CREATE TABLE events_new (
                 revision INTEGER PRIMARY KEY,
                 kind TEXT NOT NULL
-                    {kinds_check()},
+                    {kinds_check(EVENT_KINDS[:6])},
                 name TEXT NOT NULL,
                 version TEXT,
                 alias TEXT,
@@ -102,6 +103,47 @@ MIGRATIONS: tuple[Migration, ...] = (
             # Times are UTC isoformat() text, so min and max compare them as times.
             "UPDATE models SET created_at = (SELECT min(registered_at) FROM versions WHERE model_id = models.id), "
             "updated_at = (SELECT max(at) FROM events WHERE name = models.name)",
+        ),
+    ),
+    Migration(
+        5,
+        "governance: the policy and promotion event kinds, alias policies and promotion requests",
+        (
+            # The events table rebuilt as in migration 4, for the wider CHECK.
+            f"""CREATE TABLE events_new (
+                revision INTEGER PRIMARY KEY,
+                kind TEXT NOT NULL
+                    {kinds_check(EVENT_KINDS[:11])},
+                name TEXT NOT NULL,
+                version TEXT,
+                alias TEXT,
+                at TEXT NOT NULL,
+                payload TEXT,
+                actor TEXT
+            )""",
+            "INSERT INTO events_new (revision, kind, name, version, alias, at, payload, actor) "
+            "SELECT revision, kind, name, version, alias, at, payload, actor FROM events",
+            "DROP TABLE events",
+            "ALTER TABLE events_new RENAME TO events",
+            "CREATE INDEX events_by_name ON events (name, revision)",
+            # Keyed by the model's name, not its row: a policy may come before the first
+            # version and stays when the last one goes (and with it the models row).
+            """CREATE TABLE alias_policies (
+                name TEXT NOT NULL,
+                alias TEXT NOT NULL,
+                policy TEXT NOT NULL,
+                set_at TEXT NOT NULL,
+                set_by TEXT,
+                PRIMARY KEY (name, alias)
+            )""",
+            # request: the whole PromotionRequest.to_dict(); name, alias and state beside it for SQL.
+            """CREATE TABLE promotions (
+                id INTEGER PRIMARY KEY,
+                name TEXT NOT NULL,
+                alias TEXT NOT NULL,
+                state TEXT NOT NULL CHECK (state IN ('pending', 'approved', 'rejected')),
+                request TEXT NOT NULL
+            )""",
         ),
     ),
 )

@@ -9,7 +9,9 @@ from .._annotations import annotated_record
 from .._state import RegistryState
 from .._transitions import Change
 from ..errors import StoreError
+from ..events import GOVERNANCE_KINDS
 from ..semver import parse_version
+from ._policy_rows import promotion_row
 from ._rows import encode_detail, encode_metadata
 
 __all__ = ["MODEL_ID", "write_other"]
@@ -20,7 +22,12 @@ MODEL_ID = "(SELECT id FROM models WHERE name = ?)"
 
 
 def write_other(conn: sqlite3.Connection, change: Change, state: RegistryState, path: str) -> str | None:
-    """The table changes of a change other than a registration; return its event's payload."""
+    """The table changes of a change other than a registration; return its event's payload.
+
+    ``change`` carries its event's time and actor; ``state`` is the one it was planned on.
+    """
+    if change.kind in GOVERNANCE_KINDS:
+        return _write_governance(conn, change, state, path)
     name, version = change.name, change.version
     identity = parse_version(version).identity if version is not None else None
     if change.kind == "unregistered":
@@ -59,3 +66,37 @@ def write_other(conn: sqlite3.Connection, change: Change, state: RegistryState, 
         )
         return encode_detail(change.detail)
     return None
+
+
+def _write_governance(conn: sqlite3.Connection, change: Change, state: RegistryState, path: str) -> str | None:
+    """A policy's or a promotion request's row, kept by model name (it outlives the model's versions)."""
+    name, alias = change.name, change.alias
+    if change.kind == "policy_removed":
+        conn.execute("DELETE FROM alias_policies WHERE name = ? AND alias = ?", (name, alias))
+        return None
+    assert change.detail is not None and change.at is not None
+    payload = encode_detail(change.detail)
+    if change.kind == "policy_set":
+        conn.execute(
+            "INSERT INTO alias_policies (name, alias, policy, set_at, set_by) VALUES (?, ?, ?, ?, ?) "
+            "ON CONFLICT (name, alias) DO UPDATE SET policy = excluded.policy, set_at = excluded.set_at, "
+            "set_by = excluded.set_by",
+            (name, alias, payload, change.at.isoformat(), change.actor),
+        )
+        return payload
+    row = promotion_row(state, change)
+    if change.kind == "promotion_requested":  # the primary key refuses an id taken already
+        conn.execute(
+            "INSERT INTO promotions (id, name, alias, state, request) VALUES (?, ?, ?, ?, ?)",
+            (row.id, row.name, row.alias, row.state, row.request),
+        )
+    else:
+        # Only a pending request changes: a second final approval (which the plan refuses on
+        # the fresh state already) could never move the alias twice.
+        updated = conn.execute(
+            "UPDATE promotions SET state = ?, request = ? WHERE id = ? AND state = 'pending'",
+            (row.state, row.request, row.id),
+        ).rowcount
+        if updated != 1:
+            raise StoreError(f"{path} has no pending promotion request {row.id}, which the events say exists")
+    return payload

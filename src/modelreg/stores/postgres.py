@@ -30,6 +30,7 @@ from ._outage import DEFAULT_STORE_TIMEOUT, holding
 from ._pg_listen import Listener
 from ._pg_schema import CHANNEL, VERSIONS_KEY, WRITE_LOCK, migrate, store_id
 from ._pg_sql import Script, event_rows_for
+from ._policy_rows import POLICY_ROWS, PROMOTION_ROWS
 from ._rows import ALIAS_ROWS, EventRow, history_condition, state_from_rows
 
 __all__ = ["DEFAULT_CONNECT_TIMEOUT", "DEFAULT_POLL_INTERVAL", "DEFAULT_STORE_TIMEOUT", "PostgresRegistry"]
@@ -251,7 +252,7 @@ class PostgresRegistry(DurableRegistry):
 
     def _load_on(self, conn: _Conn) -> RegistryState:
         with conn.transaction():
-            # One snapshot for all three reads, so the rows agree with the revision.
+            # One snapshot for all the reads, so the rows agree with the revision.
             conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
             revision = _scalar(conn, "SELECT coalesce(max(revision), 0) FROM events")
             aliases = conn.execute(ALIAS_ROWS).fetchall()
@@ -268,6 +269,8 @@ class PostgresRegistry(DurableRegistry):
                 [(n, d, t, _utc(c), _utc(u)) for n, d, t, c, u in models],
                 revision,
                 self._where,
+                conn.execute(POLICY_ROWS).fetchall(),
+                conn.execute(PROMOTION_ROWS).fetchall(),
             )
 
     def _rows_after(self, revision: int, limit: int | None = None) -> list[EventRow]:
@@ -323,7 +326,7 @@ class PostgresRegistry(DurableRegistry):
             return None  # perhaps refused on stale data: decide after catching up
         rows = event_rows_for(changes, state.revision + 1)
         try:
-            self._send(cur, rows, changes, deadline, locked=False)
+            self._send(cur, rows, changes, state, deadline, locked=False)
         except psycopg.errors.UniqueViolation as exc:
             if exc.diag.constraint_name != "events_pkey":
                 raise self._refused(changes, exc) from exc
@@ -350,7 +353,7 @@ class PostgresRegistry(DurableRegistry):
         changes = plan(state)
         rows = event_rows_for(changes, state.revision + 1)
         try:
-            self._send(cur, rows, changes, deadline, locked=True)
+            self._send(cur, rows, changes, state, deadline, locked=True)
         except psycopg.errors.UniqueViolation as exc:
             raise self._refused(changes, exc) from exc
         return changes, rows
@@ -360,18 +363,20 @@ class PostgresRegistry(DurableRegistry):
         cur: psycopg.ClientCursor[Any],
         rows: list[EventRow],
         changes: Sequence[Change],
+        state: RegistryState,
         deadline: Deadline,
         *,
         locked: bool,
     ) -> None:
-        """Send the events (first), the table changes, the NOTIFY and COMMIT as one query."""
+        """Send the events (first), the table changes (of ``changes``, planned on ``state``), the NOTIFY and COMMIT
+        as one query."""
         script = Script()
         if not locked:
             script.add("BEGIN", [])
         script.add(self._time_limit(deadline), [])
         if not locked:
             script.add("SELECT pg_advisory_xact_lock(%s)", [WRITE_LOCK])
-        script.add_changes(rows, changes)
+        script.add_changes(rows, changes, state)
         script.add("COMMIT", [])
         if rows:
             self._committing = (cur.connection.info.backend_pid, rows[-1].revision)

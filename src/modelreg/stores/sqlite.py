@@ -20,10 +20,12 @@ from .._state import RegistryState
 from .._transitions import Change, apply
 from .._travel import TRAVEL_KINDS, Step
 from ..errors import RegistryError, StoreError
+from ..events import GOVERNANCE_KINDS
 from ..semver import parse_version
 from ._durable import DurableRegistry
 from ._errors import duplicate_version, translating
 from ._outage import DEFAULT_STORE_TIMEOUT
+from ._policy_rows import POLICY_ROWS, PROMOTION_ROWS
 from ._rows import ALIAS_ROWS, EventRow, VersionRow, encode_metadata, history_condition, state_from_rows
 from ._sqlite_schema import migrate, store_id
 from ._sqlite_tx import transaction
@@ -282,7 +284,15 @@ class SqliteRegistry(DurableRegistry):
                 "SELECT m.name, v.version, v.metadata, v.registered_at, v.registered_by "
                 "FROM versions v JOIN models m ON m.id = v.model_id"
             )
-            return state_from_rows(self._version_rows(versions), aliases, models, int(revision), self._where)
+            return state_from_rows(
+                self._version_rows(versions),
+                aliases,
+                models,
+                int(revision),
+                self._where,
+                conn.execute(POLICY_ROWS).fetchall(),
+                conn.execute(PROMOTION_ROWS).fetchall(),
+            )
 
     def _version_rows(self, rows: Iterator[tuple[str, str, str, str, str | None]]) -> Iterator[VersionRow]:
         for name, version, text, at, by in rows:
@@ -391,14 +401,13 @@ class SqliteRegistry(DurableRegistry):
                         with transaction(conn):  # a savepoint: this write alone is undone if it fails
                             changes = ticket.plan(state)
                             with acting_as(ticket.actor):
-                                rows = [self._write_change(conn, change, state) for change in changes]
+                                rows, after = self._write_changes(conn, changes, state)
                     except RegistryError as exc:
                         if isinstance(exc, StoreError):
                             raise  # the database failed: the whole batch fails
                         ticket.error = exc  # this write broke a rule; the others go on
                     else:
-                        for change, row in zip(changes, rows, strict=True):
-                            state = apply(state, change.stamped(row.at, row.actor), row.revision)
+                        state = after
                         done.append((ticket, changes, rows))
         except BaseException as exc:  # nothing was committed: every write in the batch failed
             for ticket in batch:
@@ -409,6 +418,17 @@ class SqliteRegistry(DurableRegistry):
                 ticket.committed = self._apply_own(changes, rows)
 
     # -- writing one change ---------------------------------------------------------
+
+    def _write_changes(
+        self, conn: sqlite3.Connection, changes: list[Change], state: RegistryState
+    ) -> tuple[list[EventRow], RegistryState]:
+        """Write one write's changes in order, each on the state the ones before it left; the rows and that state."""
+        rows = []
+        for change in changes:
+            row = self._write_change(conn, change, state)
+            state = apply(state, change.stamped(row.at, row.actor), row.revision)
+            rows.append(row)
+        return rows, state
 
     def _write_change(self, conn: sqlite3.Connection, change: Change, state: RegistryState) -> EventRow:
         """Write one change (planned on ``state``) and its event row; return the row with the revision it got."""
@@ -427,8 +447,9 @@ class SqliteRegistry(DurableRegistry):
             )
             self._insert_version(conn, name, version, parse_version(version).identity, payload, stamp, actor)
         else:
-            conn.execute("UPDATE models SET updated_at = ? WHERE name = ?", (stamp, name))
-            payload = write_other(conn, change, state, self._path)
+            if change.kind not in GOVERNANCE_KINDS:  # policies and requests leave the model's record as it is
+                conn.execute("UPDATE models SET updated_at = ? WHERE name = ?", (stamp, name))
+            payload = write_other(conn, change.stamped(at, actor), state, self._path)
         cursor = conn.execute(
             "INSERT INTO events (kind, name, version, alias, actor, at, payload) VALUES (?, ?, ?, ?, ?, ?, ?)",
             (change.kind, name, version, change.alias, actor, stamp, payload),
