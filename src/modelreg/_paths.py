@@ -23,6 +23,11 @@ __all__ = [
     "MODELS",
     "OPENAPI",
     "PAGE_LIMIT",
+    "POLICY",
+    "PROMOTION",
+    "PROMOTIONS",
+    "PROMOTION_APPROVE",
+    "PROMOTION_REJECT",
     "READYZ",
     "RESOLVE",
     "SEARCH",
@@ -42,6 +47,11 @@ VERSION = "/api/v1/models/{name}/versions/{version}"
 RESOLVE = "/api/v1/models/{name}/resolve"
 ALIASES = "/api/v1/models/{name}/aliases"
 ALIAS = "/api/v1/models/{name}/aliases/{alias}"
+POLICY = "/api/v1/models/{name}/aliases/{alias}/policy"
+PROMOTIONS = "/api/v1/promotions"
+PROMOTION = "/api/v1/promotions/{id}"
+PROMOTION_APPROVE = "/api/v1/promotions/{id}/approve"
+PROMOTION_REJECT = "/api/v1/promotions/{id}/reject"
 HISTORY = "/api/v1/models/{name}/history"
 EVENTS = "/api/v1/events"
 CHANGES = "/api/v1/changes"

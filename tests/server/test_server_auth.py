@@ -16,7 +16,7 @@ import pytest
 
 from factories import metadata
 from fixtures.http_backend import ServerProcess, serve_command
-from modelreg import RegistryError
+from modelreg import AliasPolicy, RegistryError
 from modelreg.client import RegistryClient
 from modelreg.server import auth as auth_module
 from modelreg.server import serve
@@ -67,8 +67,16 @@ ROUTES = [
     ("DELETE", "/api/v1/models/{m}/versions/1.0.0?force=true", Role.ADMIN, None),
     ("GET", "/api/v1/models/{m}/resolve?spec=latest", Role.READ, None),
     ("GET", "/api/v1/models/{m}/aliases", Role.READ, None),
-    ("PUT", "/api/v1/models/{m}/aliases/staging", Role.ADMIN, '{"version": "1.0.0"}'),
-    ("DELETE", "/api/v1/models/{m}/aliases/production", Role.ADMIN, None),
+    ("PUT", "/api/v1/models/{m}/aliases/staging", Role.WRITE, '{"version": "1.0.0"}'),  # no policy: write moves it
+    ("DELETE", "/api/v1/models/{m}/aliases/production", Role.WRITE, None),
+    ("GET", "/api/v1/models/{m}/aliases/canary/policy", Role.READ, None),
+    ("PUT", "/api/v1/models/{m}/aliases/staging/policy", Role.ADMIN, '{"require": ["metrics.top1 >= 0"]}'),
+    ("DELETE", "/api/v1/models/{m}/aliases/canary/policy", Role.ADMIN, None),
+    ("GET", "/api/v1/promotions?name={m}", Role.READ, None),
+    ("POST", "/api/v1/promotions", Role.WRITE, '{"name": "{m}", "alias": "canary", "version": "1.1.0"}'),
+    ("GET", "/api/v1/promotions/{p}", Role.READ, None),
+    ("POST", "/api/v1/promotions/{p}/approve", Role.WRITE, None),
+    ("POST", "/api/v1/promotions/{p}/reject", Role.WRITE, '{"reason": "not yet"}'),
     ("GET", "/api/v1/models/{m}/history", Role.READ, None),
     ("GET", "/api/v1/models/{m}/history?limit=1", Role.READ, None),
     ("GET", "/api/v1/models?limit=1", Role.READ, None),
@@ -87,29 +95,37 @@ ROUTES = [
 ]
 
 
-def _model(admin: RegistryClient, case: int, who: str | None) -> str:
-    """A model with versions 1.0.0 and 1.1.0 (alias production), fresh for this (route, caller) pair."""
+def _model(admin: RegistryClient, auth_server: Running, case: int, who: str | None) -> tuple[str, int]:
+    """A model with versions 1.0.0 and 1.1.0 (alias production), fresh for this (route, caller) pair.
+
+    Its alias canary (unset: no version is protected) has a policy of one approval and a pending request
+    to set it to 1.1.0, made by a token other than ``who`` (so ``who`` may approve it), whose id comes back.
+    """
     name = f"auth-{case}-{who or 'nobody'}"
     admin.register_model(name, "1.0.0", metadata())
     admin.register_model(name, "1.1.0", metadata())
     admin.set_alias(name, "production", "1.1.0")
-    return name
+    admin.set_alias_policy(name, "canary", AliasPolicy(approvals=1))
+    with RegistryClient(auth_server.url, token=TOKENS["writer" if who == "boss" else "boss"][1]) as requester:
+        return name, requester.request_promotion(name, "canary", "1.1.0").id
 
 
 @pytest.mark.parametrize("who", ROLES, ids=lambda w: w or "no-token")
 @pytest.mark.parametrize("case", range(len(ROUTES)), ids=[f"{m} {p}" for m, p, _, _ in ROUTES])
 def test_each_route_needs_its_role(auth_server: Running, admin: RegistryClient, case: int, who: str | None) -> None:
     method, template, needed, body = ROUTES[case]
-    name = _model(admin, case, who)
+    name, request = _model(admin, auth_server, case, who)
+    template = template.replace("{m}", name).replace("{p}", str(request))
+    body = body and body.replace("{m}", name)
     before = (admin.get_versions(name), admin.get_aliases(name), len(admin.history(name)))
     headers = {"Content-Type": "application/json", **(bearer(who) if who else {})}
     with httpx.Client(base_url=auth_server.url, timeout=10) as http:
         if "events" in template:
-            with http.stream(method, template.format(m=name), headers=headers) as response:
+            with http.stream(method, template, headers=headers) as response:
                 status = response.status_code
                 text = next(response.iter_text()) if status == 200 else response.read().decode()
         else:
-            response = http.request(method, template.format(m=name), content=body, headers=headers)
+            response = http.request(method, template, content=body, headers=headers)
             status, text = response.status_code, response.text
 
     if needed is None or RANK[who] >= needed:

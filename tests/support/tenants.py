@@ -3,8 +3,12 @@
 Starting a server per test costs ~0.5 s; this serves every test of a session from
 one process instead, each under its own path prefix ``/t/<id>`` with its own new
 registry (SQLite file when the store exists, else memory), like independent apps
-behind one reverse proxy. The product API is untouched: ``POST /tenants`` and
-``DELETE /tenants/<id>`` belong to this launcher only.
+behind one reverse proxy. The product API is untouched: ``POST /tenants``,
+``POST /tenants/<id>/tokens`` and ``DELETE /tenants/<id>`` belong to this launcher only.
+
+``POST /tenants`` with ``{"auth": true}`` makes a tenant that needs tokens: it answers the
+secret of an admin token named ``admin``; ``POST /tenants/<id>/tokens`` with ``{"name",
+"role"}`` adds another token to it at once and answers its secret.
 
 Run: ``python tests/support/tenants.py DIRECTORY`` prints ``listening on http://127.0.0.1:PORT``.
 """
@@ -14,6 +18,7 @@ from __future__ import annotations
 import importlib.util
 import itertools
 import json
+import secrets
 import socket
 import sys
 from pathlib import Path
@@ -25,6 +30,7 @@ import uvicorn
 from modelreg import MemoryRegistry, ModelRegistry, open_registry
 from modelreg.server import create_app
 from modelreg.server.app import ModelregApp
+from modelreg.server.auth import Auth, Role, Token, hash_token
 
 HAS_SQLITE = importlib.util.find_spec("modelreg.stores.sqlite") is not None
 
@@ -52,19 +58,32 @@ class Tenants:
             return
         parts = scope["path"].split("/")
         if parts[1:2] == ["tenants"]:
-            await self._admin(scope, send, parts[2:])
+            await self._admin(scope, receive, send, parts[2:])
         elif parts[1:2] == ["t"] and len(parts) > 2 and parts[2] in self._apps:
             root = f"/t/{parts[2]}"
             await self._apps[parts[2]][0]({**scope, "root_path": scope.get("root_path", "") + root}, receive, send)
         else:
             await _reply(send, 404, {"error": f"no tenant for {scope['path']}"})
 
-    async def _admin(self, scope: dict[str, Any], send: Any, rest: list[str]) -> None:
+    async def _admin(self, scope: dict[str, Any], receive: Any, send: Any, rest: list[str]) -> None:
         if scope["method"] == "POST" and not rest:
+            options = await _body(receive)
             tenant = str(next(self._ids))
             registry = await anyio.to_thread.run_sync(self._new_registry, tenant)
-            self._apps[tenant] = (create_app(registry), registry)
-            await _reply(send, 201, {"id": tenant, "backend": "sqlite" if HAS_SQLITE else "memory"})
+            secret = _secret()
+            auth = Auth([Token("admin", Role.ADMIN, hash_token(secret))]) if options.get("auth") else None
+            self._apps[tenant] = (create_app(registry, auth=auth), registry)
+            answer = {"id": tenant, "backend": "sqlite" if HAS_SQLITE else "memory"}
+            await _reply(send, 201, {**answer, "token": secret} if auth is not None else answer)
+        elif scope["method"] == "POST" and len(rest) == 2 and rest[0] in self._apps and rest[1] == "tokens":
+            wanted = await _body(receive)
+            auth = self._apps[rest[0]][0].auth
+            if auth is None:
+                await _reply(send, 409, {"error": "this tenant was made without auth"})
+                return
+            secret = _secret()
+            auth.tokens = (*auth.tokens, Token(wanted["name"], Role[wanted["role"].upper()], hash_token(secret)))
+            await _reply(send, 201, {"token": secret})
         elif scope["method"] == "DELETE" and len(rest) == 1 and rest[0] in self._apps:
             await self._drop(rest[0])
             await _reply(send, 204, None)
@@ -75,6 +94,21 @@ class Tenants:
         app, registry = self._apps.pop(tenant)
         app.events.close()
         await anyio.to_thread.run_sync(registry.close)
+
+
+def _secret() -> str:
+    return "tok-" + secrets.token_urlsafe(16)
+
+
+async def _body(receive: Any) -> dict[str, Any]:
+    chunks = []
+    while True:
+        message = await receive()
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            break
+    data = b"".join(chunks)
+    return json.loads(data) if data else {}
 
 
 async def _reply(send: Any, status: int, payload: object) -> None:

@@ -30,10 +30,11 @@ from .._history import history_filter
 from ..errors import QueryError, RegistryError, StoreError, error_class
 from ..events import Callback, RegistryEvent, Subscription
 from ..metadata import ModelMetadata
-from ..names import validate_alias, validate_name
+from ..names import validate_name
 from ..records import ModelInfo, SearchPage
 from ..semver import parse_version
 from ._events import EventStream
+from ._governance import GovernanceMethods  # alias moves and the policies and promotions that govern them
 from ._records import annotation_body, at_param, model_info, search_page, search_params
 
 __all__ = ["CA_BUNDLE_ENV", "RegistryClient"]
@@ -99,7 +100,7 @@ def _tls_failure(url: str, exc: BaseException) -> StoreError | None:
     return None
 
 
-class RegistryClient:
+class RegistryClient(GovernanceMethods):
     """A ModelRegistry whose registry lives on a modelreg server; reuses connections, thread-safe.
 
     ``url`` is the server's base URL (a path prefix is allowed, e.g. behind a proxy);
@@ -257,20 +258,6 @@ class RegistryClient:
         parse_version(str_arg("version", version))
         params = {"force": "true"} if force else None
         self._call("DELETE", self._version_path(name, version), params=params)
-
-    def set_alias(self, name: str, alias: str, version: str) -> None:
-        """Point ``alias`` at a version, moving it if it exists."""
-        validate_name(name)
-        validate_alias(alias)
-        parse_version(str_arg("version", version))
-        self._call("PUT", _paths.fill(_paths.ALIAS, name=name, alias=alias),
-                   content=json.dumps({"version": version}), headers={"Content-Type": "application/json"})
-
-    def remove_alias(self, name: str, alias: str) -> None:
-        """Delete an alias (AliasNotFoundError if it does not exist)."""
-        validate_name(name)
-        validate_alias(alias)
-        self._call("DELETE", _paths.fill(_paths.ALIAS, name=name, alias=alias))
 
     def annotate(
         self, name: str, version: str, *, description: str | None = None, set_tags: Mapping[str, str] | None = None,

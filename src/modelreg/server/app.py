@@ -42,7 +42,7 @@ _access = logging.getLogger("modelreg.access")
 _NO_QUERY: Mapping[str, str] = {}
 _MAX_QUERY_FIELDS = 16
 _NO_CONTENT = frozenset({204, 304})
-_BODY_METHODS = frozenset({"PUT", "PATCH"})
+_BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 
 
 def _segments(scope: Scope) -> list[str]:

@@ -19,6 +19,9 @@ from ..events import EVENT_KINDS
 from ..metadata import LIMITS
 from ..names import ALIAS_PATTERN, NAME_PATTERN
 from ..semver import MAX_RANGE_LENGTH, MAX_VERSION_LENGTH
+from .openapi_governance import Kit
+from .openapi_governance import operations as governance_operations
+from .openapi_governance import schemas as governance_schemas
 from .paging import DEFAULT_LIMIT
 from .problems import HTTP_CODES
 from .routes import MAX_CHANGES, ROUTES
@@ -126,6 +129,7 @@ def _schemas() -> dict[str, Any]:
                         "description": "resolve?at=: the version named then, unregistered since (no metadata left).",
                         "properties": {"name": {"type": "string"}, "version": {"type": "string"},
                                        "unregistered": {"const": True}}},
+        **_governance_schemas(),
         "AliasTarget": {"type": "object", "additionalProperties": False, "required": ["version"],
                         "properties": {"version": {"type": "string", "pattern": _VERSION_PATTERN,
                                                    "examples": ["1.2.0"]}}},
@@ -158,16 +162,18 @@ _ERRORS = {
     "invalid_query, with its 1-based 'position' when it has one).",
     "401": "No valid bearer token (code unauthorized).",
     "403": "The token's role is too low, or (registering) the model is outside its scope (code forbidden).",
-    "404": "No such model version or alias (code version_not_found, alias_not_found).",
-    "409": "Duplicate version, or an alias points at the version or model (code duplicate_version, version_in_use).",
+    "404": "No such model version, alias, policy or promotion request (code version_not_found, alias_not_found, "
+    "policy_not_found, promotion_not_found).",
+    "409": "Duplicate version, an alias points at the version or model (code duplicate_version, version_in_use), "
+    "or an alias policy refuses the change, naming each failed requirement (code policy_violation).",
     "410": "Events before the requested revision are no longer kept (code events_unavailable), or the store "
     "has not reached it: a different, recreated or restored store (code unknown_revision).",
     "413": "The body is over the server's limit (code payload_too_large).",
     "415": "The body is not sent as application/json (charset utf-8 if any) (code unsupported_media_type).",
     "408": "The request's headers or body did not arrive within the server's timeout (code request_timeout); "
     "the connection is closed.",
-    "422": "Invalid name, version, range, metadata or annotation, e.g. changing a recorded metric (code "
-    "invalid_name, invalid_version, invalid_metadata, invalid_body).",
+    "422": "Invalid name, version, range, metadata, annotation or policy, e.g. changing a recorded metric (code "
+    "invalid_name, invalid_version, invalid_metadata, invalid_policy, invalid_body).",
     "431": "The request line and headers are over the server's limit (code headers_too_large); the connection "
     "is closed.",
     "503": "The store is unavailable (code store_unavailable), or every connection up to the server's cap is "
@@ -293,9 +299,11 @@ def _operations() -> dict[str, dict[str, Any]]:
         _paths.ALIASES: {"get": _op("A model's aliases (at=T: as they stood then)", [_P_NAME, _P_AT],
                                                      {"200": _ok("Alias to version", "Aliases")}, _API_ERRORS)},
         _paths.ALIAS: {
-            "put": _op("Point an alias at a version, moving it if it exists (admin role)", [_P_NAME, _P_ALIAS],
+            "put": _op("Point an alias at a version, moving it if it exists (write role; its policy, if any, decides)",
+                       [_P_NAME, _P_ALIAS],
                        {"204": _ok("Set")}, (*write_errors, "415"), body="AliasTarget"),
-            "delete": _op("Remove an alias (admin role)", [_P_NAME, _P_ALIAS], {"204": _ok("Removed")},
+            "delete": _op("Remove an alias (write role; its policy, if any, decides)", [_P_NAME, _P_ALIAS],
+                          {"204": _ok("Removed")},
                           write_errors),
         },
         _paths.HISTORY: {"get": _op("A model's changes, oldest first, optionally only one version's or some kinds "
@@ -333,7 +341,20 @@ def _operations() -> dict[str, dict[str, Any]]:
         _paths.DOCS: {"get": _op("Interactive documentation", [], {"200": {
             "description": "HTML", "content": {"text/html": {"schema": {"type": "string"}}}}},
             ("400", "413"), public=True)},
+        **_governance_operations(),
     }
+
+
+def _kit() -> Kit:
+    return Kit(_op, _ok, _param, _ref, _P_NAME, _P_ALIAS, _API_ERRORS)
+
+
+def _governance_schemas() -> dict[str, Any]:
+    return governance_schemas(_kit())
+
+
+def _governance_operations() -> dict[str, dict[str, Any]]:
+    return governance_operations(_kit())
 
 
 def _described() -> dict[str, Any]:
@@ -402,9 +423,18 @@ td{padding:.1rem .6rem;vertical-align:top;border-bottom:1px solid #eee}
 """
 
 
+_GOVERNANCE_EXAMPLES: dict[str, Any] = {
+    "Policy": {"require": ["metrics.top1 >= 0.75"], "must_not_regress": ["metrics.top1"], "approvals": 2},
+    "PromotionCreate": {"name": "resnet50", "alias": "production", "version": "1.5.0", "reason": "beats 1.4.2"},
+    "Rejection": {"reason": "wait for the v3 eval"},
+}
+
+
 def _example_body(schema_name: str) -> str:
     if schema_name == "AliasTarget":
         return '{"version": "1.0.0"}'
+    if schema_name in _GOVERNANCE_EXAMPLES:
+        return json.dumps(_GOVERNANCE_EXAMPLES[schema_name], indent=2)
     if schema_name in ("Annotation", "ModelAnnotation"):
         body: dict[str, Any] = {"description": "Fine-tuned", "set_tags": {"team": "vision"}, "remove_tags": ["wip"]}
         if schema_name == "Annotation":

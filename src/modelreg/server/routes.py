@@ -17,6 +17,17 @@ from ..metadata import ModelMetadata
 from ..semver import parse_version
 from .auth import Role
 from .call import PROBLEM, Call, Endpoint, Reply, Route, dumps
+from .governance import (
+    PROMOTION_QUERY,
+    approve_promotion,
+    get_policy,
+    get_promotion,
+    list_promotions,
+    put_policy,
+    reject_promotion,
+    remove_policy,
+    request_promotion,
+)
 from .inputs import flag, json_object, loads_strict
 from .paging import page_after, page_request
 from .problems import HTTPProblem, problem_for_error
@@ -297,9 +308,24 @@ ROUTES: tuple[Route, ...] = (
     _route(_paths.ALIASES, GET=Endpoint(get_aliases, Role.READ, frozenset({"at"}))),
     _route(
         _paths.ALIAS,
-        PUT=Endpoint(set_alias, Role.ADMIN),
-        DELETE=Endpoint(remove_alias, Role.ADMIN),
+        # write, not admin: an alias's policy (set by admins only) is what governs who may move it how.
+        PUT=Endpoint(set_alias, Role.WRITE),
+        DELETE=Endpoint(remove_alias, Role.WRITE),
     ),
+    _route(
+        _paths.POLICY,
+        GET=Endpoint(get_policy, Role.READ),
+        PUT=Endpoint(put_policy, Role.ADMIN),
+        DELETE=Endpoint(remove_policy, Role.ADMIN),
+    ),
+    _route(
+        _paths.PROMOTIONS,
+        GET=Endpoint(list_promotions, Role.READ, PROMOTION_QUERY),
+        POST=Endpoint(request_promotion, Role.WRITE),
+    ),
+    _route(_paths.PROMOTION, GET=Endpoint(get_promotion, Role.READ)),
+    _route(_paths.PROMOTION_APPROVE, POST=Endpoint(approve_promotion, Role.WRITE)),
+    _route(_paths.PROMOTION_REJECT, POST=Endpoint(reject_promotion, Role.WRITE)),
     _route(_paths.HISTORY, GET=Endpoint(history, Role.READ, _PAGED | {"version", "kinds"})),
     _route(_paths.SEARCH, GET=Endpoint(search, Role.READ, SEARCH_QUERY)),
     _route(_paths.EVENTS, GET=Endpoint(events, Role.READ, frozenset({"since"}))),
