@@ -16,6 +16,7 @@ from click.testing import CliRunner, Result
 from modelreg.cli._context import exit_code_for
 from modelreg.cli.app import cli
 from modelreg.errors import InvalidPolicyError, PolicyError, PolicyNotFoundError, PromotionNotFoundError
+from support.serverkit import StartServer
 
 ENV: dict[str, str | None] = {"MODELREG_URL": None, "MODELREG_TOKEN": None, "MODELREG_ACTOR": None,
                               "COLUMNS": "160", "FORCE_COLOR": None, "NO_COLOR": None, "TTY_COMPATIBLE": None}
@@ -413,3 +414,48 @@ def test_history_shows_each_governance_step_with_its_request_id_reason_and_final
         "promotion_rejected production alice request 2: still serving",
     ]
     assert lines[-3].split()[2:] == ["alias_set", "1.5.0", "production", "bob"]
+
+
+# -- over a real server: the worked example of docs/governance.md ---------------------------------------------
+
+
+def test_over_a_server_a_ci_token_requests_two_people_approve_and_history_names_each_token(
+    start_server: StartServer, tmp_path: Path
+) -> None:
+    tokens = tmp_path / "tokens.json"
+    secret = {}
+    for name, role in (("ops", "admin"), ("ci", "write"), ("alice", "write"), ("bob", "write")):
+        added = CliRunner(env=ENV).invoke(cli, ["tokens", "add", name, role, "--file", str(tokens)])
+        assert added.exit_code == 0, added.stderr
+        secret[name] = added.stdout.strip()
+    server = start_server(tokens_file=str(tokens))
+
+    def as_(name: str, *args: str) -> list[str]:
+        return [server.url, "--token", secret[name], *args]
+
+    for version, top1 in (("1.4.2", "0.761"), ("1.5.0", "0.784")):
+        ok(*as_("ci", "register", "resnet50", version, "--artifact", f"s3://m/{version}", "--metric",
+                f"top1={top1}", "--metric", "latency_ms=12"))
+    ok(*as_("ci", "alias", "set", "resnet50", "production", "1.4.2"))  # write moves an alias without a policy
+    assert "needs the admin role" in error_line(fails(*as_("ci", "policy", "set", "resnet50", "production",
+                                                           "--approvals", "2"), code=7))
+    ok(*as_("ops", "policy", "set", "resnet50", "production", *GATES, "--approvals", "2"))
+    assert "modelreg promote request" in error_line(
+        fails(*as_("ci", "alias", "set", "resnet50", "production", "1.5.0"), code=8))
+    assert "names the caller by its token" in fails(
+        *as_("alice", "promote", "approve", "1", "--actor", "alice"), code=2)
+
+    assert ok(*as_("ci", "promote", "request", "resnet50", "production", "1.5.0", "--reason", "beats 1.4.2")
+              ).stdout.endswith("approved 0/2, waiting for 2 more\n")
+    assert "ci requested promotion 1" in error_line(fails(*as_("ci", "promote", "approve", "1"), code=8))
+    assert ok(*as_("alice", "promote", "approve", "1")).stdout.endswith("approved 1/2, waiting for 1 more\n")
+    assert ok(*as_("bob", "promote", "approve", "1")).stdout == (
+        "approved: resnet50 production now -> 1.5.0 (promotion 1, approved by alice, bob)\n")
+
+    assert ok(*as_("bob", "resolve", "resnet50", "production")).stdout == "1.5.0\n"
+    events = json_out(*as_("bob", "history", "resnet50"))[-5:]
+    assert [(e["kind"], e["actor"]) for e in events] == [
+        ("policy_set", "ops"), ("promotion_requested", "ci"), ("promotion_approved", "alice"),
+        ("promotion_approved", "bob"), ("alias_set", "bob"),
+    ]
+    assert "request 1, final" in ok(*as_("bob", "history", "resnet50")).stdout

@@ -197,8 +197,9 @@ def _print_requests(found: list[PromotionRequest], required: dict[tuple[str, str
         raise CliFailure(f"promote ls needs rich, which is not installed ({exc}); install it with: "
                          "pip install 'modelreg[cli]' (or use --json)") from exc
     table = Table(box=box.SIMPLE, safe_box=True, pad_edge=False, show_edge=False)
-    for header in ("ID", "MODEL", "ALIAS", "VERSION", "STATE", "REQUESTED BY", "APPROVALS", "REASON"):
-        table.add_column(header, justify="right" if header == "ID" else "left", overflow="fold")
+    for header in ("ID", "MODEL", "ALIAS", "VERSION", "STATE", "REQUESTED BY", "APPROVALS"):
+        table.add_column(header, justify="right" if header == "ID" else "left", no_wrap=True)
+    table.add_column("REASON", overflow="fold")  # the one column that wraps on a narrow terminal
     for r in found:
         reason = r.reason if r.state != "rejected" or not r.decision_reason else (
             f"{r.reason} (rejected: {r.decision_reason})" if r.reason else f"(rejected: {r.decision_reason})"
@@ -207,4 +208,9 @@ def _print_requests(found: list[PromotionRequest], required: dict[tuple[str, str
             str(r.id), r.name, r.alias, r.version if r.version is not None else "(remove)", r.state,
             r.requested_by or "-", f"{len(r.approvals)}/{required[(r.name, r.alias)]}", " ".join(reason.split()),
         )
-    Console(highlight=False).print(table)
+    console = Console(highlight=False)
+    if not console.is_terminal:  # into a file or a pipe: whole lines, not wrapped at 80 columns
+        console = Console(highlight=False, width=100_000)
+    with console.capture() as captured:
+        console.print(table)
+    click.echo("\n".join(line.rstrip() for line in captured.get().splitlines()))  # no padding after the last cell
