@@ -7,6 +7,9 @@ Each refusal is checked for its one-line message, its exit code and that nothing
 from __future__ import annotations
 
 import json
+import re
+import shlex
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -14,8 +17,10 @@ import pytest
 from click.testing import CliRunner, Result
 
 from modelreg.cli._context import exit_code_for
+from modelreg.cli._output import event_line
 from modelreg.cli.app import cli
 from modelreg.errors import InvalidPolicyError, PolicyError, PolicyNotFoundError, PromotionNotFoundError
+from modelreg.events import RegistryEvent, freeze_detail
 from support.serverkit import StartServer
 
 ENV: dict[str, str | None] = {"MODELREG_URL": None, "MODELREG_TOKEN": None, "MODELREG_ACTOR": None,
@@ -459,3 +464,56 @@ def test_over_a_server_a_ci_token_requests_two_people_approve_and_history_names_
         ("promotion_approved", "bob"), ("alias_set", "bob"),
     ]
     assert "request 1, final" in ok(*as_("bob", "history", "resnet50")).stdout
+
+
+GOVERNANCE_DOC = Path(__file__).resolve().parents[2] / "docs" / "governance.md"
+_TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?\+00:00")
+
+
+def _example_steps() -> list[tuple[str, list[str]]]:
+    """The worked example's ``$ modelreg ...`` commands (continuations joined), each with the lines it shows."""
+    text = GOVERNANCE_DOC.read_text(encoding="utf-8").split("### Worked example", 1)[1].split("\n#", 1)[0]
+    steps: list[tuple[str, list[str]]] = []
+    for block in re.findall(r"```console\n(.*?)```", text, re.DOTALL):
+        lines = iter(block.splitlines())
+        for line in lines:
+            if line.startswith("$ "):
+                command = line[2:]
+                while command.endswith("\\"):
+                    command = command[:-1] + next(lines).strip()
+                steps.append((command, []))
+            else:
+                steps[-1][1].append(line)
+    return steps
+
+
+def test_the_worked_example_in_docs_governance_md_runs_as_shown(start_server: StartServer, tmp_path: Path) -> None:
+    steps = _example_steps()
+    assert len(steps) >= 20
+    tokens, secret = tmp_path / "tokens.json", {}
+    for command, shown in steps:
+        if command.startswith("modelreg tokens add"):  # modelreg tokens add NAME ROLE --file tokens.json > NAME.token
+            words = shlex.split(command.split(">")[0])
+            added = CliRunner(env=ENV).invoke(cli, [*words[1:-1], str(tokens)])
+            assert added.exit_code == 0 and shown == [], (command, added.stderr)
+            secret[f"${words[3].upper()}"] = added.stdout.strip()
+    server = start_server(tokens_file=str(tokens))
+    for command, shown in steps:
+        words = shlex.split(command)
+        if words[0] != "modelreg" or words[1] == "tokens" or "serve" in words:
+            continue  # the tokens were added and the server started above; export and OPS=... are shell
+        result = CliRunner(env={**ENV, "MODELREG_URL": server.url}).invoke(
+            cli, [secret.get(word, word) for word in words[1:]], catch_exceptions=False)
+        assert result.exit_code in (0, 7, 8), (command, result.stderr)
+        got = [_TIME.sub("T", line) for line in result.stderr.splitlines() + result.stdout.splitlines()]
+        assert got == [_TIME.sub("T", line) for line in shown], command
+
+
+def test_watch_lines_carry_the_same_few_words_of_detail() -> None:
+    at = datetime(2026, 1, 5, 12, 30, tzinfo=UTC)
+    approved = RegistryEvent("promotion_approved", "resnet50", "1.5.0", "production", 9, at, "bob",
+                             freeze_detail({"id": 1, "final": True}))
+    plain = RegistryEvent("alias_set", "resnet50", "1.5.0", "production", 10, at, "bob")
+    assert event_line(approved) == ("r9 2026-01-05T12:30:00+00:00 promotion_approved resnet50 1.5.0 alias=production "
+                                    "by=bob (request 1, final)")
+    assert event_line(plain) == "r10 2026-01-05T12:30:00+00:00 alias_set resnet50 1.5.0 alias=production by=bob"
