@@ -43,14 +43,8 @@ from .records import SearchPage
 from .semver import SemVer, parse_version
 
 __all__ = [
-    "MAX_CURSOR_LENGTH",
-    "MAX_LIMIT",
-    "MISSING",
-    "Candidate",
-    "compile_order",
-    "compile_where",
-    "field_getter",
-    "run_search",
+    "MAX_CURSOR_LENGTH", "MAX_LIMIT", "MISSING", "Candidate",
+    "compile_order", "compile_where", "field_getter", "run_search",
 ]
 
 SortKey = Callable[[Candidate], tuple[Any, ...]]

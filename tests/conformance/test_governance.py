@@ -103,7 +103,8 @@ def test_a_failing_requirement_names_itself_and_the_actual_value_and_changes_not
 ) -> None:
     _versions(registry)
     registry.set_alias("resnet50", "production", "1.4.2")
-    registry.set_alias_policy("resnet50", "production", AliasPolicy(require=GATES.require, must_not_regress=["metrics.top1"]))
+    gates = AliasPolicy(require=GATES.require, must_not_regress=["metrics.top1"])
+    registry.set_alias_policy("resnet50", "production", gates)
     before = registry.history("resnet50")
     with pytest.raises(PolicyError, match=r"metrics\.top1 >= 0\.75 \(metrics\.top1 is 0\.7\)") as raised:
         registry.set_alias("resnet50", "production", "1.6.0")
@@ -149,7 +150,9 @@ def test_set_alias_and_remove_alias_on_an_alias_needing_approvals_say_to_request
     assert governed.history("resnet50") == before
 
 
-def test_a_request_two_others_approve_moves_the_alias_and_history_tells_it_all(governed: ModelRegistry, act: Any) -> None:
+def test_a_request_two_others_approve_moves_the_alias_and_history_tells_it_all(
+    governed: ModelRegistry, act: Any
+) -> None:
     start = len(governed.history("resnet50"))
     with act("ci") as ci:
         request = ci.request_promotion("resnet50", "production", "1.5.0", reason="beats 1.4.2 on v2 eval")
@@ -238,7 +241,9 @@ def test_removing_a_protected_alias_takes_a_request_with_no_version(governed: Mo
     with act("alice") as alice:
         alice.approve_promotion(request.id)
     assert "production" not in governed.get_aliases("resnet50")
-    assert _kinds(governed, -2) == [("promotion_approved", None, "production"), ("alias_removed", "1.4.2", "production")]
+    assert _kinds(governed, -2) == [
+        ("promotion_approved", None, "production"), ("alias_removed", "1.4.2", "production"),
+    ]
 
 
 def test_a_request_needing_no_approvals_moves_the_alias_at_once(registry: ModelRegistry, act: Any) -> None:

@@ -106,8 +106,14 @@ SAMPLES: dict[tuple[str, str], list[Sample]] = {
     ("/api/v1/models/{name}/aliases/{alias}", "PUT"): [Sample("/aliases/staging", body='{"version": "1.1.0"}')],
     ("/api/v1/models/{name}/aliases/{alias}", "DELETE"): [Sample("/aliases/production")],
     ("/api/v1/models/{name}/history", "GET"): [Sample("/history"), Sample("/history", "?limit=1&kinds=registered")],
+    ("/api/v1/models/{name}/aliases/{alias}/policy", "GET"): [Sample("/aliases/production/policy")],
+    ("/api/v1/models/{name}/aliases/{alias}/policy", "PUT"): [
+        Sample("/aliases/staging/policy", body='{"require": ["metrics.top1 >= 0"]}'),
+    ],
+    ("/api/v1/models/{name}/aliases/{alias}/policy", "DELETE"): [Sample("/aliases/production/policy")],
 }
-CREATES = {("/api/v1/models/{name}/versions/{version}", "PUT")}  # out of scope: 403, existing or not
+# Out of scope: 403, existing or not (a policy may be set before the model's first version, so setting one creates).
+CREATES = {("/api/v1/models/{name}/versions/{version}", "PUT"), ("/api/v1/models/{name}/aliases/{alias}/policy", "PUT")}
 
 MODEL_ROUTES = [(route.template, method) for route in ROUTES if route.model is not None for method in route.methods]
 OTHER_ROUTES = [(route.template, method) for route in ROUTES if route.model is None for method in route.methods]
@@ -165,8 +171,45 @@ def test_every_route_that_names_no_model_is_checked_below() -> None:
     checked = {
         ("/api/v1/models", "GET"), ("/api/v1/search", "GET"), ("/api/v1/events", "GET"), ("/api/v1/changes", "GET"),
         ("/metrics", "GET"), ("/healthz", "GET"), ("/readyz", "GET"), ("/openapi.json", "GET"), ("/docs", "GET"),
+        ("/api/v1/promotions", "GET"), ("/api/v1/promotions", "POST"), ("/api/v1/promotions/{id}", "GET"),
+        ("/api/v1/promotions/{id}/approve", "POST"), ("/api/v1/promotions/{id}/reject", "POST"),
     }
     assert set(OTHER_ROUTES) <= checked, f"routes without a scope test: {sorted(set(OTHER_ROUTES) - checked)}"
+
+
+def _requested(http: httpx.Client, name: str) -> int:
+    """A pending request (by the unscoped token) to point ``name``'s production at 1.1.0, under a 1-approval policy."""
+    policy = send(http, "all", "PUT", f"/api/v1/models/{name}/aliases/production/policy", '{"approvals": 1}')
+    assert policy.status_code == 200, policy.text
+    made = send(http, "all", "POST", "/api/v1/promotions",
+                json.dumps({"name": name, "alias": "production", "version": "1.1.0", "reason": "r"}))
+    assert made.status_code == 201, made.text
+    return int(made.json()["id"])
+
+
+def test_promotions_of_models_outside_the_scope_answer_as_requests_that_do_not_exist(http: httpx.Client) -> None:
+    inside, outside, missing = names()
+    seed(http, inside)
+    seed(http, outside)
+    mine, theirs = _requested(http, inside), _requested(http, outside)
+    nothing = theirs + 1000  # no such request
+    listed = [r["id"] for r in send(http, "scoped", "GET", "/api/v1/promotions").json()["promotions"]]
+    assert mine in listed and theirs not in listed
+    assert send(http, "scoped", "GET", f"/api/v1/promotions?name={outside}").json() == {"promotions": []}
+    before = revision(http)
+    for method, rest, body in [("GET", "", None), ("POST", "/approve", None), ("POST", "/reject", '{"reason": "x"}')]:
+        hidden = send(http, "scoped", method, f"/api/v1/promotions/{theirs}{rest}", body)
+        absent = send(http, "scoped", method, f"/api/v1/promotions/{nothing}{rest}", body)
+        assert hidden.status_code == 404 and hidden.json()["code"] == "promotion_not_found"
+        assert hidden.content.replace(str(theirs).encode(), b"N") == absent.content.replace(str(nothing).encode(), b"N")
+    ask_for = {"alias": "production", "version": "1.1.0"}
+    hidden = send(http, "scoped", "POST", "/api/v1/promotions", json.dumps({"name": outside, **ask_for}))
+    absent = send(http, "scoped", "POST", "/api/v1/promotions", json.dumps({"name": missing, **ask_for}))
+    assert hidden.status_code == 404 and answer(hidden, outside) == answer(absent, missing)
+    assert revision(http) == before, "a scoped token changed a model outside its scope"
+    approved = send(http, "scoped", "POST", f"/api/v1/promotions/{mine}/approve")  # in scope it works
+    assert approved.status_code == 200 and approved.json()["state"] == "approved", approved.text
+    assert approved.json()["decided_by"] == "scoped"
 
 
 def test_the_model_list_and_its_pages_hold_only_the_scope(http: httpx.Client) -> None:

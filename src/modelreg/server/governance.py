@@ -110,6 +110,8 @@ async def request_promotion(call: Call) -> Reply:
     _unknown(data, _REQUEST_FIELDS)
     name = _field(data, "name", str, "a model name (a string)")
     alias = _field(data, "alias", str, "an alias name (a string)")
+    if "version" not in data:  # never read a forgotten version as null: that would remove the alias
+        raise HTTPProblem("invalid_body", "field 'version' is required: a version, or null to remove the alias")
     version = _field(data, "version", str, "a version (a string), or null to remove the alias", nullable=True)
     reason = _field(data, "reason", str, "a string", nullable=True) or ""
     call.enter(name)  # a model outside the caller's scope: served as one that does not exist

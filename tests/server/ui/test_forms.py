@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from factories import metadata
-from modelreg import MemoryRegistry, ModelRegistry, open_registry
+from modelreg import AliasPolicy, MemoryRegistry, ModelRegistry, open_registry
 from modelreg.errors import MetadataError
 from modelreg.server.auth import Role
 from modelreg.server.ui.forms import parse_metric
@@ -143,8 +143,8 @@ def test_bad_alias_input_shows_the_registrys_message_and_changes_nothing(
 
 
 def test_the_forms_take_their_roles_from_the_api_route_table() -> None:
-    assert api_role("/api/v1/models/{name}/aliases/{alias}", "PUT") is Role.ADMIN
-    assert write_role("set_alias") is Role.ADMIN and write_role("remove_alias") is Role.ADMIN
+    assert api_role("/api/v1/models/{name}/aliases/{alias}", "PUT") is Role.WRITE  # an alias's policy governs it
+    assert write_role("set_alias") is Role.WRITE and write_role("remove_alias") is Role.WRITE
     assert write_role("annotate") is Role.WRITE and write_role("annotate_model") is Role.WRITE
     assert write_role("unregister") is Role.WRITE and write_role("force") is Role.ADMIN
     with pytest.raises(KeyError):
@@ -173,28 +173,49 @@ def test_a_read_token_sees_no_form_and_its_forged_posts_are_refused(
     assert registry.get_metadata("resnet50", "1.4.2").description == ""
 
 
-def test_a_write_token_annotates_but_may_not_move_an_alias(
+def test_a_write_token_annotates_and_moves_an_alias_but_may_not_force(
     registry: ModelRegistry, browser: Callable[..., UIClient]
 ) -> None:
     ui = browser("writer")
     model_page = ui.get(MODEL).text
-    assert _form_actions(model_page) == {ANNOTATE_MODEL}  # no alias form: the API needs admin for that
+    assert _form_actions(model_page) == {ANNOTATE_MODEL, ALIASES}  # the alias form: the API needs write for it
     version_page = ui.get("/models/resnet50/versions/1.4.2").text
-    assert _form_actions(version_page) == {ANNOTATE, UNREGISTER}
+    assert _form_actions(version_page) == {ANNOTATE, UNREGISTER, ALIASES}
     assert 'name="force"' not in version_page  # force needs admin
     csrf = csrf_field(version_page)
-    refused = ui.post(ALIASES, {"csrf": csrf, **MOVE, "confirm": "yes"})
-    assert refused.status_code == 403 and "admin" in refused.text
     forced = ui.post(UNREGISTER, {"csrf": csrf, "force": "yes", "confirm": "yes"})
     assert forced.status_code == 403
-    assert registry.get_aliases("resnet50") == {"production": "1.3.0"}
     assert registry.has_version("resnet50", "1.4.2")
+    moved = ui.post(ALIASES, {"csrf": csrf, **MOVE, "confirm": "yes"})
+    assert moved.status_code == 303, moved.text
+    assert registry.get_aliases("resnet50") == {"production": "1.4.2"}
+    assert registry.history("resnet50")[-1].actor == "writer"
 
     done = ui.post(ANNOTATE, {"csrf": csrf, "tag_key": "stage", "tag_value": "qa", "confirm": "yes"})
     assert done.status_code == 303
     assert done.headers["location"] == "/models/resnet50/versions/1.4.2?notice=version-annotated"
     assert registry.get_metadata("resnet50", "1.4.2").tags == {"team": "vision", "stage": "qa"}
     assert registry.history("resnet50")[-1].actor == "writer"
+
+
+@pytest.mark.parametrize(
+    ("policy", "says"),
+    [
+        (AliasPolicy(approvals=2), "needs 2 approval(s); request a promotion instead"),
+        (AliasPolicy(require=["metrics.top1 >= 0.99"]), "requires metrics.top1 >= 0.99 (metrics.top1 is"),
+    ],
+)
+def test_an_alias_form_the_policy_refuses_shows_its_message_on_a_409_page(
+    registry: ModelRegistry, browser: Callable[..., UIClient], policy: AliasPolicy, says: str
+) -> None:
+    registry.set_alias_policy("resnet50", "production", policy)
+    before = registry.history("resnet50")
+    ui = browser("writer")
+    refused = ui.post(ALIASES, {"csrf": ui.csrf(MODEL), **MOVE, "confirm": "yes"})
+    assert refused.status_code == 409, refused.text
+    assert says in alert(refused.text) and "Traceback" not in refused.text
+    assert registry.get_aliases("resnet50") == {"production": "1.3.0"}
+    assert registry.history("resnet50") == before
 
 
 def test_an_admin_sees_every_form_and_the_force_box(browser: Callable[..., UIClient]) -> None:
