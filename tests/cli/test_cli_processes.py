@@ -403,10 +403,14 @@ def test_serve_with_tokens_checks_the_cli_token_and_records_the_actor(
     assert cli(tokens["reader"], "models").returncode == 0
     assert cli(tokens["reader"], "register", "m", "1.0.0", "--artifact", "a").returncode == 7
     assert cli(tokens["writer"], "register", "m", "1.0.0", "--artifact", "a").returncode == 0
-    assert cli(tokens["writer"], "alias", "set", "m", "production", "1.0.0").returncode == 7  # admin only
-    assert cli(tokens["ops"], "alias", "set", "m", "production", "1.0.0").returncode == 0
+    assert cli(tokens["reader"], "alias", "set", "m", "production", "1.0.0").returncode == 7
+    assert cli(tokens["writer"], "alias", "set", "m", "production", "1.0.0").returncode == 0  # no policy: write
+    assert cli(tokens["writer"], "policy", "set", "m", "production", "--approvals", "1").returncode == 7  # admin only
+    assert cli(tokens["ops"], "policy", "set", "m", "production", "--approvals", "1").returncode == 0
     history = json.loads(cli(tokens["reader"], "--json", "history", "m").stdout)
-    assert [(e["kind"], e["actor"]) for e in history] == [("registered", "writer"), ("alias_set", "ops")]
+    assert [(e["kind"], e["actor"]) for e in history] == [
+        ("registered", "writer"), ("alias_set", "writer"), ("policy_set", "ops"),
+    ]
 
     server.send_signal(signal.SIGTERM)
     assert server.wait(timeout=WAIT) == 0

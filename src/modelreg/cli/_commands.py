@@ -12,7 +12,7 @@ from ..errors import VersionInUseError, VersionNotFoundError
 from ..events import EVENT_KINDS
 from ..names import validate_name
 from ._context import CliFailure, RegistryGroup, Session, force_hint, json_option, pass_session, print_json
-from ._output import aliases_of, metadata_lines, print_table, version_document
+from ._output import aliases_of, event_detail, metadata_lines, print_table, version_document
 from ._parse import (
     KeyValue,
     Rfc3339DateTime,
@@ -260,10 +260,14 @@ def history(session: Session, name: str, version: str | None, kinds: tuple[str, 
     if session.as_json:
         print_json([event.to_dict() for event in events])
     elif events:
-        print_table(
-            ("REV", "AT", "KIND", "VERSION", "ALIAS", "ACTOR"),
-            ((e.revision, e.at.isoformat(timespec="seconds"), e.kind, e.version, e.alias, e.actor) for e in events),
-        )
+        rows: list[tuple[object, ...]] = [
+            (e.revision, e.at.isoformat(timespec="seconds"), e.kind, e.version, e.alias, e.actor, event_detail(e))
+            for e in events
+        ]
+        headers: tuple[str, ...] = ("REV", "AT", "KIND", "VERSION", "ALIAS", "ACTOR", "DETAIL")
+        if not any(row[-1] for row in rows):  # the column only when some change has a detail to show
+            headers, rows = headers[:-1], [row[:-1] for row in rows]
+        print_table(headers, rows)
     elif filtered:
         click.echo(f"no changes of model {name!r} match the filter", err=True)
     else:  # versions but no events: memory:// keeps only the latest ones

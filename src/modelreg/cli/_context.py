@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import IO, Any, Concatenate, ParamSpec, TypeVar, cast
 from urllib.parse import urlsplit
@@ -12,13 +14,18 @@ from urllib.parse import urlsplit
 import click
 
 from .._config import redact_url
+from .._plans import acting_as
 from ..errors import (
     AliasNotFoundError,
     DuplicateVersionError,
     EventsUnavailableError,
     InvalidNameError,
+    InvalidPolicyError,
     InvalidVersionError,
     MetadataError,
+    PolicyError,
+    PolicyNotFoundError,
+    PromotionNotFoundError,
     QueryError,
     RegistryError,
     StoreError,
@@ -30,13 +37,17 @@ from ..registry import EventLog, ModelRegistry
 from ..urls import default_registry_url, open_registry
 
 __all__ = [
+    "ACTOR_ENV",
     "EXIT_AUTH",
     "EXIT_CODES",
     "EXIT_GENERIC",
+    "EXIT_POLICY",
     "EXIT_USAGE",
     "CliFailure",
     "RegistryGroup",
     "Session",
+    "acting",
+    "actor_option",
     "exit_code_for",
     "force_hint",
     "json_option",
@@ -44,9 +55,12 @@ __all__ = [
     "print_json",
 ]
 
+ACTOR_ENV = "MODELREG_ACTOR"
+
 EXIT_GENERIC = 1
 EXIT_USAGE = 2  # click's own code for usage errors; bad option values share it
 EXIT_AUTH = 7
+EXIT_POLICY = 8  # an alias policy refused the change: a script can tell "needs approval" from a failure
 # A server refusing the token arrives as a plain RegistryError carrying the HTTP layer's code.
 _AUTH_CODES = frozenset({"unauthorized", "forbidden"})
 
@@ -55,6 +69,8 @@ EXIT_CODES: dict[type[RegistryError], int] = {
     RegistryError: EXIT_GENERIC,
     VersionNotFoundError: 3,
     AliasNotFoundError: 3,
+    PolicyNotFoundError: 3,
+    PromotionNotFoundError: 3,
     DuplicateVersionError: 4,
     VersionInUseError: 4,
     EventsUnavailableError: 3,
@@ -62,6 +78,8 @@ EXIT_CODES: dict[type[RegistryError], int] = {
     InvalidNameError: 5,
     MetadataError: 5,
     QueryError: 5,
+    InvalidPolicyError: 5,
+    PolicyError: EXIT_POLICY,
     StoreError: 6,
 }
 
@@ -82,8 +100,14 @@ def force_hint(exc: VersionInUseError) -> CliFailure:
     return CliFailure(message if message != str(exc) else f"{exc} (use --force)", exit_code_for(exc))
 
 
+# The library's PolicyError names its method and the command; on the command line only the command.
+_LIBRARY_HINT = re.compile(r" \(request_promotion[^,()]*, or: (modelreg [^()]*)\)")
+
+
 def _message_for(ctx: click.Context, exc: RegistryError) -> str:
     """The error's message; a refused token names the options that give one, not the HTTP header."""
+    if isinstance(exc, PolicyError):
+        return _LIBRARY_HINT.sub(r": \1", str(exc))
     if exc.code != "unauthorized":
         return str(exc)
     session = ctx.find_object(Session)
@@ -216,3 +240,38 @@ def print_json(value: object, *, compact: bool = False) -> None:
     else:
         text = json.dumps(value, ensure_ascii=False, allow_nan=False, indent=2)
     click.echo(text)
+
+
+def _check_actor(_ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
+    """A usage error naming --actor for a name ``acting_as`` would refuse, before anything is opened."""
+    if value is not None:
+        try:
+            with acting_as(value):
+                pass
+        except ValueError as exc:
+            raise click.BadParameter(str(exc)) from None
+    return value
+
+
+def actor_option(func: Callable[P, R]) -> Callable[P, R]:
+    """``--actor NAME`` (``$MODELREG_ACTOR``): who makes a change on a local registry, as its events record."""
+    return click.option(
+        "--actor",
+        envvar=ACTOR_ENV,
+        metavar="NAME",
+        callback=_check_actor,
+        help=f"Who makes this change, recorded in history; for a local registry (sqlite://, postgresql://, "
+        f"memory://) only: a server names the caller by its token [env {ACTOR_ENV}].",
+    )(func)
+
+
+@contextmanager
+def acting(session: Session, actor: str | None) -> Iterator[None]:
+    """Run the block's writes as ``actor``; refused for an http(s):// registry, whose server names the caller."""
+    if actor is not None and session.scheme in ("http", "https"):
+        raise click.UsageError(
+            f"--actor (or ${ACTOR_ENV}) names who acts only on a local registry; the server at "
+            f"{session.display_url} names the caller by its token (--token or $MODELREG_TOKEN), so drop --actor"
+        )
+    with acting_as(actor):
+        yield

@@ -14,6 +14,7 @@ from ..records import ModelInfo, VersionRecord
 
 __all__ = [
     "aliases_of",
+    "event_detail",
     "event_line",
     "metadata_lines",
     "model_document",
@@ -117,4 +118,55 @@ def event_line(event: RegistryEvent) -> str:
         parts.append(f"alias={event.alias}")
     if event.actor is not None:
         parts.append(f"by={event.actor}")
+    detail = event_detail(event)
+    if detail:
+        parts.append(f"({detail})")
     return " ".join(parts)
+
+
+def _one_line(text: str, limit: int = 80) -> str:
+    flat = " ".join(str(text).split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+def _request(detail: Mapping[str, Any], lead: str) -> str:
+    text = f"{lead} {detail.get('id')}"
+    if detail.get("final"):
+        text += ", final"
+    reason = detail.get("reason")
+    return f"{text}: {_one_line(reason)}" if reason else text
+
+
+def _policy(detail: Mapping[str, Any]) -> str:
+    parts = [f"approvals {detail.get('approvals', 0)}"]
+    if detail.get("require"):
+        parts.append("require " + ", ".join(detail["require"]))
+    if detail.get("must_not_regress"):
+        parts.append("must not regress " + ", ".join(detail["must_not_regress"]))
+    return "; ".join(parts)
+
+
+def _annotation(detail: Mapping[str, Any]) -> str:
+    parts = []
+    if "description" in detail:
+        parts.append("description")
+    parts += [f"+tag {key}" for key in detail.get("set_tags") or {}]
+    parts += [f"-tag {key}" for key in detail.get("remove_tags") or ()]
+    parts += [f"+metric {key}" for key in detail.get("add_metrics") or {}]
+    return ", ".join(parts)
+
+
+def event_detail(event: RegistryEvent) -> str:
+    """What an event's detail says, in a few words: the request id and reason, "final", a policy's rules."""
+    detail = event.detail
+    if detail is None:
+        return ""
+    if event.kind == "policy_set":
+        return _policy(detail)
+    if event.kind == "promotion_requested":
+        return _request(detail, "request" if event.version is not None else "removal request")
+    if event.kind in ("promotion_approved", "promotion_rejected"):
+        return _request(detail, "request")
+    if event.kind in ("annotated", "model_annotated"):
+        return _annotation(detail)
+    return ""

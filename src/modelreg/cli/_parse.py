@@ -22,6 +22,7 @@ __all__ = [
     "Rfc3339DateTime",
     "build_metadata",
     "load_metadata_file",
+    "load_object_file",
     "metric_value",
     "pairs_to_dict",
     "param_value",
@@ -126,6 +127,13 @@ class Rfc3339DateTime(_DateTimeBase):
 
 def load_metadata_file(path: Path) -> dict[str, Any]:
     """Read metadata fields from a ``.json``, ``.yaml`` or ``.yml`` file."""
+    return load_object_file(
+        path, "metadata fields (artifact_path, training_date, hyperparameters, performance_metrics, description, tags)"
+    )
+
+
+def load_object_file(path: Path, fields: str) -> dict[str, Any]:
+    """Read an object of ``fields`` (named in the error when it is not one) from a .json, .yaml or .yml file."""
     hint = "'--from-file'"
     suffix = path.suffix.lower()
     if suffix not in (".json", ".yaml", ".yml"):
@@ -133,7 +141,8 @@ def load_metadata_file(path: Path) -> dict[str, Any]:
     size = path.stat().st_size
     if size > MAX_METADATA_FILE_BYTES:
         raise click.BadParameter(
-            f"{path} is {size} bytes; metadata files are limited to {MAX_METADATA_FILE_BYTES}", param_hint=hint
+            f"{path} is {size} bytes; files given to --from-file are limited to {MAX_METADATA_FILE_BYTES}",
+            param_hint=hint,
         )
     try:
         text = path.read_text(encoding="utf-8")
@@ -141,11 +150,7 @@ def load_metadata_file(path: Path) -> dict[str, Any]:
         raise click.BadParameter(f"{path} is not UTF-8 text ({exc.reason})", param_hint=hint) from None
     data = _parse_json(path, text) if suffix == ".json" else _parse_yaml(path, text)
     if not isinstance(data, Mapping):
-        raise click.BadParameter(
-            f"{path} must hold an object of metadata fields (artifact_path, training_date, "
-            f"hyperparameters, performance_metrics, description, tags), not {type(data).__name__}",
-            param_hint=hint,
-        )
+        raise click.BadParameter(f"{path} must hold an object of {fields}, not {type(data).__name__}", param_hint=hint)
     return dict(data)
 
 

@@ -9,6 +9,8 @@ from ..urls import DEFAULT_URL_ENV
 from ._annotate import annotate, model
 from ._commands import alias, history, models, register, resolve, show, unregister, versions
 from ._context import RegistryGroup, Session
+from ._policy import policy
+from ._promote import promote
 from ._prune import prune
 from ._search import search
 from ._serve import serve
@@ -48,7 +50,8 @@ def cli(ctx: click.Context, url: str | None, token: str | None, ca_bundle: str |
 
     Errors print one line, 'error: <message>', and exit with a code per kind
     of error: 1 generic, 2 usage, 3 not found, 4 conflict, 5 invalid input,
-    6 store or server unavailable, 7 token missing or refused.
+    6 store or server unavailable, 7 token missing or refused,
+    8 refused by an alias policy.
 
     Example:
 
@@ -60,6 +63,9 @@ def cli(ctx: click.Context, url: str | None, token: str | None, ca_bundle: str |
     ctx.call_on_close(session.close)
 
 
-_COMMANDS = (models, versions, show, register, unregister, resolve, alias, history, search, annotate, model, prune)
+_COMMANDS = (
+    models, versions, show, register, unregister, resolve, alias, history, search, annotate, model, prune, policy,
+    promote,
+)
 for _command in (*_COMMANDS, watch, serve, tokens):
     cli.add_command(_command)
