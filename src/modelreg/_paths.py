@@ -31,6 +31,7 @@ __all__ = [
     "READYZ",
     "RESOLVE",
     "SEARCH",
+    "SNAPSHOT",
     "VERSION",
     "VERSIONS",
     "fill",
@@ -57,6 +58,7 @@ EVENTS = "/api/v1/events"
 CHANGES = "/api/v1/changes"
 CHANGES_LIMIT = 1000
 """Most events one ``GET /api/v1/changes`` returns (its ``limit`` parameter's maximum and default)."""
+SNAPSHOT = "/api/v1/snapshot"
 HEALTHZ = "/healthz"
 READYZ = "/readyz"
 METRICS = "/metrics"

@@ -328,6 +328,16 @@ def _operations() -> dict[str, dict[str, Any]]:
                     f"At most this many changes, 1 to {MAX_CHANGES} (default {MAX_CHANGES}).", required=False)],
             {"200": _ok("The store, its revision and the changes", "Changes")},
             ("400", "401", "403", "410", "413", "503"))},
+        _paths.SNAPSHOT: {"get": _op(
+            "A consistent copy of the (selected) models at one revision, or the changes after a revision, as "
+            "newline-delimited JSON, streamed, gzip when accepted (docs/mirror.md): what a mirror starts from",
+            [_param("models", "query", {"type": "string", "maxLength": 13000},
+                    "Only these models: comma-separated names or globs, e.g. resnet50,bert-*.", required=False),
+             _param("after", "query", {"type": "string", "pattern": "^[0-9]{1,18}$"},
+                    "Instead of a copy, the changes after this revision up to the stated one.", required=False)],
+            {"200": {"description": "NDJSON lines: a header (store, revision), the items, an end line",
+                     "content": {"application/x-ndjson": {"schema": {"type": "string"}}}}},
+            ("400", "401", "403", "404", "410", "413", "503"))},
         _paths.HEALTHZ: {"get": _op("The process is up", [], {"200": _ok("Up", "Status")}, ("400", "413"),
                                     public=True)},
         _paths.READYZ: {"get": _op("The store answers and the server is not shutting down", [],

@@ -31,6 +31,7 @@ from .governance import (
 from .inputs import flag, json_object, loads_strict
 from .paging import page_after, page_request
 from .problems import HTTPProblem, problem_for_error
+from .snapshot import snapshot
 from .records import SEARCH_QUERY, annotate, annotate_model, delete_model, get_model, search
 from .travel import past_aliases, past_resolve, past_versions, query_at
 
@@ -330,6 +331,7 @@ ROUTES: tuple[Route, ...] = (
     _route(_paths.SEARCH, GET=Endpoint(search, Role.READ, SEARCH_QUERY)),
     _route(_paths.EVENTS, GET=Endpoint(events, Role.READ, frozenset({"since"}))),
     _route(_paths.CHANGES, GET=Endpoint(changes, Role.READ, frozenset({"after", "limit"}))),
+    _route(_paths.SNAPSHOT, GET=Endpoint(snapshot, Role.READ, frozenset({"models", "after"}))),
     _route(_paths.HEALTHZ, GET=Endpoint(healthz, None)),
     _route(_paths.READYZ, GET=Endpoint(readyz, None)),
     _route(_paths.METRICS, GET=Endpoint(metrics, Role.READ)),
