@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 from .errors import RegistryError
 from .registry import ModelRegistry
 
-__all__ = ["BACKENDS", "DEFAULT_URL_ENV", "Backend", "default_registry_url", "open_registry"]
+__all__ = ["BACKENDS", "DEFAULT_URL_ENV", "MIRROR", "Backend", "default_registry_url", "open_registry"]
 
 DEFAULT_URL_ENV = "MODELREG_URL"
 
@@ -75,6 +75,8 @@ BACKENDS: Final[dict[str, Backend]] = {
     "https": Backend("modelreg.client", "RegistryClient", "https://", extra="client"),
 }
 """URL scheme to backend: the one place a new backend is added."""
+MIRROR: Final = Backend("modelreg.client.mirror", "RegistryMirror", "http(s)://", extra="client")
+"""What ``open_registry(url, mirror=True)`` opens: a live local copy of an http(s):// server's registry."""
 
 
 @functools.cache
@@ -98,13 +100,21 @@ def open_registry(url: str | None = None, **options: Any) -> ModelRegistry:
 
     With no URL, ``$MODELREG_URL`` or the default SQLite file. Extra keyword
     options go to the backend (e.g. ``token=`` for HTTP); one it does not take is a
-    TypeError that lists those it does.
+    TypeError that lists those it does. ``mirror=True`` with an http(s):// URL opens a
+    ``RegistryMirror`` (``models=``, ``cache_path=``; docs/mirror.md).
     """
     if url is None:
         url = default_registry_url()
     if not isinstance(url, str):
         raise TypeError(f"url must be a str, not {type(url).__name__}")
     backend = BACKENDS.get(urlsplit(url).scheme.lower())
+    mirror = options.pop("mirror", False)
+    if not isinstance(mirror, bool):
+        raise TypeError(f"mirror must be a bool, not {type(mirror).__name__}")
+    if mirror and backend is not None:
+        if not backend.module.startswith("modelreg.client"):
+            raise RegistryError(f"mirror=True mirrors a server: it needs an http(s):// URL, not {backend.label}")
+        backend = MIRROR
     if backend is None:
         raise RegistryError(
             f"unsupported registry URL {url[:80]!r}: expected memory://, sqlite:///path/to.db, "

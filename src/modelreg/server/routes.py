@@ -31,8 +31,8 @@ from .governance import (
 from .inputs import flag, json_object, loads_strict
 from .paging import page_after, page_request
 from .problems import HTTPProblem, problem_for_error
-from .snapshot import snapshot
 from .records import SEARCH_QUERY, annotate, annotate_model, delete_model, get_model, search
+from .snapshot import snapshot
 from .travel import past_aliases, past_resolve, past_versions, query_at
 
 __all__ = ["MAX_CHANGES", "ROUTES", "loads_strict"]
