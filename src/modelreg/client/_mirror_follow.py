@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import socket
 import threading
 from typing import Protocol
 
@@ -66,9 +67,11 @@ class Follower:
         """Stop following: close the connection that blocks the reader, then wait for it."""
         self._stopping.set()
         response = self._response
-        if response is not None:
-            with contextlib.suppress(Exception):  # closing from another thread may race the reader
-                response.close()
+        stream = response.extensions.get("network_stream") if response is not None else None
+        sock = stream.get_extra_info("socket") if stream is not None else None
+        if isinstance(sock, socket.socket):
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)  # wakes the blocked read; close() alone would not
         if threading.current_thread() is not self._thread and self._thread.is_alive():
             self._thread.join(timeout)
 

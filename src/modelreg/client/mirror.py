@@ -76,6 +76,7 @@ class RegistryMirror(SnapshotRegistry):
         self._changed = threading.Condition(self._write_lock)
         self._inside: set[str] = set()
         self._live = False
+        self._ready = threading.Event()  # set when the event stream first gets live
         self._confirmed = time.monotonic()
         self._saved_revision = -1
         self._closed = False
@@ -85,12 +86,16 @@ class RegistryMirror(SnapshotRegistry):
                 self.__dict__[name] = getattr(super(), name)
         try:
             self._bootstrap()
+            cached = False
         except StoreError:
-            if not self._from_cache():
+            cached = self._from_cache()
+            if not cached:
                 self._client.close()
                 raise
         self._follower = Follower(self)
         self._follower.start()
+        if not cached:
+            self._ready.wait(min(timeout, 5.0))  # changes after the snapshot are followed from here on
 
     # -- start-up and re-bootstrap --------------------------------------------------
 
@@ -216,6 +221,7 @@ class RegistryMirror(SnapshotRegistry):
             if revision > self._state.revision:
                 self._advance([], [], revision)  # every visible change up to it has come
             self._live = True
+        self._ready.set()
         self._save()
 
     def _on_event(self, event: RegistryEvent) -> None:
