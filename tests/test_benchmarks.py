@@ -19,6 +19,8 @@ BENCH = Path(__file__).resolve().parent.parent / "bench"
 # Script, its tiniest arguments, and text its output must contain once it has measured.
 RUNS = {
     "bench_core.py": (["--models", "3", "--versions", "200", "--repeat", "1"], "resolve"),  # ^1: 1.x
+    "bench_mirror.py": (["--models", "2", "--versions", "5", "--reads", "200", "--http-reads", "10", "--writes", "5",
+                         "--startup-versions", "100"], "mirror / memory"),
     "bench_policy.py": (["--rounds", "2", "--batch", "20", "--sqlite-batch", "5"], "set_alias"),
     "bench_search.py": (["--models", "3", "--versions", "40", "--repeat", "3", "--big-model", "200"], "ms"),
     "bench_server.py": (["--quick", "--duration", "0.3", "--rounds", "1", "--models", "2", "--versions", "5"],
