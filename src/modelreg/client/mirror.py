@@ -15,7 +15,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -105,12 +105,23 @@ class RegistryMirror(SnapshotRegistry):
             params["models"] = ",".join(self._patterns)
         return params
 
-    def _get_lines(self, params: dict[str, str]) -> list[bytes]:
-        """The NDJSON lines of one snapshot request (whole, or StoreError / the server's error)."""
-        response = self._client.request("GET", _paths.SNAPSHOT, params=params, headers={"Accept-Encoding": "gzip"})
-        if response.status_code >= 400:
-            raise self._client.error_for(response)
-        return response.content.splitlines()
+    def _get_lines(self, params: dict[str, str]) -> Iterator[bytes]:
+        """The NDJSON lines of one snapshot request as they arrive (decoding overlaps the download)."""
+        http = self._client._http
+        try:
+            with http.stream("GET", _paths.SNAPSHOT, params=params, headers={"Accept-Encoding": "gzip"}) as response:
+                if response.status_code >= 400:
+                    response.read()
+                    raise self._client.error_for(response)
+                rest = b""
+                for chunk in response.iter_bytes():
+                    lines = (rest + chunk).split(b"\n")
+                    rest = lines.pop()
+                    yield from lines
+                if rest:
+                    yield rest
+        except httpx.HTTPError as exc:
+            raise StoreError(f"cannot reach the registry server at {self.url}: {exc or type(exc).__name__}") from exc
 
     def _bootstrap(self) -> None:
         """Take a full snapshot and swap it in whole (readers see the old state or the new, never a mix)."""
@@ -173,17 +184,16 @@ class RegistryMirror(SnapshotRegistry):
         with self._write_lock:
             after = self._state.revision
             try:
-                lines = self._get_lines(self._params(after=str(after)))
-                store, since, revision, found = decode_delta(lines)
+                store, since, revision, found = decode_delta(self._get_lines(self._params(after=str(after))))
             except EventsUnavailableError:
-                lines = None
+                store = None
             except SnapshotFormatError as exc:
                 raise StoreError(f"a delta from {self.url} is unreadable: {exc}") from exc
             except RegistryError as exc:
                 if getattr(exc, "code", None) != "unknown_revision":
                     raise
-                lines = None
-            if lines is None or store != self._store_id or since != after:
+                store = None
+            if store is None or store != self._store_id or since != after:
                 self._bootstrap()
                 return
             steps = [(change, event.revision) for event, change in found

@@ -49,7 +49,8 @@ def _patterns(text: str | None) -> tuple[str, ...] | None:
 
 def _chunked(lines: Iterator[bytes], gzip: bool) -> Iterator[bytes]:
     """``lines`` gathered into chunks of about ``_CHUNK`` bytes, gzip-compressed when asked."""
-    packer = zlib.compressobj(6, zlib.DEFLATED, 31) if gzip else None
+    # Level 1: about 5x smaller on this JSON, at a fraction of level 6's time (the copy is on the start-up path).
+    packer = zlib.compressobj(1, zlib.DEFLATED, 31) if gzip else None
     buffer: list[bytes] = []
     size = 0
     for line in lines:
