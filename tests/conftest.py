@@ -13,6 +13,7 @@ import pytest
 from hypothesis import settings
 
 from fixtures.http_backend import *  # noqa: F403
+from fixtures.mirror_backend import *  # noqa: F403
 from fixtures.node_semver import *  # noqa: F403
 from fixtures.postgres_backend import *  # noqa: F403
 from fixtures.server_processes import *  # noqa: F403
