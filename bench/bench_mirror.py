@@ -30,7 +30,8 @@ from pathlib import Path
 import httpx
 
 from modelreg import MemoryRegistry, ModelMetadata, open_registry
-from modelreg.client import RegistryClient, RegistryMirror
+from modelreg.client import RegistryClient
+from modelreg.client.mirror import RegistryMirror
 
 
 def _meta(i: int) -> ModelMetadata:

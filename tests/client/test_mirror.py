@@ -17,7 +17,8 @@ from modelreg import (
     VersionNotFoundError,
     open_registry,
 )
-from modelreg.client import RegistryClient, RegistryMirror
+from modelreg.client import RegistryClient
+from modelreg.client.mirror import RegistryMirror
 from support.serverkit import Running, StartServer
 
 

@@ -14,7 +14,8 @@ import pytest
 
 from factories import metadata
 from modelreg import StoreError, open_registry
-from modelreg.client import RegistryClient, RegistryMirror
+from modelreg.client import RegistryClient
+from modelreg.client.mirror import RegistryMirror
 from support.serverkit import StartServer
 
 

@@ -37,7 +37,7 @@ from ._events import EventStream
 from ._governance import GovernanceMethods  # alias moves and the policies and promotions that govern them
 from ._records import annotation_body, at_param, model_info, search_page, search_params
 
-__all__ = ["CA_BUNDLE_ENV", "RegistryClient", "RegistryMirror"]
+__all__ = ["CA_BUNDLE_ENV", "RegistryClient"]
 
 CA_BUNDLE_ENV = "MODELREG_CA_BUNDLE"
 """A PEM file (or directory) of CA certificates to verify an https:// server by, when ``ca_bundle`` is not given."""
@@ -484,6 +484,3 @@ class RegistryClient(GovernanceMethods):
 
     def __repr__(self) -> str:
         return f"<RegistryClient {self.url}>"
-
-
-from .mirror import RegistryMirror  # noqa: E402  (it builds on RegistryClient, defined above)
