@@ -78,7 +78,8 @@ class RegistryMirror(SnapshotRegistry):
         self._live = False
         self._ready = threading.Event()  # set when the event stream first gets live
         self._confirmed = time.monotonic()
-        self._saved_revision = -1
+        self._saved: tuple[str, int] | None = None  # (store id, revision) the cache file holds
+        self._save_lock = threading.Lock()  # one writer of the cache file at a time (follower, writers, close)
         self._closed = False
         if self._patterns is None:
             # Nothing to check: the reads are SnapshotRegistry's own, without a wrapper's call on the hot path.
@@ -155,7 +156,7 @@ class RegistryMirror(SnapshotRegistry):
                        self._patterns)
             return False
         self._store_id, self._state = store, state
-        self._saved_revision = state.revision
+        self._saved = (store, state.revision)
         self._confirmed = time.monotonic() - max(0.0, time.time() - self._cache.stat().st_mtime)
         _log.warning("mirror of %s: the server is unreachable; answering from the cached copy at revision %d "
                      "in %s until it is back", self.url, state.revision, self._cache)
@@ -163,19 +164,26 @@ class RegistryMirror(SnapshotRegistry):
 
     def _save(self) -> None:
         """Write the copy to the cache file atomically (a temporary file renamed over it)."""
-        state = self._state
-        if self._cache is None or state.revision == self._saved_revision:
+        if self._cache is None:
             return
-        temporary = self._cache.with_name(self._cache.name + ".tmp")
+        with self._write_lock:  # the store id and the state that go together (taken before the save lock, never after)
+            store, state = self._store_id, self._state
+        with self._save_lock:
+            self._save_state(self._cache, store, state)
+
+    def _save_state(self, cache: Path, store: str, state: RegistryState) -> None:
+        if (store, state.revision) == self._saved:
+            return
+        temporary = cache.with_name(cache.name + ".tmp")
         try:
             with temporary.open("wb") as file:
-                file.writelines(snapshot_lines(state, self._store_id, self._patterns))
+                file.writelines(snapshot_lines(state, store, self._patterns))
                 file.flush()
                 os.fsync(file.fileno())
-            os.replace(temporary, self._cache)
-            self._saved_revision = state.revision
+            os.replace(temporary, cache)
+            self._saved = (store, state.revision)
         except OSError as exc:
-            _log.error("mirror of %s: cannot write the cache %s: %s", self.url, self._cache, exc)
+            _log.error("mirror of %s: cannot write the cache %s: %s", self.url, cache, exc)
 
     # -- catching up ------------------------------------------------------------------
 
