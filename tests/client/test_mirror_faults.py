@@ -6,6 +6,7 @@ import logging
 import shutil
 import signal
 import socket
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -75,11 +76,27 @@ def test_a_rewound_store_is_swapped_in_whole(start_server: StartServer, tmp_path
         for leftover in database.parent.glob(database.name + "-*"):
             leftover.unlink()
         shutil.copy(tmp_path / "backup.db", database)  # restored from the older copy
-        start_server(server.registry_url, port=port)
-        _until(lambda: mirror.revision == 1)
-        assert mirror.get_all_model_names() == ["a"] and mirror.get_versions("a") == ["1.0.0"]
-        mirror.register_model("c", "1.0.0", metadata())  # and it follows the restored store from there
-        assert mirror.get_all_model_names() == ["a", "c"]
+        seen: set[frozenset[tuple[str, str]]] = set()
+        reading = threading.Event()
+
+        def read() -> None:  # each search answers from one state: the old copy or the new, never a mix
+            while not reading.is_set():
+                seen.add(frozenset((item.name, item.version) for item in mirror.search().items))
+
+        reader = threading.Thread(target=read)
+        reader.start()
+        try:
+            start_server(server.registry_url, port=port)
+            _until(lambda: mirror.revision == 1)
+            assert mirror.get_all_model_names() == ["a"] and mirror.get_versions("a") == ["1.0.0"]
+            mirror.register_model("c", "1.0.0", metadata())  # and it follows the restored store from there
+            assert mirror.get_all_model_names() == ["a", "c"]
+        finally:
+            reading.set()
+            reader.join()
+        old, rewound, after = {("a", "1.0.0"), ("a", "2.0.0"), ("b", "1.0.0")}, {("a", "1.0.0")}, {("a", "1.0.0"),
+                                                                                                     ("c", "1.0.0")}
+        assert seen <= {frozenset(old), frozenset(rewound), frozenset(after)} and frozenset(rewound) in seen
 
 
 def test_another_store_behind_the_same_url_replaces_the_copy(start_server: StartServer, tmp_path: Path) -> None:
