@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import gzip
 import json
 import threading
@@ -11,9 +12,11 @@ import httpx
 import pytest
 
 from factories import metadata
-from modelreg import AliasPolicy
+from modelreg import AliasPolicy, MemoryRegistry
 from modelreg._snapshots import decode_delta, decode_snapshot
 from modelreg.client import RegistryClient
+from modelreg.server import create_app
+from modelreg.server import snapshot as snapshot_module
 from modelreg.server.auth import hash_token
 from support.serverkit import Running, StartServer
 
@@ -132,3 +135,24 @@ def test_each_snapshot_taken_during_a_write_storm_is_of_the_one_revision_it_stat
         done.set()
         thread.join()
     assert len(seen) > 1, "the storm never overlapped a snapshot"
+
+
+def test_a_delta_over_more_than_its_bound_is_refused_so_the_mirror_takes_a_full_copy(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(snapshot_module, "MAX_DELTA_EVENTS", 5)
+    registry = MemoryRegistry()
+    for i in range(1, 1202):  # more than one page of 1000 events of the log
+        registry.register_model("m", f"1.0.{i}", metadata())
+    app = create_app(registry, ui=False)
+
+    async def ask(query: str) -> httpx.Response:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://127.0.0.1") as http:
+            return await http.get(f"/api/v1/snapshot{query}")
+
+    refused = asyncio.run(ask("?after=0"))
+    assert refused.status_code == 410 and refused.json()["code"] == "events_unavailable"
+    assert "more than 5 changes came after revision 0" in refused.json()["detail"]
+    near = asyncio.run(ask("?after=1199"))
+    assert [event.revision for event, _ in decode_delta(near.content.splitlines())[3]] == [1200, 1201]
+    registry.close()
