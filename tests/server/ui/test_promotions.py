@@ -153,7 +153,8 @@ def test_two_approvals_through_the_forms_move_production_and_record_who(
     first = alice.post(approve, {"csrf": csrf_field(page), "back": MODEL})
     assert first.status_code == 200
     assert changes(first.text) == [
-        "Approve promotion 1 of resnet50: production from 1.3.0 to 1.4.2, requested by ci ('beats 1.3.0 on the v2 eval')",
+        "Approve promotion 1 of resnet50: production from 1.3.0 to 1.4.2, requested by ci "
+        "('beats 1.3.0 on the v2 eval')",
         "This is approval 1 of 2: the request then waits for 1 more",
     ]
     assert registry.get_promotion(number).approvals == ()  # the confirmation wrote nothing
