@@ -287,7 +287,10 @@ def test_removing_a_protected_alias_offers_a_removal_request(
     registry: ModelRegistry, browser: Callable[[str], UIClient]
 ) -> None:
     ci = browser("ci")
-    csrf = ci.csrf(MODEL)
+    page = ci.get(MODEL).text
+    assert ">Request removal of production</button>" in page and ">Remove production</button>" not in page
+    assert "production is protected: moving it here becomes a promotion request" in page
+    csrf = csrf_field(page)
     offer = ci.post(ALIASES, {"csrf": csrf, "alias": "production", "action": "remove"})
     assert changes(offer.text)[0] == "Request the removal of production (now 1.3.0)"
     done = ci.post(ALIASES, {"csrf": csrf, "alias": "production", "action": "request_remove", "was": "1.3.0",
