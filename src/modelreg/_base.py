@@ -22,7 +22,7 @@ from . import _annotations, _retention
 from ._checks import metadata_arg, str_arg
 from ._deadline import Deadline, write_started
 from ._frozen import frozen_dict
-from ._governance import Governed, check_direct_move, check_direct_removal
+from ._governance import Governed, check_direct_removal, direct_move
 from ._plans import Committed, Plan, current_actor
 from ._resolving import no_match, resolve_spec
 from ._search import Candidate, run_search
@@ -136,9 +136,7 @@ class SnapshotRegistry(Governed, abc.ABC):
         parse_version(str_arg("version", version))
 
         def plan(state: RegistryState) -> list[Change]:
-            canonical = state.require(name, version)
-            check_direct_move(state, name, alias, canonical)
-            return [Change("alias_set", name, canonical, alias)]
+            return direct_move(state, name, alias, state.require(name, version))
 
         self._write(plan)
 

@@ -8,6 +8,7 @@ store, and the second finds the request approved already. docs/governance.md.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 from ._checks import int_arg, str_arg
@@ -21,7 +22,7 @@ from .names import validate_alias, validate_name
 from .policies import MAX_REASON_CHARS, PROMOTION_STATES, AliasPolicy, PromotionRequest
 from .semver import parse_version
 
-__all__ = ["Governed", "check_direct_move", "check_direct_removal", "policy_failures"]
+__all__ = ["Governed", "check_direct_removal", "direct_move", "policy_failures"]
 
 
 # -- the checks ------------------------------------------------------------------------------------------------
@@ -97,11 +98,17 @@ def _refuse_failures(state: RegistryState, name: str, alias: str, version: str, 
         )
 
 
-def check_direct_move(state: RegistryState, name: str, alias: str, version: str) -> None:
-    """PolicyError when ``set_alias`` may not point ``alias`` at ``version``: approvals needed, or a check fails."""
+def direct_move(state: RegistryState, name: str, alias: str, version: str) -> list[Change]:
+    """What ``set_alias`` of ``alias`` to ``version`` (canonical) writes; PolicyError if its policy forbids it.
+
+    On a governed alias, a move to the version it points at already writes nothing (a CI job
+    may set it again); an alias without a policy records the move as it always has.
+    """
     policy = state.policies.get((name, alias))
     if policy is None:
-        return
+        return [Change("alias_set", name, version, alias)]
+    if state.model(name).aliases.get(alias) == version:
+        return []
     if policy.approvals:
         raise PolicyError(
             f"alias {alias!r} of {name} is protected: moving it needs {policy.approvals} approval(s); "
@@ -111,10 +118,23 @@ def check_direct_move(state: RegistryState, name: str, alias: str, version: str)
             alias=alias,
         )
     _refuse_failures(state, name, alias, version, policy, "")
+    return [Change("alias_set", name, version, alias)]
+
+
+def _keep_baseline(policy: AliasPolicy | None, name: str, alias: str) -> None:
+    """PolicyError when removing ``alias`` would drop the target ``must_not_regress`` compares the next one with."""
+    if policy is not None and policy.must_not_regress:
+        raise PolicyError(
+            f"alias {alias!r} of {name} cannot be removed while its policy says it must not regress on "
+            f"{', '.join(policy.must_not_regress)}: without a current target the next one would not be compared "
+            "with anything; move it instead, or have an admin remove the policy first",
+            name=name,
+            alias=alias,
+        )
 
 
 def check_direct_removal(state: RegistryState, name: str, alias: str) -> None:
-    """PolicyError when ``remove_alias`` may not remove ``alias``: its policy asks for approvals."""
+    """PolicyError when ``remove_alias`` may not remove ``alias``: its policy asks for approvals or keeps a baseline."""
     policy = state.policies.get((name, alias))
     if policy is not None and policy.approvals:
         raise PolicyError(
@@ -124,17 +144,37 @@ def check_direct_removal(state: RegistryState, name: str, alias: str) -> None:
             name=name,
             alias=alias,
         )
+    _keep_baseline(policy, name, alias)
 
 
-def _move(state: RegistryState, name: str, alias: str, version: str | None, when: str) -> Change:
-    """The alias change that carries out a promotion now, its checks made (again) on ``state``."""
-    if version is None:
-        return Change("alias_removed", name, state.check_alias(name, alias), alias)
-    canonical = state.require(name, version)
+def _move(state: RegistryState, request: PromotionRequest, when: str) -> list[Change]:
+    """The alias change that carries out ``request`` now, its checks made again on ``state`` (none if it is there)."""
+    name, alias, version = request.name, request.alias, request.version
     policy = state.policies.get((name, alias))
+    if version is None:
+        target = state.check_alias(name, alias)
+        _keep_baseline(policy, name, alias)
+        return [Change("alias_removed", name, target, alias)]
+    record = state.model(name).records.get(version)
+    if record is None or (request.target_registered_at not in (None, record.registered_at)):
+        raise PolicyError(
+            f"promotion request {request.id} was made for {name} {version} as registered "
+            f"{_when(request.target_registered_at)}, and that registration is gone (the version was "
+            "unregistered, perhaps registered again since): its approvals do not carry over to another "
+            "artifact; reject it and request the promotion again",
+            name=name,
+            version=version,
+            alias=alias,
+        )
     if policy is not None:
-        _refuse_failures(state, name, alias, canonical, policy, when)
-    return Change("alias_set", name, canonical, alias)
+        _refuse_failures(state, name, alias, version, policy, when)
+    if state.model(name).aliases.get(alias) == version:
+        return []  # another request moved it there already
+    return [Change("alias_set", name, version, alias)]
+
+
+def _when(at: datetime | None) -> str:
+    return "earlier" if at is None else f"at {at.isoformat()}"
 
 
 def _reason(reason: object) -> str:
@@ -163,6 +203,11 @@ def _pending(state: RegistryState, number: int) -> PromotionRequest:
             alias=request.alias,
         )
     return request
+
+
+def _requested(number: int, name: str, alias: str, version: str | None) -> PromotionRequest:
+    """A request being made now (what ``_move`` needs of it when no approvals are asked for)."""
+    return PromotionRequest(number, name, alias, version, "pending", None, datetime.now(UTC))
 
 
 def _number(number: object) -> int:
@@ -227,8 +272,10 @@ class Governed:
         def plan(state: RegistryState) -> list[Change]:
             number = len(state.promotions) + 1  # requests are never deleted, so this is the next id
             policy = state.policies.get((name, alias))
+            detail: dict[str, Any] = {"id": number, "reason": why}
             if version is None:
                 state.check_alias(name, alias)
+                _keep_baseline(policy, name, alias)
                 canonical = None
             else:
                 canonical = state.require(name, version)
@@ -241,12 +288,11 @@ class Governed:
                     )
                 if policy is not None:
                     _refuse_failures(state, name, alias, canonical, policy, "")
-            detail: dict[str, Any] = {"id": number, "reason": why}
-            requested = Change("promotion_requested", name, canonical, alias, None, detail)
+                detail["registered_at"] = state.model(name).records[canonical].registered_at.isoformat()
             if policy is not None and policy.approvals:
-                return [requested]
+                return [Change("promotion_requested", name, canonical, alias, None, detail)]
             at_once = Change("promotion_requested", name, canonical, alias, None, {**detail, "final": True})
-            return [at_once, _move(state, name, alias, canonical, "")]
+            return [at_once, *_move(state, _requested(number, name, alias, canonical), "")]
 
         return self._promotion(self._write(plan))
 
@@ -257,7 +303,8 @@ class Governed:
         if actor is None:
             raise PolicyError(
                 "an approval must say who approves, and this call has no actor: approve inside "
-                "modelreg.acting_as('NAME'), or over HTTP with a named token (an open server has no names)"
+                "modelreg.acting_as('NAME'), or over HTTP with a token of your own (a server without tokens "
+                "names every caller 'anonymous': one actor)"
             )
 
         def plan(state: RegistryState) -> list[Change]:
@@ -277,9 +324,7 @@ class Governed:
             approved = Change(
                 "promotion_approved", request.name, request.version, request.alias, None, {"id": number, "final": final}
             )
-            if not final:
-                return [approved]
-            return [approved, _move(state, request.name, request.alias, request.version, " at the final approval")]
+            return [approved, *_move(state, request, " at the final approval")] if final else [approved]
 
         return self._promotion(self._write(plan))
 

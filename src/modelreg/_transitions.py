@@ -281,8 +281,13 @@ def promotion_requested(state: RegistryState, change: Change, revision: int) -> 
         number, change.name, change.alias, change.version, "approved" if final else "pending",
         change.actor, at, str(change.detail.get("reason", "")),
         decided_by=change.actor if final else None, decided_at=at if final else None,
+        target_registered_at=_registered(change.detail.get("registered_at")),
     )
     return _with_request(state, request, revision)
+
+
+def _registered(text: object) -> datetime | None:
+    return datetime.fromisoformat(text) if isinstance(text, str) else None
 
 
 def promotion_approved(state: RegistryState, change: Change, revision: int) -> RegistryState:

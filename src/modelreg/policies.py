@@ -148,6 +148,8 @@ class PromotionRequest:
     ``id`` is the registry's sequence number for requests (1, 2, ...). ``approvals`` are the
     actors who approved, in order; ``decided_by``/``decided_at`` say who approved last (the
     move) or who rejected, and ``decision_reason`` why a request was rejected.
+    ``target_registered_at`` is when the target was registered: the approvals are for that
+    registration, so a version unregistered and registered again meanwhile cannot take them.
     """
 
     id: int
@@ -162,6 +164,7 @@ class PromotionRequest:
     decided_by: str | None = None
     decided_at: datetime | None = None
     decision_reason: str = ""
+    target_registered_at: datetime | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict (times as ISO 8601)."""
@@ -176,14 +179,14 @@ class PromotionRequest:
             "reason": self.reason,
             "approvals": list(self.approvals),
             "decided_by": self.decided_by,
-            "decided_at": None if self.decided_at is None else self.decided_at.isoformat(),
+            "decided_at": _iso(self.decided_at),
             "decision_reason": self.decision_reason,
+            "target_registered_at": _iso(self.target_registered_at),
         }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> PromotionRequest:
         """Inverse of ``to_dict``."""
-        decided = data.get("decided_at")
         return cls(
             id=int(data["id"]),
             name=data["name"],
@@ -195,6 +198,15 @@ class PromotionRequest:
             reason=data.get("reason", ""),
             approvals=tuple(data.get("approvals", ())),
             decided_by=data.get("decided_by"),
-            decided_at=None if decided is None else datetime.fromisoformat(decided),
+            decided_at=_time(data.get("decided_at")),
             decision_reason=data.get("decision_reason", ""),
+            target_registered_at=_time(data.get("target_registered_at")),
         )
+
+
+def _iso(at: datetime | None) -> str | None:
+    return None if at is None else at.isoformat()
+
+
+def _time(text: str | None) -> datetime | None:
+    return None if text is None else datetime.fromisoformat(text)

@@ -305,7 +305,6 @@ def test_show_json_metadata_registers_again_from_a_file(url: str, tmp_path: Path
 
 
 def test_register_from_a_yaml_file(url: str, tmp_path: Path) -> None:
-    pytest.importorskip("yaml")
     path = tmp_path / "meta.yaml"
     path.write_text(
         "artifact_path: s3://models/m/1.0.0\n"

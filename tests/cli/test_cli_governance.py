@@ -270,7 +270,7 @@ def test_promote_request_of_a_target_failing_the_policy_exits_8_naming_each_fail
         (("production", "9.9.9"), 3, "9.9.9"),
         (("production", "not-a-version"), 5, "not-a-version"),
         (("staging", "--remove"), 3, "staging"),
-        (("production", "1.5.0", "--reason", "x" * 2001), 2, "a reason is at most 2000 printable characters"),
+        (("production", "1.5.0", "--reason", "x" * 2001), 5, "a reason is at most 2000 printable characters"),
         (("production", "1.5.0", "--actor", "a\x07b"), 2, "invalid actor"),
     ],
 )
@@ -369,7 +369,9 @@ def test_the_actor_option_is_refused_for_an_http_registry_whose_server_names_the
 def test_promote_ls_is_a_table_with_approvals_counted_against_the_current_policy(governed: str) -> None:
     request(governed, "1.5.0", "--reason", "beats 1.4.2")
     ok(governed, "promote", "approve", "1", "--actor", "alice")
-    ok(governed, "promote", "request", "resnet50", "production", "--remove", "--actor", "ci")
+    ok(governed, "alias", "set", "resnet50", "staging", "1.5.0")  # production's policy keeps a baseline: no removal
+    ok(governed, "policy", "set", "resnet50", "staging", "--approvals", "2", "--actor", "ops")
+    ok(governed, "promote", "request", "resnet50", "staging", "--remove", "--actor", "ci")
     ok(governed, "promote", "reject", "2", "--reason", "still needed", "--actor", "bob")
     ok(governed, "register", "bert", "1.0.0", "--artifact", "s3://b/1")
     ok(governed, "promote", "request", "bert", "staging", "1.0.0", "--actor", "ci")
@@ -378,7 +380,7 @@ def test_promote_ls_is_a_table_with_approvals_counted_against_the_current_policy
     assert lines == [
         ["ID", "MODEL", "ALIAS", "VERSION", "STATE", "REQUESTED", "BY", "APPROVALS", "REASON"],
         ["1", "resnet50", "production", "1.5.0", "pending", "ci", "1/2", "beats", "1.4.2"],
-        ["2", "resnet50", "production", "(remove)", "rejected", "ci", "0/2", "(rejected:", "still", "needed)"],
+        ["2", "resnet50", "staging", "(remove)", "rejected", "ci", "0/2", "(rejected:", "still", "needed)"],
         ["3", "bert", "staging", "1.0.0", "approved", "ci", "0/0"],
     ]
     assert [r["id"] for r in json_out(governed, "promote", "ls", "resnet50")] == [1, 2]
@@ -404,7 +406,9 @@ def test_history_shows_each_governance_step_with_its_request_id_reason_and_final
     request(governed, "1.5.0", "--reason", "beats 1.4.2 on v2 eval")
     ok(governed, "promote", "approve", "1", "--actor", "alice")
     ok(governed, "promote", "approve", "1", "--actor", "bob")
-    ok(governed, "promote", "request", "resnet50", "production", "--remove", "--actor", "ci")
+    ok(governed, "alias", "set", "resnet50", "staging", "1.5.0")  # production's policy keeps a baseline: no removal
+    ok(governed, "policy", "set", "resnet50", "staging", "--approvals", "2", "--actor", "ops")
+    ok(governed, "promote", "request", "resnet50", "staging", "--remove", "--actor", "ci")
     ok(governed, "promote", "reject", "2", "--reason", "still serving", "--actor", "alice")
     lines = ok(governed, "history", "resnet50").stdout.splitlines()
     assert lines[0].split() == ["REV", "AT", "KIND", "VERSION", "ALIAS", "ACTOR", "DETAIL"]
@@ -415,10 +419,12 @@ def test_history_shows_each_governance_step_with_its_request_id_reason_and_final
         "promotion_requested 1.5.0 production ci request 1: beats 1.4.2 on v2 eval",
         "promotion_approved 1.5.0 production alice request 1",
         "promotion_approved 1.5.0 production bob request 1, final",
-        "promotion_requested production ci removal request 2",
-        "promotion_rejected production alice request 2: still serving",
+        "policy_set staging ops approvals 2",
+        "promotion_requested staging ci removal request 2",
+        "promotion_rejected staging alice request 2: still serving",
     ]
-    assert lines[-3].split()[2:] == ["alias_set", "1.5.0", "production", "bob"]
+    moves = [line.split()[2:] for line in lines if " alias_set " in line]
+    assert moves[-2:] == [["alias_set", "1.5.0", "production", "bob"], ["alias_set", "1.5.0", "staging"]]
 
 
 # -- over a real server: the worked example of docs/governance.md ---------------------------------------------

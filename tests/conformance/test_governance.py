@@ -302,3 +302,60 @@ def test_an_alias_that_does_not_exist_cannot_be_requested_removed(governed: Mode
     governed.set_alias_policy("resnet50", "canary", AliasPolicy(approvals=1))
     with act("ci") as ci, pytest.raises(AliasNotFoundError):
         ci.request_promotion("resnet50", "canary", None)
+
+
+# -- what the approvals are for ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("again", ["1.5.0", "1.5.0+evil"])
+def test_approvals_do_not_carry_over_to_a_version_registered_again_in_the_targets_place(
+    governed: ModelRegistry, act: Any, again: str
+) -> None:
+    with act("ci") as ci:
+        request = ci.request_promotion("resnet50", "production", "1.5.0")
+    with act("alice") as alice:
+        alice.approve_promotion(request.id)
+    governed.unregister_model("resnet50", "1.5.0")
+    governed.register_model("resnet50", again, metadata(
+        artifact_path="s3://elsewhere/1.5.0", performance_metrics={"top1": 0.99, "latency_ms": 1}))
+    before = governed.history("resnet50")
+    with act("bob") as bob, pytest.raises(PolicyError, match="registration is gone"):
+        bob.approve_promotion(request.id)
+    assert governed.get_aliases("resnet50")["production"] == "1.4.2"
+    assert governed.history("resnet50") == before
+
+
+def test_an_alias_whose_policy_keeps_a_regression_baseline_cannot_be_removed_then_set_lower(
+    registry: ModelRegistry, act: Any
+) -> None:
+    _versions(registry)
+    registry.set_alias("resnet50", "production", "1.5.0")
+    registry.set_alias_policy("resnet50", "production", AliasPolicy(must_not_regress=["metrics.top1"]))
+    before = registry.history("resnet50")
+    with pytest.raises(PolicyError, match="must not regress"):
+        registry.remove_alias("resnet50", "production")
+    with act("ci") as ci, pytest.raises(PolicyError, match="must not regress"):
+        ci.request_promotion("resnet50", "production", None)
+    assert registry.history("resnet50") == before
+    with pytest.raises(PolicyError, match="worse than"):
+        registry.set_alias("resnet50", "production", "1.6.0")
+
+
+def test_setting_a_governed_alias_to_its_current_target_is_a_no_op(governed: ModelRegistry) -> None:
+    before = governed.history("resnet50")
+    governed.set_alias("resnet50", "production", "1.4.2")  # approvals needed, but nothing moves
+    assert governed.history("resnet50") == before
+
+
+def test_a_second_request_for_the_same_move_approves_without_a_second_alias_event(
+    governed: ModelRegistry, act: Any
+) -> None:
+    governed.set_alias_policy("resnet50", "production", AliasPolicy(approvals=1))
+    with act("ci") as ci:
+        first = ci.request_promotion("resnet50", "production", "1.5.0")
+        second = ci.request_promotion("resnet50", "production", "1.5.0")
+    with act("alice") as alice:
+        alice.approve_promotion(first.id)
+        assert alice.approve_promotion(second.id).state == "approved"
+    moves = [e for e in governed.history("resnet50", kinds=["alias_set"]) if e.version == "1.5.0"]
+    assert len(moves) == 1

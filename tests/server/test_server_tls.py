@@ -13,6 +13,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+import trustme  # a test dependency: the TLS tests never skip (a missing package fails them)
 
 from factories import metadata
 from fixtures.http_backend import ServerProcess
@@ -22,8 +23,6 @@ from modelreg.errors import StoreError
 from modelreg.server import serve
 from modelreg.server.auth import TOKENS_ENV
 from support.serverkit import TOKENS, StartServer, bearer, registry_url
-
-trustme = pytest.importorskip("trustme")
 
 ENV = {k: v for k, v in os.environ.items() if k not in (TOKENS_ENV, "MODELREG_CA_BUNDLE", "SSL_CERT_FILE")}
 

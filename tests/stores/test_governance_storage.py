@@ -116,11 +116,11 @@ with SqliteRegistry(sys.argv[1]) as registry:
            "requests": [r.to_dict() for r in registry.list_promotions()],
            "aliases": registry.get_aliases("resnet50")}
     try:
-        registry.set_alias("resnet50", "production", "1.5.0")
+        registry.set_alias("resnet50", "production", "0.9.0")
     except PolicyError as exc:
         out["refused"] = exc.code
     with acting_as("carol"):
-        registry.request_promotion("resnet50", "production", None, reason="from the child")
+        registry.request_promotion("resnet50", "staging", None, reason="from the child")
 print(json.dumps(out))
 """
 
