@@ -119,7 +119,9 @@ def test_the_model_page_lists_pending_requests_counted_against_the_policy_and_re
     first = _request(registry)
     with acting_as("alice"):
         registry.approve_promotion(first)
-    second = _request(registry, None, reason="retire it")
+    registry.set_alias("resnet50", "canary", "1.3.0")
+    registry.set_alias_policy("resnet50", "canary", AliasPolicy(approvals=1))
+    second = _request(registry, None, alias="canary", reason="retire it")
     with acting_as("bob"):
         registry.reject_promotion(second, reason="not now")
     page = browser("reader").get(MODEL).text
@@ -287,6 +289,9 @@ def test_removing_a_protected_alias_offers_a_removal_request(
     registry: ModelRegistry, browser: Callable[[str], UIClient]
 ) -> None:
     ci = browser("ci")
+    kept = ci.post(ALIASES, {"csrf": ci.csrf(MODEL), "alias": "production", "action": "remove"})
+    assert kept.status_code == 409 and "cannot be removed while its policy says it must not regress" in alert(kept.text)
+    registry.set_alias_policy("resnet50", "production", AliasPolicy(approvals=2))  # no baseline to keep
     page = ci.get(MODEL).text
     assert ">Request removal of production</button>" in page and ">Remove production</button>" not in page
     assert "production is protected: moving it here becomes a promotion request" in page
