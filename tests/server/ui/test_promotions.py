@@ -180,6 +180,19 @@ def test_two_approvals_through_the_forms_move_production_and_record_who(
     assert promotion_row(after, number)[-1].startswith("approved by bob")
 
 
+def test_an_approval_after_the_policy_was_removed_says_it_carries_the_request_out(
+    registry: ModelRegistry, browser: Callable[[str], UIClient]
+) -> None:
+    number = _request(registry)
+    registry.remove_alias_policy("resnet50", "production")
+    alice = browser("alice")
+    page = alice.get(MODEL).text
+    assert promotion_row(page, number)[4] == "0/0"
+    confirm = alice.post(f"/promotions/{number}/approve", {"csrf": csrf_field(page)})
+    assert changes(confirm.text)[1] == ("This is the last approval needed (its policy asks for none now): "
+                                        "production moves to 1.4.2 now")
+
+
 def test_the_requester_sees_no_approve_button_and_a_forged_approval_gets_the_registrys_409(
     registry: ModelRegistry, browser: Callable[[str], UIClient]
 ) -> None:

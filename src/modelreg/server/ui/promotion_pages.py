@@ -210,8 +210,8 @@ async def approve_form(page: Page, number: str) -> Reply:
         lines = [f"Approve {_about(request, current)}"]
         if _moves(changes):
             target = f"moves to {request.version}" if request.version else "is removed"
-            lines.append(f"This is the last approval needed ({min(given, needed) or given} of {needed}): "
-                         f"{request.alias} {target} now")
+            count = f"{needed} of {needed}" if needed else "its policy asks for none now"
+            lines.append(f"This is the last approval needed ({count}): {request.alias} {target} now")
         elif changes is not None:
             lines.append(f"This is approval {given} of {needed}: the request then waits for {needed - given} more")
         return lines, f"Approve promotion {wanted}"
