@@ -344,6 +344,9 @@ def test_an_alias_whose_policy_needs_no_approvals_moves_directly_and_a_failing_m
     done = ci.post(ALIASES, {"csrf": csrf, "alias": "staging", "version": "1.4.2", "action": "set", "confirm": "yes"})
     assert done.status_code == 303 and registry.get_aliases("resnet50")["staging"] == "1.4.2"
     assert registry.list_promotions() == []
+    registry.set_alias_policy("resnet50", "staging", AliasPolicy(must_not_regress=["metrics.top1"]))
+    kept = ci.post(ALIASES, {"csrf": csrf, "alias": "staging", "action": "remove"})  # refused before writing
+    assert kept.status_code == 409 and "cannot be removed while its policy says it must not regress" in alert(kept.text)
 
 
 # -- /promotions ---------------------------------------------------------------------------------------------

@@ -153,21 +153,22 @@ async def alias_form(page: Page, name: str) -> Reply:
         if action == "remove":
             if current is None:
                 raise AliasNotFoundError(f"model {name!r} has no alias {alias!r}", name=name, alias=alias)
+            _dry_direct(registry, name, alias, None, page.visitor.actor)
             return [f"Remove {alias} (now {current})"], f"Remove {alias}"
         if action == "request_remove":
-            return _request_lines(name, alias, current, None, policy), "Request promotion"
+            return request_lines(current, None, policy), "Request promotion"
         target = registry.get_metadata(name, version).version or version
         if action == "request":
-            return _request_lines(name, alias, current, target, policy), "Request promotion"
-        _dry_move(registry, name, alias, target, page.visitor.actor)
+            return request_lines(current, target, policy), "Request promotion"
+        _dry_direct(registry, name, alias, target, page.visitor.actor)
         if current is None:
             return [f"Set {alias} to {target}"], f"Set {alias}"
         if current == target:
             return [f"{alias} already points at {target}: nothing changes"], f"Set {alias}"
         return [f"Move {alias} from {current} to {target}"], f"Move {alias}"
 
-    def _request_lines(name: str, alias: str, current: str | None, target: str | None,
-                       policy: AliasPolicy | None) -> list[str]:
+    def request_lines(current: str | None, target: str | None, policy: AliasPolicy | None) -> list[str]:
+        """What a promotion request of ``alias`` to ``target`` (None: its removal) asks, once the registry agrees."""
         state = scratch_state(registry, name, alias, [target])
         dry_run(state, page.visitor.actor, lambda scratch: scratch.request_promotion(name, alias, target,
                                                                                       reason=reason))
@@ -204,10 +205,14 @@ async def alias_form(page: Page, name: str) -> Reply:
                                   check=check, write=write, back=back, done=done)
 
 
-def _dry_move(registry: ModelRegistry, name: str, alias: str, target: str, actor: str) -> None:
-    """The registry's refusal of a direct move (a policy without approvals whose checks fail), before writing."""
-    if registry.get_alias_policy(name, alias) is not None:
-        state = scratch_state(registry, name, alias, [target])
+def _dry_direct(registry: ModelRegistry, name: str, alias: str, target: str | None, actor: str) -> None:
+    """The registry's refusal of a direct move to ``target`` (None: removal) under the alias's policy, early."""
+    if registry.get_alias_policy(name, alias) is None:
+        return  # no policy: nothing beyond what the checks above found
+    state = scratch_state(registry, name, alias, [target])
+    if target is None:
+        dry_run(state, actor, lambda scratch: scratch.remove_alias(name, alias))
+    else:
         dry_run(state, actor, lambda scratch: scratch.set_alias(name, alias, target))
 
 
