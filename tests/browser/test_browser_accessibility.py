@@ -18,7 +18,8 @@ def test_page_has_no_serious_accessibility_violation(tabs: Tabs, name: str) -> N
     assert not found, f"axe-core found on {path}:\n" + "\n".join(found)
 
 
-@pytest.mark.parametrize("path", ["/models/mobilenet-v3", "/models/mobilenet-v3/versions/2.2.0"])
+@pytest.mark.parametrize("path", ["/models/mobilenet-v3", "/models/mobilenet-v3/versions/2.2.0", "/promotions",
+                                  "/models/bert-base"])
 def test_pages_with_write_forms_have_no_serious_accessibility_violation(tabs: Tabs, path: str) -> None:
     page = tabs.open(path, who="boss", bypass_csp=True)
 

@@ -16,14 +16,16 @@ from typing import Any, NoReturn
 import pytest
 
 from fixtures.http_backend import ServerProcess, serve_command
-from modelreg import ModelMetadata, acting_as, open_registry
+from modelreg import AliasPolicy, ModelMetadata, acting_as, open_registry
 from modelreg.server.auth import TOKENS_ENV, hash_token
 from support.serverkit import TOKENS, Running
 
 __all__ = [
     "CHROMIUM",
     "CHROMIUM_ARGS",
+    "GOVERNED_MODEL",
     "PAGES",
+    "PEOPLE",
     "PHONE",
     "REQUIRE_ENV",
     "RESNET_ALIASES",
@@ -42,7 +44,8 @@ __all__ = [
 
 ROOT = Path(__file__).resolve().parents[2]
 SHOTS = ROOT / "test-artifacts" / "screenshots"
-DOCS_IMAGES = {"model": ROOT / "docs" / "img" / "ui-model.png", "compare": ROOT / "docs" / "img" / "ui-compare.png"}
+DOCS_IMAGES = {"model": ROOT / "docs" / "img" / "ui-model.png", "compare": ROOT / "docs" / "img" / "ui-compare.png",
+               "promotions": ROOT / "docs" / "img" / "ui-promotions.png"}
 AXE_SCRIPT = ROOT / "tests" / "node" / "node_modules" / "axe-core" / "axe.min.js"
 REQUIRE_ENV = "MODELREG_REQUIRE_BROWSER"
 CHROMIUM = os.environ.get("MODELREG_CHROMIUM", "/usr/bin/chromium")
@@ -60,6 +63,11 @@ OTHER_MODELS = {"bert-base": 5, "distilbert-base": 3, "whisper-small": 4, "yolo-
 WRITE_MODEL = "mobilenet-v3"  # the one model the write tests change; the read tests never look at it
 WRITE_ALIASES = {"production": "2.1.0", "staging": "2.2.0"}
 _START = datetime(2026, 6, 1, 9, 30, tzinfo=UTC)
+PEOPLE = {"ci": ("write", "tok-ci-browser-0123456789"), "alice": ("write", "tok-alice-browser-0123456789"),
+          "bob": ("write", "tok-bob-browser-0123456789")}
+"""Tokens beside TOKENS for the promotion tests: a CI pipeline and two reviewers, all ``write``."""
+GOVERNED_MODEL = "fraud-scorer"  # production needs 2 approvals; only the promotion test changes it
+GOVERNED_VERSIONS = {"1.0.0": 0.91, "1.1.0": 0.93, "1.2.0": 0.89}  # version -> metrics.auc
 
 PAGES = {  # every kind of page, as a reader sees it: name -> (path, HTTP status)
     "models": ("/", 200),
@@ -69,6 +77,7 @@ PAGES = {  # every kind of page, as a reader sees it: name -> (path, HTTP status
     "search": ("/search?where=metrics.top1+%3E%3D+0.76&order_by=metrics.top1+desc", 200),
     "login": ("/login", 200),
     "error": ("/models/no-such-model", 404),
+    "promotions": ("/promotions", 200),
 }
 """The pages the tests visit; ``login`` is seen signed out, the others signed in as ``reader``."""
 
@@ -154,6 +163,24 @@ def seed(registry_url: str) -> None:
             reg.annotate_model("bert-base", description="English BERT fine-tuned for support-ticket routing.",
                                set_tags={"team": "nlp"})
             reg.annotate_model("distilbert-base", description="Smaller BERT for the on-device ticket triage.")
+    _seed_governance(registry_url)
+
+
+def _seed_governance(registry_url: str) -> None:
+    """Policies: bert-base production (1 approval, a request by ci waiting) and GOVERNED_MODEL production (2)."""
+    with open_registry(registry_url) as reg:
+        reg.set_alias_policy("bert-base", "production", AliasPolicy(require=["metrics.accuracy >= 0.8"], approvals=1))
+        with acting_as("ci"):
+            for number, (version, auc) in enumerate(GOVERNED_VERSIONS.items()):
+                meta = _other(GOVERNED_MODEL, number)
+                reg.register_model(GOVERNED_MODEL, version, ModelMetadata(
+                    training_date=meta.training_date, artifact_path=meta.artifact_path,
+                    hyperparameters=meta.hyperparameters, performance_metrics={"auc": auc, "latency_ms": 4.0},
+                    description="Card-fraud scorer", tags={}))
+            reg.set_alias(GOVERNED_MODEL, "production", "1.0.0")
+            reg.request_promotion("bert-base", "production", "0.5.0", reason="higher accuracy on the March tickets")
+        reg.set_alias_policy(GOVERNED_MODEL, "production", AliasPolicy(
+            require=["metrics.auc >= 0.9"], must_not_regress=["metrics.auc"], approvals=2))
 
 
 def serve_seeded(directory: Path, *, tokens: bool) -> Running:
@@ -164,7 +191,7 @@ def serve_seeded(directory: Path, *, tokens: bool) -> Running:
     if tokens:
         path = directory / "tokens.json"
         entries = [{"name": name, "role": role, "sha256": hash_token(secret)}
-                   for name, (role, secret) in TOKENS.items()]
+                   for name, (role, secret) in {**TOKENS, **PEOPLE}.items()]
         path.write_text(json.dumps({"tokens": entries}))
         options["tokens_file"] = str(path)
     env = {k: v for k, v in os.environ.items() if k != TOKENS_ENV}
@@ -193,7 +220,7 @@ class Tabs:
 
     def open(self, path: str | None = "/", who: str | None = "reader", *, viewport: dict[str, int] | None = None,
              bypass_csp: bool = False) -> Any:
-        """A new page at ``path`` in a new context; ``who`` names a token from TOKENS (None: signed out)."""
+        """A new page at ``path`` in a new context; ``who`` names a token of TOKENS or PEOPLE (None: signed out)."""
         state = self._state(who) if who is not None else None
         context = self.browser.new_context(base_url=self.url, viewport=viewport or DESKTOP, storage_state=state,
                                            bypass_csp=bypass_csp)
@@ -220,7 +247,7 @@ class Tabs:
     def sign_in(self, page: Any, who: str) -> None:
         """Sign ``page`` in through the login form with the token of ``who``."""
         page.goto("/login")
-        page.get_by_label("Token").fill(TOKENS[who][1])
+        page.get_by_label("Token").fill({**TOKENS, **PEOPLE}[who][1])
         page.get_by_role("button", name="Sign in").click()
         page.wait_for_url(lambda url: "/login" not in url)
 

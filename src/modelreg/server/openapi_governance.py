@@ -6,12 +6,13 @@ builders (``Kit``), so this module imports nothing from it and the two share one
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from .. import _paths
-from ..policies import MAX_APPROVALS, MAX_REASON_CHARS, MAX_REQUIREMENTS, PROMOTION_STATES
+from ..policies import MAX_APPROVALS, MAX_REASON_CHARS, MAX_REQUIREMENTS, PROMOTION_STATES, PromotionRequest
 
 __all__ = ["Kit", "operations", "schemas"]
 
@@ -43,7 +44,11 @@ def schemas(kit: Kit) -> dict[str, Any]:
         "reason": {"type": "string"}, "approvals": {"type": "array", "items": {"type": "string"}},
         "decided_by": _NULLABLE_STR, "decided_at": {"type": ["string", "null"], "format": "date-time"},
         "decision_reason": {"type": "string"},
+        "target_registered_at": {"type": ["string", "null"], "format": "date-time",
+                                 "description": "When the target was registered: the approvals are for that one."},
     }
+    if set(request_props) != {field.name for field in dataclasses.fields(PromotionRequest)}:
+        raise RuntimeError("the Promotion schema must list exactly PromotionRequest's fields")
     return {
         "Policy": {"type": "object", "additionalProperties": False, "properties": {
             "require": {**texts, "description": "where expressions the new target must satisfy."},

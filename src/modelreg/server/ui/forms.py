@@ -20,15 +20,26 @@ from ..._json import exact_float
 from ..._paths import fill
 from ...errors import AliasNotFoundError, MetadataError, RegistryError
 from ...names import validate_alias
+from ...policies import AliasPolicy
+from ...registry import ModelRegistry
 from ..call import Reply
 from ..problems import status_for
 from . import paths
+from .dryrun import dry_run, scratch_state
 from .grants import FORCE_ROLE, write_role
 from .notices import with_notice
 from .page import Page, Redirect
 from .pages import safe_next
 
-__all__ = ["alias_form", "annotate_model_form", "annotate_version_form", "parse_metric", "unregister_form"]
+__all__ = [
+    "alias_form",
+    "annotate_model_form",
+    "annotate_version_form",
+    "confirm_or_write",
+    "form_back",
+    "parse_metric",
+    "unregister_form",
+]
 
 # A metric as people type it: a decimal number, optionally with an exponent (no '_', 'nan', 'inf' or spaces).
 _NUMBER = re.compile(r"-?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
@@ -66,7 +77,12 @@ def _back(page: Page, form: Mapping[str, str], default: str) -> str:
     return safe_next(back) if back else default
 
 
-async def _confirm_or_write(
+def form_back(page: Page, form: Mapping[str, str], template: str, name: str) -> str:
+    """Where the form came from, else the page of ``template`` (from ``paths``) for model ``name``."""
+    return _back(page, form, fill(template, name=name))
+
+
+async def confirm_or_write(
     page: Page,
     form: dict[str, str],
     *,
@@ -92,49 +108,112 @@ async def _confirm_or_write(
     raise Redirect(page.root + with_notice(target, notice))
 
 
+_ALIAS_ACTIONS = ("set", "remove", "request", "request_remove")
+
+
+def _governed(registry: ModelRegistry, name: str, alias: str) -> AliasPolicy | None:
+    """The alias's policy when it asks for approvals (a move is then a promotion request), else None."""
+    policy = registry.get_alias_policy(name, alias)
+    return policy if policy is not None and policy.approvals else None
+
+
 async def alias_form(page: Page, name: str) -> Reply:
-    """POST /models/{name}/aliases (alias, version, action=set|remove): set, move or remove an alias."""
+    """POST /models/{name}/aliases (alias, version, action=set|remove|request|request_remove, reason).
+
+    Sets, moves or removes an alias; for an alias whose policy asks for approvals, the confirmation
+    offers a promotion request instead (``request``: to ``version``; ``request_remove``: removal).
+    """
     form = await page.form()
     action = form.get("action", "set")
     alias, version = form.get("alias", ""), form.get("version", "")
-    page.require(write_role("remove_alias" if action == "remove" else "set_alias"),
+    requesting = action in ("request", "request_remove")
+    page.require(write_role("request_promotion" if requesting else "remove_alias" if action == "remove"
+                            else "set_alias"),
+                 "requesting a promotion" if requesting else
                  f"{'removing' if action == 'remove' else 'setting'} an alias")
     registry = page.registry
     was: dict[str, str] = {}
+    reason = _lines(form.get("reason", ""))
 
     def check() -> tuple[list[str], str]:
-        if action not in ("set", "remove"):
-            raise MetadataError(f"action must be 'set' or 'remove', not {action[:40]!r}")
+        nonlocal action
+        if action not in _ALIAS_ACTIONS:
+            raise MetadataError(f"action must be 'set' or 'remove' (or 'request', 'request_remove' for a promotion "
+                                f"request), not {action[:40]!r}")
         validate_alias(alias)
         current = registry.get_aliases(name).get(alias)
         was["current"] = current or ""
         if form.get("confirm") == "yes" and form.get("was", was["current"]) != was["current"]:
             del form["confirm"]  # it moved since the confirmation was shown: ask again with what is true now
         form["was"] = was["current"]
+        policy = _governed(registry, name, alias)
+        if policy is not None and form.get("confirm") != "yes" and action in ("set", "remove"):
+            action = form["action"] = "request" if action == "set" else "request_remove"  # offer a request instead
+            page.require(write_role("request_promotion"), "requesting a promotion")
         if action == "remove":
             if current is None:
                 raise AliasNotFoundError(f"model {name!r} has no alias {alias!r}", name=name, alias=alias)
+            _dry_direct(registry, name, alias, None, page.visitor.actor)
             return [f"Remove {alias} (now {current})"], f"Remove {alias}"
+        if action == "request_remove":
+            return request_lines(current, None, policy), "Request promotion"
         target = registry.get_metadata(name, version).version or version
+        if action == "request":
+            return request_lines(current, target, policy), "Request promotion"
+        _dry_direct(registry, name, alias, target, page.visitor.actor)
         if current is None:
             return [f"Set {alias} to {target}"], f"Set {alias}"
         if current == target:
             return [f"{alias} already points at {target}: nothing changes"], f"Set {alias}"
         return [f"Move {alias} from {current} to {target}"], f"Move {alias}"
 
+    def request_lines(current: str | None, target: str | None, policy: AliasPolicy | None) -> list[str]:
+        """What a promotion request of ``alias`` to ``target`` (None: its removal) asks, once the registry agrees."""
+        state = scratch_state(registry, name, alias, [target])
+        dry_run(state, page.visitor.actor, lambda scratch: scratch.request_promotion(name, alias, target,
+                                                                                      reason=reason))
+        if target is None:
+            lines = [f"Request the removal of {alias} (now {current})"]
+        else:
+            lines = [f"Request the promotion of {alias} from {current or '(not set)'} to {target}"]
+        if policy is not None:
+            lines.append(f"{alias} is protected: it moves once {policy.approvals} other "
+                         f"{'person approves' if policy.approvals == 1 else 'people approve'} "
+                         "(you cannot approve your own request)")
+        else:
+            lines.append(f"{alias} needs no approvals: it moves at once")
+        return lines
+
     def write() -> None:
         if action == "remove":
             registry.remove_alias(name, alias)
+        elif action in ("request", "request_remove"):
+            target = None if action == "request_remove" else version
+            made = registry.request_promotion(name, alias, target, reason=reason)
+            was["state"] = made.state
         else:
             registry.set_alias(name, alias, version)
 
     def done() -> tuple[str, str]:
+        if action in ("request", "request_remove"):
+            return back, "promotion-requested" if was.get("state") == "pending" else "promotion-done"
         code = "alias-removed" if action == "remove" else "alias-moved" if was["current"] else "alias-set"
         return back, code
 
     back = _back(page, form, fill(paths.MODEL, name=name))
-    return await _confirm_or_write(page, form, kind="alias", context={"name": name, "version": version},
-                                   check=check, write=write, back=back, done=done)
+    return await confirm_or_write(page, form, kind="alias", context={"name": name, "version": version},
+                                  check=check, write=write, back=back, done=done)
+
+
+def _dry_direct(registry: ModelRegistry, name: str, alias: str, target: str | None, actor: str) -> None:
+    """The registry's refusal of a direct move to ``target`` (None: removal) under the alias's policy, early."""
+    if registry.get_alias_policy(name, alias) is None:
+        return  # no policy: nothing beyond what the checks above found
+    state = scratch_state(registry, name, alias, [target])
+    if target is None:
+        dry_run(state, actor, lambda scratch: scratch.remove_alias(name, alias))
+    else:
+        dry_run(state, actor, lambda scratch: scratch.set_alias(name, alias, target))
 
 
 def _annotation(form: Mapping[str, str], *, metrics: bool) -> dict[str, Any]:
@@ -190,7 +269,7 @@ async def annotate_version_form(page: Page, name: str, version: str) -> Reply:
         return _describe(detail, meta.description, meta.tags), "Save annotations"
 
     back = _back(page, form, fill(paths.VERSION, name=name, version=version))
-    return await _confirm_or_write(
+    return await confirm_or_write(
         page, form, kind="annotate", context={"name": name, "version": version}, check=check,
         write=lambda: registry.annotate(name, version, **args), back=back,
         done=lambda: (back, "version-annotated"))
@@ -214,7 +293,7 @@ async def annotate_model_form(page: Page, name: str) -> Reply:
         return _describe(detail, info.description, info.tags), "Save annotations"
 
     back = _back(page, form, fill(paths.MODEL, name=name))
-    return await _confirm_or_write(
+    return await confirm_or_write(
         page, form, kind="annotate_model", context={"name": name, "version": ""}, check=check,
         write=lambda: registry.annotate_model(name, **args), back=back,
         done=lambda: (back, "model-annotated"))
@@ -246,7 +325,7 @@ async def unregister_form(page: Page, name: str, version: str) -> Reply:
             return fill(paths.MODEL, name=name), "unregistered"
         return paths.MODELS, "unregistered"
 
-    return await _confirm_or_write(
+    return await confirm_or_write(
         page, form, kind="unregister", context={"name": name, "version": version}, check=check,
         write=functools.partial(registry.unregister_model, name, version, force),
         back=fill(paths.MODEL, name=name), done=done)

@@ -37,6 +37,9 @@ WRITES: dict[str, tuple[str, str]] = {
     "annotate": (_paths.VERSION, "PATCH"),
     "annotate_model": (_paths.MODEL, "PATCH"),
     "unregister": (_paths.VERSION, "DELETE"),
+    "request_promotion": (_paths.PROMOTIONS, "POST"),
+    "approve": (_paths.PROMOTION_APPROVE, "POST"),
+    "reject": (_paths.PROMOTION_REJECT, "POST"),
 }
 """Each UI write and the API route (template, method) that does the same."""
 

@@ -20,6 +20,7 @@ from ..problems import HTTPProblem
 from .chart import ChartSeries, metric_chart
 from .page import Page
 from .pages import pager
+from .promotion_pages import model_governance
 from .render import format_metric, format_when
 
 __all__ = ["ALIAS_MOVES_SHOWN", "VERSIONS_PER_PAGE", "alias_moves", "model_page", "version_page", "where_quote"]
@@ -207,11 +208,13 @@ async def model_page(page: Page, name: str) -> Reply:
     marks = _marks(info, versions)
     charts = [(metric, _chart(svgs, columns, metric, marks)) for metric in charted]
     moves = await _alias_moves(page, name)
+    governance = await model_governance(page, name, info.aliases)
     return page.render(
         "model.html", nav="models", model=info, description=paragraphs(info.description), records=records,
         versions_on_page=[record.version for record in records], pager=at, key_metrics=key_metrics,
         metric_choices=sorted(counts), charted=charted, charts=charts, moves=moves[:ALIAS_MOVES_SHOWN],
         more_moves=max(0, len(moves) - ALIAS_MOVES_SHOWN), metrics_arg=", ".join(page.args("metrics")),
+        **governance,
     )
 
 

@@ -16,6 +16,10 @@ NOTICES: dict[str, str] = {
     "version-annotated": "The version's annotations were saved.",
     "model-annotated": "The model's annotations were saved.",
     "unregistered": "The version was unregistered.",
+    "promotion-requested": "The promotion was requested; it waits for its approvals.",
+    "promotion-done": "The promotion was carried out: the alias moved.",
+    "promotion-approved": "Your approval was recorded; the request waits for more.",
+    "promotion-rejected": "The promotion request was rejected; the alias stays as it was.",
 }
 
 

@@ -14,6 +14,9 @@ __all__ = [
     "MODEL",
     "MODELS",
     "MODEL_ANNOTATE",
+    "PROMOTIONS",
+    "PROMOTION_APPROVE",
+    "PROMOTION_REJECT",
     "SEARCH",
     "STATIC",
     "UNREGISTER",
@@ -26,6 +29,7 @@ MODEL = "/models/{name}"
 VERSION = "/models/{name}/versions/{version}"
 COMPARE = "/models/{name}/compare"
 SEARCH = "/search"
+PROMOTIONS = "/promotions"
 LOGIN = "/login"
 LOGOUT = "/logout"
 STATIC = "/static/{file}"
@@ -35,3 +39,5 @@ ALIAS_FORM = "/models/{name}/aliases"
 MODEL_ANNOTATE = "/models/{name}/annotate"
 VERSION_ANNOTATE = "/models/{name}/versions/{version}/annotate"
 UNREGISTER = "/models/{name}/versions/{version}/unregister"
+PROMOTION_APPROVE = "/promotions/{id}/approve"
+PROMOTION_REJECT = "/promotions/{id}/reject"

@@ -13,6 +13,7 @@ from .compare import compare_page
 from .forms import alias_form, annotate_model_form, annotate_version_form, unregister_form
 from .model_pages import model_page, version_page
 from .pages import login, login_page, logout, models_page, static_file
+from .promotion_pages import approve_form, promotions_page, reject_form
 from .search_page import search_page
 
 __all__ = ["UI_ROUTES"]
@@ -41,6 +42,11 @@ UI_ROUTES: tuple[Route, ...] = (
     _route(paths.MODEL_ANNOTATE, POST=Endpoint(annotate_model_form, Role.READ)),
     _route(paths.VERSION_ANNOTATE, POST=Endpoint(annotate_version_form, Role.READ)),
     _route(paths.UNREGISTER, POST=Endpoint(unregister_form, Role.READ)),
+
+    # -- promotions: the list across models, approve and reject (each checks its model's scope) ------------
+    _route(paths.PROMOTIONS, GET=Endpoint(promotions_page, Role.READ)),
+    _route(paths.PROMOTION_APPROVE, POST=Endpoint(approve_form, Role.READ)),
+    _route(paths.PROMOTION_REJECT, POST=Endpoint(reject_form, Role.READ)),
 
 )
 """Every page the UI serves."""
