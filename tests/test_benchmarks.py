@@ -18,6 +18,7 @@ BENCH = Path(__file__).resolve().parent.parent / "bench"
 
 # Script, its tiniest arguments, and text its output must contain once it has measured.
 RUNS = {
+    "bench_async.py": (["--calls", "20", "--rounds", "1", "--versions", "5"], "µs/call"),
     "bench_core.py": (["--models", "3", "--versions", "200", "--repeat", "1"], "resolve"),  # ^1: 1.x
     "bench_policy.py": (["--rounds", "2", "--batch", "20", "--sqlite-batch", "5"], "set_alias"),
     "bench_search.py": (["--models", "3", "--versions", "40", "--repeat", "3", "--big-model", "200"], "ms"),

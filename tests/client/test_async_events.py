@@ -176,3 +176,14 @@ def test_subscribe_calls_a_coroutine_callback_and_close_stops_it(module_server: 
         return seen
 
     assert asyncio.run(run()) == ["1.0.0"]
+
+
+def test_a_since_the_store_never_reached_is_refused_at_the_start(module_server: Running) -> None:
+    async def run() -> RegistryError:
+        async with AsyncRegistryClient(module_server.url) as client:
+            with pytest.raises(RegistryError) as refused:
+                async for _ in client.events(since=10**9):
+                    pass
+            return refused.value
+
+    assert asyncio.run(run()).code == "unknown_revision"

@@ -60,6 +60,7 @@ class AsyncEvents(StreamFollower):
         self._parser = SseParser()
         self._ready = False
         self._closed = False
+        self._early: list[RegistryEvent] = []
 
     async def start(self) -> None:
         """Connect and read up to the server's ``ready``: changes after it will be delivered.
@@ -72,7 +73,8 @@ class AsyncEvents(StreamFollower):
             async with asyncio.timeout(self._client.timeout + 1.0):
                 await self._connect()
                 while not self._ready:
-                    await self._step()
+                    if (event := await self._step()) is not None:
+                        self._early.append(event)  # the server sends none before ready; never drop one
         except TimeoutError:
             await self.aclose()
             raise StoreError(f"no event stream from {self._client.url} within {self._client.timeout:g} s") from None
@@ -92,6 +94,8 @@ class AsyncEvents(StreamFollower):
         if self._closed:
             raise StopAsyncIteration
         await self.start()
+        if self._early:
+            return self._early.pop(0)
         delay = 0.1
         while True:
             try:
