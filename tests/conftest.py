@@ -12,6 +12,7 @@ from contextlib import AbstractContextManager, contextmanager
 import pytest
 from hypothesis import settings
 
+from fixtures.async_backend import *  # noqa: F403
 from fixtures.http_backend import *  # noqa: F403
 from fixtures.mirror_backend import *  # noqa: F403
 from fixtures.node_semver import *  # noqa: F403
@@ -24,7 +25,7 @@ from modelreg import MemoryRegistry, ModelRegistry, acting_as
 settings.register_profile("modelreg", deadline=None)
 settings.load_profile("modelreg")
 
-ALL_BACKENDS = ["memory", "sqlite", "postgresql", "http"]
+ALL_BACKENDS = ["memory", "sqlite", "postgresql", "http", "async"]
 BACKENDS = [b for b in os.environ.get("MODELREG_BACKENDS", ",".join(ALL_BACKENDS)).split(",") if b]
 
 
@@ -46,8 +47,9 @@ Act = Callable[[str], AbstractContextManager[ModelRegistry]]
 @pytest.fixture
 def act(registry: ModelRegistry, request: pytest.FixtureRequest) -> Act:
     """``act(name)``: a context giving ``registry`` as the actor ``name`` sees it (a write token's name over HTTP)."""
-    if request.node.callspec.params.get("registry") == "http":
-        return request.getfixturevalue("http_act")  # type: ignore[no-any-return]
+    backend = request.node.callspec.params.get("registry")
+    if backend in ("http", "async"):  # tokens named for the actor, on the tenant server
+        return request.getfixturevalue(f"{backend}_act")  # type: ignore[no-any-return]
 
     @contextmanager
     def acting(name: str) -> Iterator[ModelRegistry]:

@@ -18,6 +18,7 @@ BENCH = Path(__file__).resolve().parent.parent / "bench"
 
 # Script, its tiniest arguments, and text its output must contain once it has measured.
 RUNS = {
+    "bench_async.py": (["--calls", "20", "--rounds", "1", "--versions", "5"], "µs/call"),
     "bench_core.py": (["--models", "3", "--versions", "200", "--repeat", "1"], "resolve"),  # ^1: 1.x
     "bench_mirror.py": (["--models", "2", "--versions", "5", "--reads", "200", "--http-reads", "10", "--writes", "5",
                          "--startup-versions", "100"], "mirror / memory"),

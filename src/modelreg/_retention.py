@@ -11,7 +11,7 @@ aliased by someone else meanwhile is skipped, not an error.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Final
@@ -19,11 +19,12 @@ from typing import Final
 from ._search import MAX_LIMIT
 from .errors import VersionInUseError, VersionNotFoundError
 from .names import validate_name
+from .policies import PromotionRequest
 from .records import VersionRecord
 from .registry import ModelRegistry
 from .semver import parse_version
 
-__all__ = ["GONE", "IN_USE", "REMOVED", "Selection", "apply", "check_args", "prune", "select"]
+__all__ = ["GONE", "IN_USE", "REMOVED", "Selection", "apply", "check_args", "choose", "prune", "select"]
 
 REMOVED: Final = "removed"
 GONE: Final = "gone"  # removed by someone else between the reading and the removal
@@ -96,14 +97,23 @@ def select(
     """The versions ``prune`` would remove now (arguments checked first): beyond each model's newest
     ``keep_latest`` by precedence, registered before ``older_than`` if given, and not protected."""
     check_args(name, keep_latest, older_than)
+    records = list(_records(registry, name))
+    pending = registry.list_promotions(name, state="pending") if records or name is None else []
+    return choose(records, pending, name, keep_latest=keep_latest, older_than=older_than)
+
+
+def choose(
+    records: Iterable[VersionRecord], pending: Iterable[PromotionRequest], name: str | None = None, *,
+    keep_latest: int = 10, older_than: datetime | None = None,
+) -> Selection:
+    """``select``'s choice among ``records`` already read (every version of ``name``, or of every model),
+    given the ``pending`` promotion requests; for a caller that reads them its own way (the async client)."""
     by_model: dict[str, list[VersionRecord]] = {}
-    for record in _records(registry, name):
+    for record in records:
         by_model.setdefault(record.name, []).append(record)
     if name is not None and not by_model:
         raise VersionNotFoundError(f"model {name!r} has no versions, so there is nothing to prune", name=name)
-    promoted = frozenset(
-        (r.name, r.version) for r in registry.list_promotions(name, state="pending") if r.version is not None
-    )
+    promoted = frozenset((r.name, r.version) for r in pending if r.version is not None)
     chosen: list[VersionRecord] = []
     for model in sorted(by_model):
         ordered = sorted(by_model[model], key=lambda r: parse_version(r.version))

@@ -23,34 +23,57 @@ import httpx
 from ..errors import RegistryError, StoreError
 from ..events import Callback, EventHub, RegistryEvent, Subscription
 
-__all__ = ["EventStream", "RemoteSubscription", "StreamSource", "parse_sse"]
+__all__ = [
+    "MAX_DELAY",
+    "READ_TIMEOUT",
+    "EventStream",
+    "RemoteSubscription",
+    "SseParser",
+    "StreamFollower",
+    "StreamSource",
+    "parse_sse",
+    "stream_error",
+]
 
 _log = logging.getLogger("modelreg.client")
-_READ_TIMEOUT = 60.0  # the server sends a heartbeat every 15 s; silence this long means a dead link
-_MAX_DELAY = 5.0
+READ_TIMEOUT = 60.0  # the server sends a heartbeat every 15 s; silence this long means a dead link
+MAX_DELAY = 5.0
+"""Longest wait, in seconds, between reconnects to a broken event stream."""
+
+
+class SseParser:
+    """Server-Sent Events read one text line at a time (so a blocking and an async reader share it)."""
+
+    def __init__(self) -> None:
+        self._kind = "message"
+        self._ident: str | None = None
+        self._data: list[str] = []
+
+    def feed(self, line: str) -> tuple[str, str | None, str] | None:
+        """(event type, id, data) when ``line`` completes an event, else None."""
+        if not line:
+            done = (self._kind, self._ident, "\n".join(self._data)) if self._data else None
+            self._kind, self._data = "message", []
+            return done
+        if line.startswith(":"):
+            return None  # a comment (the server's heartbeat)
+        field, _, value = line.partition(":")
+        value = value[1:] if value.startswith(" ") else value
+        if field == "event":
+            self._kind = value
+        elif field == "data":
+            self._data.append(value)
+        elif field == "id":
+            self._ident = value
+        return None
 
 
 def parse_sse(lines: Iterable[str]) -> Iterator[tuple[str, str | None, str]]:
     """(event type, id, data) for each event in Server-Sent Events text lines."""
-    kind: str = "message"
-    ident: str | None = None
-    data: list[str] = []
+    parser = SseParser()
     for line in lines:
-        if not line:
-            if data:
-                yield kind, ident, "\n".join(data)
-            kind, data = "message", []
-            continue
-        if line.startswith(":"):
-            continue  # a comment (the server's heartbeat)
-        field, _, value = line.partition(":")
-        value = value[1:] if value.startswith(" ") else value
-        if field == "event":
-            kind = value
-        elif field == "data":
-            data.append(value)
-        elif field == "id":
-            ident = value
+        if (event := parser.feed(line)) is not None:
+            yield event
 
 
 class StreamSource(Protocol):
@@ -66,6 +89,96 @@ class StreamSource(Protocol):
     def error_for(self, response: httpx.Response) -> RegistryError:
         """The exception a problem response stands for."""
         ...
+
+
+class StreamFollower:
+    """Following ``/api/v1/events`` apart from the I/O: where it stands and when it must end (shared with
+    the async client's ``AsyncEvents``).
+
+    It tracks the store the first ``hello`` named and the last revision delivered, asks to
+    resume after it, drops what a reconnect repeats, and names why a stream cannot go on
+    (``store_changed``, ``unknown_revision``, ``events_unavailable``) rather than skip changes.
+    """
+
+    def __init__(self, url: str, since: int | None) -> None:
+        self._url = url
+        self.error: RegistryError | None = None  # set when the stream ends rather than skip changes
+        self._last: int | None = since  # resuming from here is how since= asks the server for a replay
+        self._store: str | None = None  # the id the first hello named
+
+    def _headers(self) -> dict[str, str]:
+        headers = {"Accept": "text/event-stream"}
+        if self._last is not None:
+            headers["Last-Event-ID"] = str(self._last)
+        return headers
+
+    def _gone(self, response: httpx.Response) -> RegistryError:
+        """The error for a 410 on reconnecting: the server cannot resume after ``_last``."""
+        try:
+            problem = response.json()
+        except ValueError:
+            problem = None
+        if not isinstance(problem, dict):
+            problem = {}
+        store, revision = problem.get("store"), problem.get("revision")
+        if problem.get("code") == "unknown_revision":
+            if isinstance(store, str) and self._store is not None and store != self._store:
+                return self._changed(store, revision)
+            return stream_error(
+                "unknown_revision",
+                f"the store at {self._url} is at revision {revision}, behind revision {self._last} that "
+                "this subscription already delivered: it was restored from an older copy or recreated, so the "
+                "changes delivered after its revision are gone or differ; subscribe again and re-read what you need",
+            )
+        floor = problem.get("available_after")
+        return stream_error(
+            "events_unavailable",
+            f"the server at {self._url} no longer keeps the events after revision {self._last} (it keeps "
+            f"those after revision {floor}): the changes in between were missed; subscribe again and re-read "
+            "what you need",
+        )
+
+    def _changed(self, store: str, revision: object) -> RegistryError:
+        return stream_error(
+            "store_changed",
+            f"the server at {self._url} now serves another store (id {store}, at revision {revision}) than "
+            f"the one this subscription followed up to revision {self._last} (id {self._store}): its changes are "
+            "not a continuation; subscribe again and re-read what you need",
+        )
+
+    def _hello_error(self, data: str) -> RegistryError | None:
+        """Read a ``hello``: the error ending the stream when it names another store or a rewound one."""
+        try:
+            hello = json.loads(data)
+            store, revision = hello["store"], hello["revision"]
+        except (ValueError, KeyError, TypeError):
+            _log.warning("ignoring an unreadable hello from %s: %r", self._url, data[:200])
+            return None
+        if self._store is None:
+            self._store = store
+        elif store != self._store:
+            return self._changed(store, revision)
+        elif isinstance(revision, int) and self._last is not None and revision < self._last:
+            return stream_error("unknown_revision", f"the store at {self._url} went back from revision "
+                                f"{self._last} to {revision}; subscribe again and re-read what you need")
+        return None
+
+    def _at_ready(self, ident: str | None) -> None:
+        """The server's ``ready``: changes after its id come next."""
+        if self._last is None and ident is not None and ident.isdigit():
+            self._last = int(ident)
+
+    def _event(self, data: str) -> RegistryEvent | None:
+        """The event to deliver, or None for one already delivered before a reconnect (or unreadable)."""
+        try:
+            event = RegistryEvent.from_dict(json.loads(data))
+        except (ValueError, KeyError, TypeError) as exc:
+            _log.warning("skipping an unreadable event from %s: %s", self._url, exc)
+            return None
+        if self._last is not None and event.revision <= self._last:
+            return None  # already delivered before a reconnect
+        self._last = event.revision
+        return event
 
 
 class RemoteSubscription(Subscription):
@@ -89,13 +202,14 @@ class RemoteSubscription(Subscription):
         self._stream.stop()
 
 
-class EventStream:
+class EventStream(StreamFollower):
     """Follows ``/api/v1/events`` in a daemon thread and hands each event to one callback."""
 
     def __init__(
         self, client: StreamSource, callback: Callback, on_stop: Callable[[EventStream], None],
         since: int | None = None,
     ) -> None:
+        super().__init__(client.url, since)
         self._client = client
         self._on_stop = on_stop
         self.subscription = RemoteSubscription(self, callback)
@@ -103,9 +217,6 @@ class EventStream:
         self._ready = threading.Event()
         self._deliver_lock = threading.RLock()  # re-entrant: a callback may close its own subscription
         self._failure: BaseException | None = None
-        self.error: RegistryError | None = None  # set when the subscription ends rather than skip changes
-        self._last: int | None = since  # resuming from here is how since= asks the server for a replay
-        self._store: str | None = None  # the id the first hello named
         self._response: httpx.Response | None = None
         self._thread = threading.Thread(target=self._run, name="modelreg-events", daemon=True)
 
@@ -152,7 +263,7 @@ class EventStream:
                 _log.warning("event stream from %s broke (%s); reconnecting in %.1f s", self._client.url, exc, delay)
             if self._stopping.wait(delay):
                 return
-            delay = min(delay * 2, _MAX_DELAY)
+            delay = min(delay * 2, MAX_DELAY)
 
     def _fail(self, exc: BaseException) -> None:
         if isinstance(exc, httpx.HTTPError):
@@ -161,10 +272,8 @@ class EventStream:
         self._ready.set()
 
     def _follow(self) -> None:
-        headers = {"Accept": "text/event-stream"}
-        if self._last is not None:
-            headers["Last-Event-ID"] = str(self._last)
-        timeout = httpx.Timeout(self._client.timeout, read=_READ_TIMEOUT)
+        headers = self._headers()
+        timeout = httpx.Timeout(self._client.timeout, read=READ_TIMEOUT)
         with self._client.stream_events(headers, timeout) as response:
             self._response = response
             try:
@@ -183,78 +292,25 @@ class EventStream:
             finally:
                 self._response = None
 
-    def _gone(self, response: httpx.Response) -> RegistryError:
-        """The error for a 410 on reconnecting: the server cannot resume after ``_last``."""
-        try:
-            problem = response.json()
-        except ValueError:
-            problem = None
-        if not isinstance(problem, dict):
-            problem = {}
-        store, revision = problem.get("store"), problem.get("revision")
-        if problem.get("code") == "unknown_revision":
-            if isinstance(store, str) and self._store is not None and store != self._store:
-                return self._changed(store, revision)
-            return _error(
-                "unknown_revision",
-                f"the store at {self._client.url} is at revision {revision}, behind revision {self._last} that "
-                "this subscription already delivered: it was restored from an older copy or recreated, so the "
-                "changes delivered after its revision are gone or differ; subscribe again and re-read what you need",
-            )
-        floor = problem.get("available_after")
-        return _error(
-            "events_unavailable",
-            f"the server at {self._client.url} no longer keeps the events after revision {self._last} (it keeps "
-            f"those after revision {floor}): the changes in between were missed; subscribe again and re-read "
-            "what you need",
-        )
-
-    def _changed(self, store: str, revision: object) -> RegistryError:
-        return _error(
-            "store_changed",
-            f"the server at {self._client.url} now serves another store (id {store}, at revision {revision}) than "
-            f"the one this subscription followed up to revision {self._last} (id {self._store}): its changes are "
-            "not a continuation; subscribe again and re-read what you need",
-        )
-
     def _end(self, error: RegistryError) -> None:
         """End the subscription rather than skip changes: closed, with ``error`` saying why."""
         self.error = error
         _log.error("event subscription to %s ended rather than skip changes: %s", self._client.url, error)
         self.subscription.close()
 
-    def _hello(self, data: str) -> None:
-        try:
-            hello = json.loads(data)
-            store, revision = hello["store"], hello["revision"]
-        except (ValueError, KeyError, TypeError):
-            _log.warning("ignoring an unreadable hello from %s: %r", self._client.url, data[:200])
-            return
-        if self._store is None:
-            self._store = store
-        elif store != self._store:
-            self._end(self._changed(store, revision))
-        elif isinstance(revision, int) and self._last is not None and revision < self._last:
-            self._end(_error("unknown_revision", f"the store at {self._client.url} went back from revision "
-                             f"{self._last} to {revision}; subscribe again and re-read what you need"))
-
     def _handle(self, kind: str, ident: str | None, data: str) -> None:
         if kind == "hello":
-            self._hello(data)
+            error = self._hello_error(data)
+            if error is not None:
+                self._end(error)
             return
         if kind == "ready":
-            if self._last is None and ident is not None and ident.isdigit():
-                self._last = int(ident)
+            self._at_ready(ident)
             self._ready.set()
             return
-        try:
-            event = RegistryEvent.from_dict(json.loads(data))
-        except (ValueError, KeyError, TypeError) as exc:
-            _log.warning("skipping an unreadable event from %s: %s", self._client.url, exc)
+        event = self._event(data)
+        if event is None:
             return
-        if self._last is not None and event.revision <= self._last:
-            return  # already delivered before a reconnect
-        self._last = event.revision
         with self._deliver_lock:
             if self.subscription.closed:
                 return
@@ -265,7 +321,8 @@ class EventStream:
                                event.revision)
 
 
-def _error(code: str, message: str) -> RegistryError:
+def stream_error(code: str, message: str) -> RegistryError:
+    """A RegistryError with ``code``: why an event stream ended rather than skip changes."""
     error = RegistryError(message)
     error.code = code
     return error
