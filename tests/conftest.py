@@ -25,7 +25,7 @@ from modelreg import MemoryRegistry, ModelRegistry, acting_as
 settings.register_profile("modelreg", deadline=None)
 settings.load_profile("modelreg")
 
-ALL_BACKENDS = ["memory", "sqlite", "postgresql", "http", "async"]
+ALL_BACKENDS = ["memory", "sqlite", "postgresql", "http", "async", "mirror"]
 BACKENDS = [b for b in os.environ.get("MODELREG_BACKENDS", ",".join(ALL_BACKENDS)).split(",") if b]
 
 
@@ -48,7 +48,7 @@ Act = Callable[[str], AbstractContextManager[ModelRegistry]]
 def act(registry: ModelRegistry, request: pytest.FixtureRequest) -> Act:
     """``act(name)``: a context giving ``registry`` as the actor ``name`` sees it (a write token's name over HTTP)."""
     backend = request.node.callspec.params.get("registry")
-    if backend in ("http", "async"):  # tokens named for the actor, on the tenant server
+    if backend in ("http", "async", "mirror"):  # tokens named for the actor, on the tenant server
         return request.getfixturevalue(f"{backend}_act")  # type: ignore[no-any-return]
 
     @contextmanager
