@@ -22,6 +22,7 @@ import httpx
 
 from ..errors import RegistryError, StoreError
 from ..events import Callback, EventHub, RegistryEvent, Subscription
+from ._wire import problem_body
 
 __all__ = [
     "MAX_DELAY",
@@ -33,6 +34,7 @@ __all__ = [
     "StreamSource",
     "parse_sse",
     "stream_error",
+    "unblock",
 ]
 
 _log = logging.getLogger("modelreg.client")
@@ -40,6 +42,15 @@ READ_TIMEOUT = 60.0  # the server sends a heartbeat every 15 s; silence this lon
 MAX_DELAY = 5.0
 """Longest wait, in seconds, between reconnects to a broken event stream."""
 
+
+def unblock(response: httpx.Response | None) -> None:
+    """Shut down the socket under an open streamed ``response``: wakes a thread blocked reading it
+    (closing the response alone would not), so a follower can stop at once."""
+    stream = response.extensions.get("network_stream") if response is not None else None
+    sock = stream.get_extra_info("socket") if stream is not None else None
+    if isinstance(sock, socket.socket):
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)
 
 class SseParser:
     """Server-Sent Events read one text line at a time (so a blocking and an async reader share it)."""
@@ -114,12 +125,7 @@ class StreamFollower:
 
     def _gone(self, response: httpx.Response) -> RegistryError:
         """The error for a 410 on reconnecting: the server cannot resume after ``_last``."""
-        try:
-            problem = response.json()
-        except ValueError:
-            problem = None
-        if not isinstance(problem, dict):
-            problem = {}
+        problem = problem_body(response)
         store, revision = problem.get("store"), problem.get("revision")
         if problem.get("code") == "unknown_revision":
             if isinstance(store, str) and self._store is not None and store != self._store:
@@ -235,12 +241,7 @@ class EventStream(StreamFollower):
         if self._stopping.is_set():
             return
         self._stopping.set()
-        response = self._response
-        stream = response.extensions.get("network_stream") if response is not None else None
-        sock = stream.get_extra_info("socket") if stream is not None else None
-        if isinstance(sock, socket.socket):
-            with contextlib.suppress(OSError):
-                sock.shutdown(socket.SHUT_RDWR)  # wakes the blocked read; close() alone would not
+        unblock(self._response)
         if threading.current_thread() is not self._thread:
             if self._thread.is_alive():
                 self._thread.join(timeout=self._client.timeout)

@@ -9,10 +9,8 @@ the store: another store, or the same one behind the mirror (rewound), and a 410
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
-import socket
 import threading
 from typing import Protocol
 
@@ -20,7 +18,7 @@ import httpx
 
 from ..errors import RegistryError
 from ..events import RegistryEvent
-from ._events import parse_sse
+from ._events import parse_sse, unblock
 
 __all__ = ["Followed", "Follower"]
 
@@ -66,12 +64,7 @@ class Follower:
     def stop(self, timeout: float) -> None:
         """Stop following: close the connection that blocks the reader, then wait for it."""
         self._stopping.set()
-        response = self._response
-        stream = response.extensions.get("network_stream") if response is not None else None
-        sock = stream.get_extra_info("socket") if stream is not None else None
-        if isinstance(sock, socket.socket):
-            with contextlib.suppress(OSError):
-                sock.shutdown(socket.SHUT_RDWR)  # wakes the blocked read; close() alone would not
+        unblock(self._response)
         if threading.current_thread() is not self._thread and self._thread.is_alive():
             self._thread.join(timeout)
 

@@ -33,6 +33,7 @@ __all__ = [
     "error_for",
     "failure",
     "json_answer",
+    "problem_body",
     "problem_code",
     "reason",
     "settings",
@@ -154,23 +155,23 @@ def _text(value: object) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def problem_code(response: httpx.Response) -> object:
-    """The ``code`` of a problem answer, or None."""
+def problem_body(response: httpx.Response) -> dict[str, Any]:
+    """A problem answer's JSON object, or ``{}`` when the body is not one (a proxy's HTML page, say)."""
     try:
         problem = response.json()
     except ValueError:
-        return None
-    return problem.get("code") if isinstance(problem, dict) else None
+        return {}
+    return problem if isinstance(problem, dict) else {}
+
+
+def problem_code(response: httpx.Response) -> object:
+    """The ``code`` of a problem answer, or None."""
+    return problem_body(response).get("code")
 
 
 def error_for(url: str, response: httpx.Response) -> RegistryError:
     """The exception a problem response stands for (the server's class, by its ``code``)."""
-    try:
-        problem = response.json()
-    except ValueError:
-        problem = None
-    if not isinstance(problem, dict):
-        problem = {}
+    problem = problem_body(response)
     code = problem.get("code")
     detail = problem.get("detail")
     if not isinstance(detail, str) or not detail:
