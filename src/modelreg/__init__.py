@@ -22,6 +22,7 @@ from .errors import (
     VersionNotFoundError,
 )
 from .events import RegistryEvent, Subscription
+from .importing import import_mlflow
 from .memory import MemoryRegistry
 from .metadata import ModelMetadata
 from .policies import AliasPolicy, PromotionRequest
@@ -60,5 +61,6 @@ __all__ = [
     "VersionRange",
     "VersionRecord",
     "acting_as",
+    "import_mlflow",
     "open_registry",
 ]

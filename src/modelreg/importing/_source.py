@@ -1,0 +1,147 @@
+"""Reading an MLflow registry through MLflow's own client, into plain frozen values.
+
+mlflow is imported lazily, here only, so ``import modelreg`` never pulls it in. Every
+error MLflow raises (unreachable, refused, not found) becomes one ``SourceError`` at
+this boundary, with the cause chained.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..errors import RegistryError
+
+__all__ = ["MlflowSource", "SourceError", "SourceModel", "SourceRun", "SourceVersion"]
+
+_PAGE = 1000  # registered models and versions per request (MLflow's search limits allow both)
+
+
+class SourceError(RegistryError):
+    """MLflow could not be read (unreachable, auth refused, or an error it reported); the cause is chained."""
+
+
+@dataclass(frozen=True, slots=True)
+class SourceRun:
+    """What a version takes from its training run: latest metric values, params, times (ms since the epoch)."""
+
+    metrics: Mapping[str, float]
+    params: Mapping[str, str]
+    start_time: int | None
+    end_time: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class SourceVersion:
+    """One MLflow model version as the importer needs it."""
+
+    number: int
+    description: str
+    tags: Mapping[str, str]
+    stage: str  # MLflow's deprecated stage: None, Staging, Production, Archived
+    source: str
+    run_id: str
+    created_ms: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class SourceModel:
+    """One registered model: its record and its aliases (alias -> MLflow version number)."""
+
+    name: str
+    description: str
+    tags: Mapping[str, str]
+    aliases: Mapping[str, int] = field(default_factory=dict)
+
+
+def _client_class() -> Any:
+    try:
+        with warnings.catch_warnings():  # a foreign package's import-time warnings are not ours to fail on
+            warnings.simplefilter("ignore")
+            from mlflow.tracking import MlflowClient
+    except ImportError as exc:
+        raise SourceError(
+            f"MLflow's client is not installed ({exc}); install it with: pip install 'modelreg[mlflow]'"
+        ) from exc
+    return MlflowClient
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return text if len(text) <= 300 else text[:297] + "..."
+
+
+class MlflowSource:
+    """An MLflow tracking server (or any tracking URI) read through ``MlflowClient``."""
+
+    def __init__(self, tracking_uri: str) -> None:
+        self.tracking_uri = tracking_uri
+        self._client = _client_class()(tracking_uri=tracking_uri, registry_uri=tracking_uri)
+
+    def _call(self, what: str, func: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                return func(*args, **kwargs)
+        except Exception as exc:  # MlflowException, requests' errors, ...: MLflow's to name, ours to report once
+            raise SourceError(f"MLflow at {self.tracking_uri} failed to {what}: {_one_line(exc)}") from exc
+
+    def models(self) -> Iterator[SourceModel]:
+        """Every registered model, page by page."""
+        token: str | None = None
+        while True:
+            page = self._call("list registered models", self._client.search_registered_models,
+                              max_results=_PAGE, page_token=token)
+            for model in page:
+                yield SourceModel(
+                    name=model.name,
+                    description=model.description or "",
+                    tags=dict(model.tags or {}),
+                    aliases={alias: int(number) for alias, number in (model.aliases or {}).items()},
+                )
+            token = page.token
+            if not token:
+                return
+
+    def versions(self, name: str) -> list[SourceVersion]:
+        """Every version of one model, by MLflow version number."""
+        quoted = "'" + name.replace("'", "\\'") + "'"
+        found: list[SourceVersion] = []
+        token: str | None = None
+        while True:
+            page = self._call(f"list the versions of {name!r}", self._client.search_model_versions,
+                              filter_string=f"name = {quoted}", max_results=_PAGE, page_token=token)
+            found.extend(
+                SourceVersion(
+                    number=int(v.version),
+                    description=v.description or "",
+                    tags=dict(v.tags or {}),
+                    stage=v.current_stage or "None",
+                    source=v.source or "",
+                    run_id=v.run_id or "",
+                    created_ms=v.creation_timestamp,
+                )
+                for v in page
+                if v.name == name
+            )
+            token = page.token
+            if not token:
+                return sorted(found, key=lambda v: v.number)
+
+    def run(self, run_id: str) -> SourceRun:
+        """The training run's latest metric values, params and times."""
+        run = self._call(f"read run {run_id}", self._client.get_run, run_id)
+        return SourceRun(
+            metrics=dict(run.data.metrics),
+            params=dict(run.data.params),
+            start_time=run.info.start_time,
+            end_time=run.info.end_time,
+        )
+
+    def download_uri(self, name: str, number: int) -> str:
+        """Where the version's artifacts are downloaded from (MLflow resolves ``models:/`` and run URIs)."""
+        uri = self._call(f"resolve the download URI of {name!r} version {number}",
+                         self._client.get_model_version_download_uri, name, str(number))
+        return str(uri or "")
