@@ -9,6 +9,7 @@ from ..urls import DEFAULT_URL_ENV
 from ._annotate import annotate, model
 from ._commands import alias, history, models, register, resolve, show, unregister, versions
 from ._context import RegistryGroup, Session
+from ._import import import_group
 from ._policy import policy
 from ._promote import promote
 from ._prune import prune
@@ -67,5 +68,5 @@ _COMMANDS = (
     models, versions, show, register, unregister, resolve, alias, history, search, annotate, model, prune, policy,
     promote,
 )
-for _command in (*_COMMANDS, watch, serve, tokens):
+for _command in (*_COMMANDS, import_group, watch, serve, tokens):
     cli.add_command(_command)

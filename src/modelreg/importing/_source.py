@@ -7,6 +7,7 @@ this boundary, with the cause chained.
 
 from __future__ import annotations
 
+import re
 import warnings
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -16,6 +17,7 @@ from ..errors import RegistryError
 
 __all__ = ["MlflowSource", "SourceError", "SourceModel", "SourceRun", "SourceVersion"]
 
+_SOCKET_ERROR = re.compile(r"Failed to establish a new connection: \[Errno -?[0-9]+\] ([^'\")]+)")
 _PAGE = 1000  # registered models and versions per request (MLflow's search limits allow both)
 
 
@@ -70,6 +72,9 @@ def _client_class() -> Any:
 
 def _one_line(exc: BaseException) -> str:
     text = " ".join(str(exc).split())
+    refused = _SOCKET_ERROR.search(text)
+    if refused is not None:  # urllib3's retry chain names the URL and the pool; the socket's reason is the news
+        return f"cannot connect ({refused[1]})"
     return text if len(text) <= 300 else text[:297] + "..."
 
 
