@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from fixtures.mlflow_source import mlflow_client, mlflow_server_process, mlflow_url  # noqa: F401
+from fixtures.mlflow_source import *  # noqa: F403
 from modelreg import AliasPolicy, MemoryRegistry, ModelRegistry, import_mlflow
 from modelreg.importing import ImportInterrupted
 from support.clirun import run
@@ -145,7 +145,9 @@ def test_a_template_maps_the_number_and_a_version_registered_here_is_never_overw
     sqlite_registry.register_model(name, "1.2.0", _metadata("s3://mine"))
     report = import_mlflow(sqlite_registry, mlflow_url, models=[name], version_map="template:1.{n}.0")
     assert [(v.version, v.status, v.reason) for v in report.versions] == [
-        ("1.1.0", "imported", ""), ("1.2.0", "skipped", "1.2.0 collides with a version registered here, not from MLflow")]
+        ("1.1.0", "imported", ""),
+        ("1.2.0", "skipped", "1.2.0 collides with a version registered here, not from MLflow"),
+    ]
     assert sqlite_registry.get_metadata(name, "1.2.0").artifact_path == "s3://mine"
 
 

@@ -97,10 +97,9 @@ class MlflowServer:
         while time.monotonic() < deadline:
             if self._process.poll() is not None:
                 break
-            with contextlib.suppress(OSError):
-                with urllib.request.urlopen(self.url + "/health", timeout=2) as reply:
-                    if reply.status == 200:
-                        return
+            with contextlib.suppress(OSError), urllib.request.urlopen(self.url + "/health", timeout=2) as reply:
+                if reply.status == 200:
+                    return
             time.sleep(0.25)
         self.stop()
         tail = (self.workdir / "server.log").read_text(errors="replace")[-1500:]
