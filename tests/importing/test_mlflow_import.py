@@ -20,6 +20,7 @@ from support.clirun import run
 
 pytestmark = [
     pytest.mark.slow,
+    pytest.mark.timeout(1500),  # the first test's setup may install MLflow into its cached environment
     # MLflow's client warns about its own deprecated stages API, which the seeding uses on purpose.
     pytest.mark.filterwarnings("ignore::FutureWarning"),
     pytest.mark.filterwarnings("ignore::DeprecationWarning"),

@@ -162,8 +162,14 @@ def _print_summary(report: ImportReport, where: str) -> None:
     console.print(table)
     for line in _details(report):
         click.echo(line)
-    note = "dry run: nothing changed in " if report.dry_run else "imported into "
-    click.echo(f"{note}{where}", err=True)
+    imported = report.counts().get("imported", 0)
+    if report.dry_run:
+        note = f"dry run: nothing changed in {where}"
+    elif imported:
+        note = f"imported {imported} version{'s' * (imported != 1)} into {where}"
+    else:
+        note = f"nothing new to import into {where}"
+    click.echo(note, err=True)
 
 
 def _details(report: ImportReport) -> Iterator[str]:
