@@ -69,10 +69,28 @@ def target(request: pytest.FixtureRequest) -> ModelRegistry:
     return request.getfixturevalue(f"{request.param}_registry")  # type: ignore[no-any-return]
 
 
+@pytest.fixture(scope="module")
+def seeded(mlflow_server_process: Any) -> Any:
+    """MLflow's client on the shared server, for module-wide seeding (the per-test ``mlflow_client`` cannot be)."""
+    from mlflow import MlflowClient
+
+    return MlflowClient(tracking_uri=mlflow_server_process.url, registry_uri=mlflow_server_process.url)
+
+
+@pytest.fixture(scope="module")
+def full_model(seeded: Any) -> str:
+    """A registered model with every kind of field MLflow has, seeded once; tests only read it."""
+    return seed_full(seeded, f"t{uuid.uuid4().hex[:8]}-fraud")
+
+
 @pytest.fixture
-def full(mlflow_client: Any, prefix: str) -> str:
-    """A registered model with every kind of field MLflow has; returns its name."""
-    c, name = mlflow_client, f"{prefix}fraud"
+def full(full_model: str, mlflow_url: str) -> str:
+    """``full_model``'s name, with the server running (a test before may have stopped it)."""
+    return full_model
+
+
+def seed_full(c: Any, name: str) -> str:
+    """Seed ``name``: a description and tags, four versions (runs, a NaN, stages, no run), two aliases."""
     c.create_registered_model(name, tags={"team": "risk", "tier": "1"}, description="Fraud scorer")
     add_version(c, name, metrics={"auc": 0.91, "loss": float("nan")}, params={"lr": "0.01", "depth": "8"},
                 tags={"sem_ver": "1.0.0", "owner": "ana"}, description="first cut", stage="Archived")
@@ -178,8 +196,9 @@ def test_a_second_import_changes_nothing(full: str, mlflow_url: str, sqlite_regi
     assert [(m.status, m.record) for m in again.models] == [("unchanged", "unchanged")]
 
 
-def test_a_re_run_imports_only_the_new_versions(full: str, mlflow_url: str, mlflow_client: Any,
+def test_a_re_run_imports_only_the_new_versions(mlflow_url: str, mlflow_client: Any, prefix: str,
                                                 postgresql_registry: Any) -> None:
+    full = seed_full(mlflow_client, f"{prefix}fraud")  # its own: this test changes it in MLflow
     import_mlflow(postgresql_registry, mlflow_url, models=[full])
     add_version(mlflow_client, full, metrics={"auc": 0.97}, description="newest")
     mlflow_client.set_registered_model_alias(full, "candidate", "5")
@@ -286,3 +305,13 @@ def test_an_unreachable_mlflow_is_one_line_and_exit_6(monkeypatch: pytest.Monkey
                              "cannot connect (Connection refused)\n")
     assert "Traceback" not in result.output
 
+
+
+def test_a_run_mlflow_no_longer_has_reads_as_none_and_other_errors_raise(mlflow_url: str) -> None:
+    from modelreg.importing import SourceError
+    from modelreg.importing._source import MlflowSource
+
+    source = MlflowSource(mlflow_url)
+    assert source.run("0" * 32) is None
+    with pytest.raises(SourceError, match="failed to resolve the download URI of 'no-such-model' version 1"):
+        source.download_uri("no-such-model", 1)

@@ -10,8 +10,10 @@ what is here already is never overwritten.
 from __future__ import annotations
 
 import fnmatch
+import itertools
+from collections import deque
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from ..errors import DuplicateVersionError, InvalidNameError, InvalidVersionError, PolicyError, RegistryError
@@ -30,6 +32,7 @@ Progress = Callable[[str, str, int], None]
 
 STAGE_ALIASES = {"Production": "production", "Staging": "staging"}
 _FETCHERS = 8  # concurrent reads of runs and download URIs: each is one round trip to MLflow
+_AHEAD = 4 * _FETCHERS  # versions read ahead of the one being written
 _SEARCH_PAGE = 1000
 
 
@@ -83,9 +86,12 @@ def import_mlflow(
     try:
         chosen = [m for m in source.models() if any(fnmatch.fnmatchcase(m.name, g) for g in models)]
         tell("models", "", len(chosen))
-        with ThreadPoolExecutor(_FETCHERS, thread_name_prefix="mlflow-read") as pool:
+        pool = ThreadPoolExecutor(_FETCHERS, thread_name_prefix="mlflow-read")
+        try:
             for model in sorted(chosen, key=lambda m: m.name):
                 _ModelImport(registry, source, pool, model, vmap, parse_params, stages, dry_run, done, tell).run()
+        finally:  # after a failure, reads not yet started are dropped, not each left to time out
+            pool.shutdown(wait=True, cancel_futures=True)
     except SourceError as exc:
         raise ImportInterrupted(str(exc), done.report()) from exc
     return done.report()
@@ -145,6 +151,9 @@ class _ModelImport:
             if version.number in self.ours:
                 self._outcome(version, self.ours[version.number], "already_imported")
                 continue
+            if version.status != "READY":
+                self._outcome(version, None, "skipped", f"its MLflow status is {version.status}, not READY")
+                continue
             try:
                 target = self.vmap.semver(version)
             except InvalidVersionError as exc:
@@ -165,9 +174,25 @@ class _ModelImport:
             version, target = item
             run: SourceRun | None = self.source.run(version.run_id) if version.run_id else None
             uri = self.source.download_uri(self.model.name, version.number)
-            return version, target, build_metadata(version, run, uri, parse_params=self.parse_params)
+            built = build_metadata(version, run, uri, parse_params=self.parse_params)
+            if version.run_id and run is None:
+                gone = f"run {version.run_id} no longer exists in MLflow: no metrics or params"
+                built = Built(built.metadata, built.reason, (gone, *built.warnings), built.date_source)
+            return version, target, built
 
-        return self.pool.map(fetch, todo)
+        items = iter(todo)
+        window: deque[Future[tuple[SourceVersion, str, Built]]] = deque(
+            self.pool.submit(fetch, item) for item in itertools.islice(items, _AHEAD)
+        )
+        try:
+            while window:
+                fetched = window.popleft().result()
+                for item in itertools.islice(items, 1):  # keep _AHEAD reads in flight, no more
+                    window.append(self.pool.submit(fetch, item))
+                yield fetched
+        finally:
+            for future in window:
+                future.cancel()
 
     def _register(self, version: SourceVersion, target: str, built: Built) -> None:
         if built.metadata is None:

@@ -46,6 +46,7 @@ class SourceVersion:
     source: str
     run_id: str
     created_ms: int | None
+    status: str = "READY"  # PENDING_REGISTRATION and FAILED_REGISTRATION have no model to import yet
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,6 +128,7 @@ class MlflowSource:
                     source=v.source or "",
                     run_id=v.run_id or "",
                     created_ms=v.creation_timestamp,
+                    status=str(v.status or "READY"),
                 )
                 for v in page
                 if v.name == name
@@ -135,9 +137,14 @@ class MlflowSource:
             if not token:
                 return sorted(found, key=lambda v: v.number)
 
-    def run(self, run_id: str) -> SourceRun:
-        """The training run's latest metric values, params and times."""
-        run = self._call(f"read run {run_id}", self._client.get_run, run_id)
+    def run(self, run_id: str) -> SourceRun | None:
+        """The training run's latest metric values, params and times; None if MLflow no longer has the run."""
+        try:
+            run = self._call(f"read run {run_id}", self._client.get_run, run_id)
+        except SourceError as exc:
+            if getattr(exc.__cause__, "error_code", None) == "RESOURCE_DOES_NOT_EXIST":
+                return None
+            raise
         return SourceRun(
             metrics=dict(run.data.metrics),
             params=dict(run.data.params),
