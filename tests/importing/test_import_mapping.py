@@ -94,8 +94,8 @@ def test_a_version_whose_metadata_cannot_be_stored_is_skipped_with_the_reason() 
     too_long = build_metadata(version(description="d" * (LIMITS["description_chars"] + 1)), a_run(), "u")
     assert too_long.metadata is None
     assert too_long.reason == "description is 10001 characters; the limit is 10000"
-    nowhere = build_metadata(version(source="", run_id=""), None, "", )
-    assert nowhere.metadata is None
+    nowhere = build_metadata(version(source="", run_id="", created_ms=1), None, "")
+    assert (nowhere.metadata, nowhere.reason) == (None, "no artifact path: MLflow gives no download URI and no source")
 
 
 def test_an_mlflow_tag_named_like_the_importers_own_is_replaced_and_said() -> None:
