@@ -173,7 +173,8 @@ class SnapshotRegistry(Governed, abc.ABC):
 
         def plan(state: RegistryState) -> list[Change]:
             canonical = state.require(name, version)
-            meta = state.model(name).versions[canonical]
+            meta = state.model(name).metadata(canonical)
+            assert meta is not None
             seen[:] = [meta]
             detail = _annotations.metadata_detail(meta, req, f"{name} {canonical}")
             if not detail:
@@ -234,27 +235,28 @@ class SnapshotRegistry(Governed, abc.ABC):
         """Whether the model has a version of that precedence."""
         model = self._state.models.get(name)
         if model is not None:
-            if version in model.versions:
+            if version in model.base:  # all but the freshest versions: one lookup
                 return True
         else:
             validate_name(name)  # a known model's name is valid already
         parsed = parse_version(str_arg("version", version))
-        return model is not None and parsed.identity in model.identities
+        return model is not None and model.canonical(parsed.identity) is not None
 
     def get_metadata(self, name: str, version: str) -> ModelMetadata:
         """The stored metadata of a version (VersionNotFoundError if absent)."""
         model = self._state.models.get(name)
         if model is not None:
-            found = model.versions.get(version)
+            found = model.base.get(version)  # all but the freshest versions: one lookup
             if found is not None:
                 return found
         else:
             validate_name(name)
-        parsed = parse_version(str_arg("version", version))
-        canonical = model.identities.get(parsed.identity) if model is not None else None
-        if model is None or canonical is None:
+        parse_version(str_arg("version", version))  # InvalidVersionError first, for any model
+        canonical = model.find(version) if model is not None else None
+        meta = model.metadata(canonical) if model is not None and canonical is not None else None
+        if meta is None:
             raise VersionNotFoundError(f"model {name!r} has no version {version!r}", name=name, version=version)
-        return model.versions[canonical]
+        return meta
 
     def get_versions(self, name: str, *, at: datetime | None = None) -> list[str]:
         """Canonical versions in ascending precedence; ``[]`` for an unknown model; as they stood at ``at`` if given."""
@@ -273,7 +275,7 @@ class SnapshotRegistry(Governed, abc.ABC):
     def version_counts(self) -> dict[str, int]:
         """Model name to its number of versions, for every model."""
         models = self._state.models
-        return {name: len(model.ordered) for name, model in models.items()}
+        return {name: len(model) for name, model in models.items()}
 
     def get_aliases(self, name: str, *, at: datetime | None = None) -> dict[str, str]:
         """Alias name to canonical version; as they stood at ``at`` (an aware datetime) if given."""
@@ -311,7 +313,7 @@ class SnapshotRegistry(Governed, abc.ABC):
             name=name,
             description=model.description,
             tags=model.tags,
-            version_count=len(model.ordered),
+            version_count=len(model),
             latest=resolve_spec(model, "latest"),
             aliases=frozen_dict(model.aliases),
             created_at=model.created_at,

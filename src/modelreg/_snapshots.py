@@ -12,7 +12,6 @@ whose version is still held) and an ``end`` line counting them. Standard library
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
@@ -158,8 +157,8 @@ def decode_snapshot(lines: Iterable[bytes]) -> tuple[str, tuple[str, ...] | None
     for name, description, tags, created, updated, _ in records:
         model = models.get(name)
         if model is not None:
-            models[name] = dataclasses.replace(
-                model, description=description, tags=frozen_dict(tags),
+            models[name] = model.replaced(
+                description=description, tags=frozen_dict(tags),
                 created_at=datetime.fromisoformat(created) if created else model.created_at,
                 updated_at=datetime.fromisoformat(updated) if updated else model.updated_at,
             )

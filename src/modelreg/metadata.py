@@ -13,7 +13,7 @@ from typing import Any, Union
 from ._dates import TIMESTAMP_EXAMPLE, parse_timestamp
 from ._frozen import frozen_dict, frozen_list
 from ._json import loads_strict
-from .errors import MetadataError
+from .errors import MetadataError, StoreError
 
 __all__ = ["LIMITS", "JSONValue", "ModelMetadata", "validate_record"]
 
@@ -169,8 +169,29 @@ def _training_date(value: object) -> datetime:
         raise _fail(f"training_date {value.isoformat()} is outside the range of dates in UTC") from None
 
 
+class _Pending:
+    """The slot a stored ``ModelMetadata`` keeps its JSON text in until a field is first read (``stored``).
+
+    Not a dataclass field, so equality, hashing, ``repr``, ``asdict`` and pickling only see the fields
+    (reading them decodes). An eagerly built instance never sets it and never needs it.
+    """
+
+    __slots__ = ("_text",)
+
+    def __getattr__(self, name: str) -> Any:
+        # Only reached when a slot is unset: a field of metadata still held as its stored text.
+        if name not in _FIELDS:
+            if name == "_text":
+                return None
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+        text = self._text
+        if text is not None:
+            _decode_into(self, text)  # type: ignore[arg-type]
+        return object.__getattribute__(self, name)
+
+
 @dataclass(frozen=True, kw_only=True, slots=True)
-class ModelMetadata:
+class ModelMetadata(_Pending):
     """What the registry stores with a version; validated on construction, read-only after.
 
     ``version`` is optional on input and filled in (canonical) by the registry.
@@ -198,6 +219,7 @@ class ModelMetadata:
         put(self, "tags", _tags(self.tags))
         put(self, "performance_metrics", _metrics(self.performance_metrics))
         put(self, "hyperparameters", _hyperparameters(self.hyperparameters))
+        put(self, "_text", None)
 
     def with_version(self, version: str) -> ModelMetadata:
         """A copy carrying ``version`` (canonical text), without validating the rest again."""
@@ -207,6 +229,7 @@ class ModelMetadata:
         for name in _FIELDS:
             object.__setattr__(copy, name, getattr(self, name))
         object.__setattr__(copy, "version", version)
+        object.__setattr__(copy, "_text", None)
         return copy
 
     def to_dict(self) -> dict[str, Any]:
@@ -245,6 +268,18 @@ class ModelMetadata:
         return cls(training_date=parsed, **kwargs)
 
     @classmethod
+    def _stored(cls, version: str, text: str) -> ModelMetadata:
+        """Metadata this package stored as ``text`` (``to_json``), decoded when a field other than
+        ``version`` is first read: opening a million versions then costs no JSON decoding at all.
+
+        Decoding is idempotent, so two threads reading at once both fill in the same values.
+        """
+        copy = object.__new__(cls)
+        object.__setattr__(copy, "version", version)
+        object.__setattr__(copy, "_text", text)
+        return copy
+
+    @classmethod
     def _from_stored(cls, data: Mapping[str, Any]) -> ModelMetadata:
         """Rebuild metadata that this package validated and stored itself, skipping re-validation.
 
@@ -253,23 +288,16 @@ class ModelMetadata:
         ``to_json`` wrote: anything else must go through ``from_dict``.
         """
         copy = object.__new__(cls)
-        put = object.__setattr__
-        put(copy, "version", data["version"])
-        # Our own isoformat() output, so the fast C parser is exact here; outside text uses parse_timestamp.
-        date = datetime.fromisoformat(data["training_date"])
-        if date.utcoffset() != _ZERO:  # only a row changed outside modelreg: keep "aware, in UTC" true
-            raise ValueError(f"its training_date {data['training_date']!r} is not in UTC")
-        put(copy, "training_date", date)
-        put(copy, "hyperparameters", _freeze_trusted(data["hyperparameters"]))
-        metrics = {key: float(value) for key, value in data["performance_metrics"].items()}
-        put(copy, "performance_metrics", frozen_dict(metrics))
-        put(copy, "artifact_path", data["artifact_path"])
-        put(copy, "description", data["description"])
-        put(copy, "tags", frozen_dict(data["tags"]))
+        object.__setattr__(copy, "version", data["version"])
+        object.__setattr__(copy, "_text", None)
+        _fill(copy, data)
         return copy
 
     def to_json(self) -> str:
         """Compact JSON text of ``to_dict()`` (dumped straight from the frozen values, no thawed copy)."""
+        text: str | None = self._text
+        if text is not None:  # still the stored text, which to_json wrote
+            return text
         fields = {name: getattr(self, name) for name in _FIELDS}
         fields["training_date"] = self.training_date.isoformat()
         return json.dumps(fields, separators=(",", ":"), allow_nan=False)
@@ -282,6 +310,34 @@ class ModelMetadata:
         except ValueError as exc:
             raise _fail(f"not valid JSON: {exc}") from None
         return cls.from_dict(data)
+
+
+def _fill(copy: ModelMetadata, data: Mapping[str, Any]) -> None:
+    """Set every field of ``copy`` from ``data`` (what ``to_json`` wrote, decoded), unvalidated."""
+    put = object.__setattr__
+    # Our own isoformat() output, so the fast C parser is exact here; outside text uses parse_timestamp.
+    date = datetime.fromisoformat(data["training_date"])
+    if date.utcoffset() != _ZERO:  # only a row changed outside modelreg: keep "aware, in UTC" true
+        raise ValueError(f"its training_date {data['training_date']!r} is not in UTC")
+    put(copy, "training_date", date)
+    put(copy, "hyperparameters", _freeze_trusted(data["hyperparameters"]))
+    metrics = {key: float(value) for key, value in data["performance_metrics"].items()}
+    put(copy, "performance_metrics", frozen_dict(metrics))
+    put(copy, "artifact_path", data["artifact_path"])
+    put(copy, "description", data["description"])
+    put(copy, "tags", frozen_dict(data["tags"]))
+
+
+def _decode_into(meta: ModelMetadata, text: str) -> None:
+    """Decode a stored ``meta``'s text into its fields; the text goes last, once every field is set."""
+    try:
+        _fill(meta, json.loads(text))
+    except (ValueError, LookupError, TypeError, AttributeError, RecursionError) as exc:
+        raise StoreError(
+            f"stored metadata of version {meta.version} is unreadable ({type(exc).__name__}: {exc}); "
+            "it was changed outside modelreg or is damaged"
+        ) from exc
+    object.__setattr__(meta, "_text", None)
 
 
 def validate_record(description: object, tags: object) -> tuple[str, Mapping[str, str]]:
