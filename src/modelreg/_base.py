@@ -351,8 +351,7 @@ class SnapshotRegistry(Governed, abc.ABC):
         cached = self._candidates.get(name)
         if cached is not None and cached[0] is model:
             return cached[1]
-        records = model.records
-        built = tuple(zip(map(records.__getitem__, model.ordered), model.parsed, strict=True))
+        built = tuple(zip(model.each_record(), model.parsed, strict=True))
         if len(self._candidates) > 2 * len(self._state.names) + 64:
             self._candidates.clear()  # forget models that are gone; the next searches rebuild what they need
         self._candidates[name] = (model, built)

@@ -17,7 +17,7 @@ from __future__ import annotations
 import bisect
 import operator
 import sys
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -25,7 +25,7 @@ from .metadata import ModelMetadata
 from .records import VersionRecord
 from .semver import SemVer, parse_version
 
-__all__ = ["FRESH_LIMIT", "NO_ALIASES", "Fresh", "ModelState", "Stamp"]
+__all__ = ["FRESH_LIMIT", "NO_ALIASES", "Fresh", "ModelState", "Stamp", "empty_model", "stamp", "unstamp"]
 
 FRESH_LIMIT = 64
 """Registrations kept in a model's fresh layer before the next one folds them into its base."""
@@ -47,7 +47,8 @@ def stamp(at: datetime | None, by: str | None) -> Stamp:
     return when if by is None else (when, sys.intern(by))
 
 
-def _unstamp(value: Stamp) -> tuple[datetime, str | None]:
+def unstamp(value: Stamp) -> tuple[datetime, str | None]:
+    """(registered_at, registered_by) of a stamp."""
     return (value, None) if isinstance(value, datetime) else value
 
 
@@ -198,7 +199,7 @@ class ModelState:
             if meta is None:
                 return None
             when = self.base_stamps[bisect.bisect_left(self.base_parsed, parse_version(canonical)._key, key=_KEY)]
-        at, by = _unstamp(when)
+        at, by = unstamp(when)
         pointing = tuple(sorted(a for a, v in self.aliases.items() if v == canonical))
         return VersionRecord(self.name, canonical, meta, pointing, at, by)
 
@@ -253,21 +254,24 @@ class ModelState:
 
     @property
     def records(self) -> Mapping[str, VersionRecord]:
-        """Canonical text -> search record, every version (what search and the snapshot codec read)."""
+        """Canonical text -> search record, every version (governance and tests read it; kept once built)."""
         view = self._records
         if view is None:
-            pointing: dict[str, list[str]] = {}
-            for alias, target in sorted(self.aliases.items()):
-                pointing.setdefault(target, []).append(alias)
-            built: dict[str, VersionRecord] = {}
-            name, none = self.name, ()
-            for v, meta, when in self.each():
-                at, by = _unstamp(when)
-                found = pointing.get(v)
-                built[v] = VersionRecord(name, v, meta, none if found is None else tuple(found), at, by)
+            built = {record.version: record for record in self.each_record()}
             object.__setattr__(self, "_records", built)
             view = built
         return view
+
+    def each_record(self) -> Iterator[VersionRecord]:
+        """Every version's search record, in precedence order, built now and not kept (search keeps its own)."""
+        pointing: dict[str, list[str]] = {}
+        for alias, target in sorted(self.aliases.items()):
+            pointing.setdefault(target, []).append(alias)
+        name, none = self.name, ()
+        for v, meta, when in self.each():
+            at, by = unstamp(when)
+            found = pointing.get(v)
+            yield VersionRecord(name, v, meta, none if found is None else tuple(found), at, by)
 
     def each(self) -> Iterable[tuple[str, ModelMetadata, Stamp]]:
         """(canonical text, metadata, stamp) of every version, in precedence order."""
