@@ -235,7 +235,7 @@ class SnapshotRegistry(Governed, abc.ABC):
         """Whether the model has a version of that precedence."""
         model = self._state.models.get(name)
         if model is not None:
-            if version in model.base:  # all but the freshest versions: one lookup
+            if version in model.base or version in model.fresh:  # the base: all but the freshest versions
                 return True
         else:
             validate_name(name)  # a known model's name is valid already
@@ -249,6 +249,9 @@ class SnapshotRegistry(Governed, abc.ABC):
             found = model.base.get(version)  # all but the freshest versions: one lookup
             if found is not None:
                 return found
+            fresh = model.fresh.get(version)
+            if fresh is not None:
+                return fresh[0]
         else:
             validate_name(name)
         parse_version(str_arg("version", version))  # InvalidVersionError first, for any model
@@ -264,7 +267,7 @@ class SnapshotRegistry(Governed, abc.ABC):
             return list(self._past(name, at).ordered)
         model = self._state.models.get(name)
         if model is not None:
-            return list(model.ordered)
+            return list(model._ordered or model.ordered)  # the slot, once built: no property call
         validate_name(name)
         return []
 

@@ -3,9 +3,10 @@
 A ``ModelState`` is immutable, like the snapshot holding it. Its versions live in two
 layers: the *base* (a dict, and tuples in precedence order, built at once) and the
 *fresh* versions registered since the base was last rebuilt (a small dict). A
-registration copies only the fresh layer, so its cost does not grow with the model;
-once the fresh layer holds ``FRESH_LIMIT`` versions the next registration folds it into
-a new base (amortized, a copy per ``FRESH_LIMIT`` registrations). Every other change to
+registration copies only the fresh layer; once the fresh layer would hold more than the square root of
+the base's size, the registration folds it into a new base (``fresh_full``): a model of N
+versions copies its base once per ~sqrt(N) registrations, and at most ~1/sqrt(N) of its
+versions take the read path's second lookup. Every other change to
 the versions (unregister, annotate) rebuilds the base, as before. The whole-model views
 (``versions``, ``ordered``, ``parsed``, ``identities``, ``records``) are built on first
 use and kept: building one twice at once gives equal values, so no lock is needed.
@@ -25,10 +26,17 @@ from .metadata import ModelMetadata
 from .records import VersionRecord
 from .semver import SemVer, parse_version
 
-__all__ = ["FRESH_LIMIT", "NO_ALIASES", "Fresh", "ModelState", "Stamp", "empty_model", "stamp", "unstamp"]
+__all__ = ["NO_ALIASES", "Fresh", "ModelState", "Stamp", "empty_model", "fresh_full", "stamp", "unstamp"]
 
-FRESH_LIMIT = 64
-"""Registrations kept in a model's fresh layer before the next one folds them into its base."""
+
+
+def fresh_full(fresh: int, base: int) -> bool:
+    """Whether a fresh layer of ``fresh`` versions over a base of ``base`` is to be folded into it.
+
+    A small model folds at every registration (its copy is cheap); a model of 10,000 versions every ~100.
+    """
+    return fresh * fresh > base
+
 
 NO_ALIASES: Mapping[str, str] = {}
 _NO_FRESH: Mapping[str, Fresh] = {}
@@ -114,7 +122,9 @@ class ModelState:
             ("name", name), ("base", base), ("base_ordered", ordered), ("base_parsed", parsed),
             ("base_stamps", stamps), ("fresh", fresh), ("builds", builds), ("aliases", aliases),
             ("description", description), ("tags", tags), ("created_at", created_at), ("updated_at", updated_at),
-            ("_versions", None), ("_ordered", None), ("_parsed", None), ("_identities", None), ("_records", None),
+            # Without fresh versions the views are the base itself (read without a property call).
+            ("_versions", None if fresh else base), ("_ordered", None if fresh else ordered),
+            ("_parsed", None if fresh else parsed), ("_identities", None), ("_records", None),
         ):
             put(self, slot, value)
 

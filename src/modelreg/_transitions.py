@@ -20,8 +20,8 @@ from typing import Any
 
 from ._annotations import annotated_metadata, annotated_record
 from ._frozen import frozen_dict
-from ._model import FRESH_LIMIT, ModelState, Stamp, empty_model, stamp
 from ._model import NO_TIME as _NO_TIME
+from ._model import ModelState, Stamp, empty_model, fresh_full, stamp
 from ._state import NO_ALIASES, RegistryState
 from .events import EVENT_KINDS, EventKind
 from .metadata import ModelMetadata
@@ -128,7 +128,7 @@ def registered(state: RegistryState, change: Change, revision: int) -> RegistryS
     if parsed.build:
         builds = {**builds, parsed.identity: text}
     new = _touched(model, change, fresh=fresh, builds=builds, created_at=created)
-    if len(fresh) > FRESH_LIMIT:
+    if fresh_full(len(fresh), len(model.base)):
         new = new.replaced(**new.folded())
     return _with_model(state, change.name, new, revision)
 

@@ -170,24 +170,13 @@ def _training_date(value: object) -> datetime:
 
 
 class _Pending:
-    """The slot a stored ``ModelMetadata`` keeps its JSON text in until a field is first read (``stored``).
+    """The slot a ``ModelMetadata`` keeps its stored JSON text in until a field is first read (``_stored``).
 
-    Not a dataclass field, so equality, hashing, ``repr``, ``asdict`` and pickling only see the fields
-    (reading them decodes). An eagerly built instance never sets it and never needs it.
+    Not a dataclass field, so equality, hashing, ``repr``, ``asdict`` and pickling only see the fields.
+    None once decoded, and in every instance built from fields.
     """
 
     __slots__ = ("_text",)
-
-    def __getattr__(self, name: str) -> Any:
-        # Only reached when a slot is unset: a field of metadata still held as its stored text.
-        if name not in _FIELDS:
-            if name == "_text":
-                return None
-            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
-        text = self._text
-        if text is not None:
-            _decode_into(self, text)  # type: ignore[arg-type]
-        return object.__getattribute__(self, name)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -274,7 +263,7 @@ class ModelMetadata(_Pending):
 
         Decoding is idempotent, so two threads reading at once both fill in the same values.
         """
-        copy = object.__new__(cls)
+        copy = object.__new__(_StoredMetadata)
         object.__setattr__(copy, "version", version)
         object.__setattr__(copy, "_text", text)
         return copy
@@ -328,15 +317,52 @@ def _fill(copy: ModelMetadata, data: Mapping[str, Any]) -> None:
     put(copy, "tags", frozen_dict(data["tags"]))
 
 
-def _decode_into(meta: ModelMetadata, text: str) -> None:
-    """Decode a stored ``meta``'s text into its fields; the text goes last, once every field is set."""
-    try:
-        _fill(meta, json.loads(text))
-    except (ValueError, LookupError, TypeError, AttributeError, RecursionError) as exc:
-        raise StoreError(
-            f"stored metadata of version {meta.version} is unreadable ({type(exc).__name__}: {exc}); "
-            "it was changed outside modelreg or is damaged"
-        ) from exc
+class _StoredMetadata(ModelMetadata):
+    """A ``ModelMetadata`` still held as its stored text: the first read of a field decodes it in place
+    and makes it a plain ``ModelMetadata`` (``__class__`` reassigned; the same slots, so allowed).
+
+    Only this class has ``__getattr__``, so reads of decoded metadata keep CPython's fast slot access.
+    Decoding is idempotent: threads reading at once may each decode, and all see the same values.
+    """
+
+    __slots__ = ()
+
+    def __getattr__(self, name: str) -> Any:
+        # Only reached for an unset slot: a field not decoded yet.
+        if name not in _FIELDS:
+            raise AttributeError(f"'ModelMetadata' object has no attribute {name!r}")
+        _decode(self)
+        return object.__getattribute__(self, name)
+
+    def __eq__(self, other: object) -> bool:
+        _decode(self)
+        return self == other
+
+    def __hash__(self) -> int:
+        _decode(self)
+        return hash(self)
+
+    def __repr__(self) -> str:
+        _decode(self)
+        return repr(self)
+
+    def __reduce_ex__(self, protocol: Any) -> Any:
+        _decode(self)  # pickled, copied and deep-copied as the plain ModelMetadata it now is
+        return self.__reduce_ex__(protocol)
+
+
+def _decode(meta: ModelMetadata) -> None:
+    """Decode a stored ``meta``'s text into its fields; the class and the text change last, once all are set."""
+    text = meta._text
+    if text is not None:
+        try:
+            _fill(meta, json.loads(text))
+        except (ValueError, LookupError, TypeError, AttributeError, RecursionError) as exc:
+            raise StoreError(
+                f"stored metadata of version {meta.version} is unreadable ({type(exc).__name__}: {exc}); "
+                "it was changed outside modelreg or is damaged"
+            ) from exc
+    object.__setattr__(meta, "__class__", ModelMetadata)
     object.__setattr__(meta, "_text", None)
 
 
