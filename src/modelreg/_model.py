@@ -166,6 +166,26 @@ class ModelState:
         return {"base": base, "base_ordered": ordered, "base_parsed": parsed, "base_stamps": stamps,
                 "fresh": _NO_FRESH}
 
+    def without(self, canonical: str) -> dict[str, Any]:
+        """The layer fields of this model without the version ``canonical`` (for ``replaced``).
+
+        From the fresh layer: a copy of it; from the base: one copy of the dict and tuples, no sort.
+        """
+        builds = self.builds
+        if "+" in canonical:
+            builds = {identity: text for identity, text in builds.items() if text != canonical}
+        if canonical in self.fresh:
+            return {"fresh": {v: f for v, f in self.fresh.items() if v != canonical}, "builds": builds}
+        i = bisect.bisect_left(self.base_parsed, parse_version(canonical)._key, key=_KEY)
+        base = dict(self.base)
+        del base[canonical]
+        return {
+            "base": base, "builds": builds,
+            "base_ordered": self.base_ordered[:i] + self.base_ordered[i + 1:],
+            "base_parsed": self.base_parsed[:i] + self.base_parsed[i + 1:],
+            "base_stamps": self.base_stamps[:i] + self.base_stamps[i + 1:],
+        }
+
     def __setattr__(self, name: str, value: object) -> None:
         raise AttributeError(f"ModelState is immutable; cannot set {name!r}")
 

@@ -140,15 +140,8 @@ def unregistered(state: RegistryState, change: Change, revision: int) -> Registr
     model = _model(state, change.name)
     if not model.has(canonical):
         return _with_model(state, change.name, model, revision)
-    versions, stamps, pairs = _flat(model)
-    del versions[canonical]
-    pairs = [pair for pair in pairs if pair[1] != canonical]
-    new = _touched(
-        model,
-        change,
-        aliases=_aliases({a: v for a, v in model.aliases.items() if v != canonical}),
-        **_rebuilt(model, versions, stamps, pairs),
-    )
+    aliases = _aliases({a: v for a, v in model.aliases.items() if v != canonical})
+    new = _touched(model, change, aliases=aliases, **model.without(canonical))
     return _with_model(state, change.name, new, revision)
 
 

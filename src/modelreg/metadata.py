@@ -177,6 +177,7 @@ class _Pending:
     """
 
     __slots__ = ("_text",)
+    _text: str | None
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
