@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from contextlib import closing
 from datetime import UTC, datetime, timedelta
@@ -71,3 +72,16 @@ def test_a_row_damaged_inside_its_hyperparameters_is_a_store_error_naming_the_ve
         assert opened.get_metadata("m", "2.0.0") == metadata().with_version("2.0.0")
         with pytest.raises(StoreError, match=r"stored metadata of version 1\.0\.0 is unreadable"):
             opened.get_metadata("m", "1.0.0").hyperparameters  # noqa: B018
+
+
+def test_a_valid_row_in_another_json_layout_is_decoded_at_open_and_read_as_stored(tmp_path: Path) -> None:
+    path = tmp_path / "reg.db"
+    with SqliteRegistry(path) as registry:
+        registry.register_model("m", "1.0.0", metadata())
+    with closing(sqlite3.connect(path)) as conn, conn:
+        (text,) = conn.execute("SELECT metadata FROM versions").fetchone()
+        conn.execute("UPDATE versions SET metadata = ?", (json.dumps(json.loads(text), indent=2, sort_keys=True),))
+
+    with SqliteRegistry(path) as opened:
+        assert opened._state.model("m").metadata("1.0.0")._text is None  # type: ignore[union-attr]
+        assert opened.get_metadata("m", "1.0.0") == metadata().with_version("1.0.0")

@@ -262,8 +262,9 @@ _TAIL = re.compile(
 
 
 def _stored_metadata(version: str, text: str, row: str) -> ModelMetadata:
-    """The row's metadata kept as its text, decoded on first read; StoreError naming ``row`` if the text
-    is not in the shape ``to_json`` writes (a row changed outside modelreg, or damaged)."""
+    """The row's metadata kept as its text, decoded on first read, when the text is in the shape
+    ``to_json`` writes; else decoded now (StoreError naming ``row`` if it cannot be: changed outside
+    modelreg, or damaged)."""
     head = f'{{"version":"{version}","training_date":"'
     date = text.find(_DATE_END, len(head)) if isinstance(text, str) and text.startswith(head) else -1
     ok = 19 <= date - len(head) <= 26  # from "2026-01-05T12:30:00" to "2026-01-05T12:30:00.123456"
@@ -271,9 +272,9 @@ def _stored_metadata(version: str, text: str, row: str) -> ModelMetadata:
     # only metrics, paths and tags, whose strings cannot hold an unescaped quote.
     tail = text.rfind(_METRICS_KEY) if ok else -1
     if tail < 0 or _TAIL.fullmatch(text, tail) is None:
-        decode_metadata(text, row=row)  # the precise reason, when decoding fails
-        raise StoreError(
-            f"stored metadata of {row} is unreadable (it is not in the form modelreg writes); "
-            "the row was changed outside modelreg or is damaged"
-        )
+        meta = decode_metadata(text, row=row)  # JSON of another layout, or the precise reason it is unreadable
+        if meta.version != version:
+            raise StoreError(f"stored metadata of {row} is unreadable (it holds version {meta.version!r}); "
+                             "the row was changed outside modelreg or is damaged")
+        return meta
     return ModelMetadata._stored(version, text)
