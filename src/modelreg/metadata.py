@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from collections.abc import Mapping, Sequence
@@ -211,6 +212,12 @@ class ModelMetadata(_Pending):
         put(self, "hyperparameters", _hyperparameters(self.hyperparameters))
         put(self, "_text", None)
 
+    def __setstate__(self, state: list[Any]) -> None:
+        """Unpickling: the fields in order (what the dataclass pickles), and no stored text."""
+        for name, value in zip(_STATE_ORDER, state, strict=True):
+            object.__setattr__(self, name, value)
+        object.__setattr__(self, "_text", None)
+
     def with_version(self, version: str) -> ModelMetadata:
         """A copy carrying ``version`` (canonical text), without validating the rest again."""
         if version == self.version:
@@ -352,6 +359,7 @@ class _StoredMetadata(ModelMetadata):
         return self.__reduce_ex__(protocol)
 
 
+_STATE_ORDER = tuple(field.name for field in dataclasses.fields(ModelMetadata))  # the pickled fields' order
 _new = object.__new__
 _set_version = ModelMetadata.__dict__["version"].__set__
 _set_text = _Pending.__dict__["_text"].__set__
