@@ -3,6 +3,7 @@
 Usage: python bench/bench_stores.py [--postgres URL|auto] [--writes 2000] [--writers 4]
                                     [--big 100000] [--trials 20] [--queries 100000] [--repeat 5]
                                     [--history-versions 10000] [--only all|history]
+                                    [--million] [--million-file PATH]
 
 Prints Markdown tables (paste them into the README) of:
   1. registrations per second: one writer in this process, and --writers processes at once;
@@ -11,6 +12,10 @@ Prints Markdown tables (paste them into the README) of:
   4. open time and RSS of a registry of --big versions (built in one transaction with register_many);
   5. one model's history (--history-versions versions, 50 alias moves): whole, and filtered by
      version/kinds in the store, as ratios to the unfiltered call (--only history runs just this).
+  6. --million (only this section): a SQLite registry of 1,000,000 versions (10,000 models x 100) opened
+     in a new process (wall and CPU seconds, RSS), reads on it against a MemoryRegistry, and one
+     registration into a model of 10,000 versions in memory; --million-file keeps the built file
+     at PATH and reuses it when it is there (building it takes minutes).
 Ratios are against MemoryRegistry in this run; compare ratios between machines, not times.
 Each SQLite section uses a new file under a temporary directory. With --postgres URL each
 section uses a new schema in that database (the URL's user needs CREATE on it), dropped
@@ -91,7 +96,7 @@ url, count = sys.argv[1], int(sys.argv[2])
 if url.startswith("postgres"):
     import modelreg.stores.postgres
 before = rss()
-start = time.perf_counter()
+start, cpu = time.perf_counter(), time.process_time()
 if url == "memory":
     registry = MemoryRegistry()
     for i in range(count):
@@ -101,10 +106,23 @@ if url == "memory":
             performance_metrics={"top1": i / count}, artifact_path=f"s3://models/{name}/{version}"))
 else:
     registry = open_registry(url)
-elapsed = time.perf_counter() - start
+elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
 after = rss()
 found = sum(len(registry.get_versions(name)) for name in registry.get_all_model_names())
-print(json.dumps({"seconds": elapsed, "rss": after, "delta": after - before, "versions": found}), flush=True)
+result = {"seconds": elapsed, "cpu": cpu, "rss": after, "delta": after - before, "versions": found}
+if len(sys.argv) > 3:  # also time reads on the opened registry: ns per call, best of 5 rounds
+    pairs = [(f"model-{i // 100:05d}", f"1.{i % 100}.0") for i in range(0, count, max(1, count // 100_000))]
+    calls = {"has_version": registry.has_version, "get_metadata": registry.get_metadata,
+             "get_versions": lambda name, version: registry.get_versions(name)}
+    for label, call in calls.items():
+        best = float("inf")
+        for _ in range(5):
+            begin = time.perf_counter_ns()
+            for name, version in pairs:
+                call(name, version)
+            best = min(best, (time.perf_counter_ns() - begin) / len(pairs))
+        result[label] = best
+print(json.dumps(result), flush=True)
 registry.close()
 """
 
@@ -299,8 +317,8 @@ def build_big(url: str, count: int) -> float:
         return count / (time.perf_counter() - start)
 
 
-def open_big(url: str, count: int) -> dict[str, float]:
-    child = _child(OPENER, url, str(count))
+def open_big(url: str, count: int, reads: bool = False) -> dict[str, float]:
+    child = _child(OPENER, url, str(count), *(["reads"] if reads else []))
     try:
         result: dict[str, float] = json.loads(_line(child))
     finally:
@@ -433,6 +451,56 @@ def run_main_sections(args: argparse.Namespace, backends: dict[str, Fresh]) -> N
           ["store", "bulk import versions/s", "open s", "vs memory", "RSS MB", "RSS growth MB", "vs memory"], rows)
 
 
+# -- 6. a million versions ------------------------------------------------------------------------------
+
+
+def build_million(path: Path, count: int) -> float:
+    """Fill a new SQLite registry at ``path`` in batches of 10,000 (one transaction each); versions/s."""
+    start = time.perf_counter()
+    with _durable(f"sqlite:///{path}") as registry:
+        batch = []
+        for i in range(count):
+            name, version = f"model-{i // 100:05d}", f"1.{i % 100}.0"
+            batch.append((name, version, metadata_for(name, version, i)))
+            if len(batch) == 10_000:
+                registry.register_many(batch)
+                batch = []
+        if batch:
+            registry.register_many(batch)
+    return count / (time.perf_counter() - start)
+
+
+def registration_ms(size: int, count: int = 1000) -> float:
+    """Milliseconds per registration into a MemoryRegistry model that already has ``size`` versions."""
+    registry = MemoryRegistry()
+    metas = [metadata_for("big", str(i)) for i in range(size + count)]
+    for i in range(size):
+        registry.register_model("big", f"1.0.{i}", metas[i])
+    start = time.perf_counter()
+    for i in range(size, size + count):
+        registry.register_model("big", f"1.0.{i}", metas[i])
+    return (time.perf_counter() - start) * 1000 / count
+
+
+def run_million(args: argparse.Namespace, tmp: Path) -> None:
+    count = 1_000_000
+    path = Path(args.million_file) if args.million_file else tmp / "million.db"
+    built = "reused" if path.exists() else f"{build_million(path, count):,.0f} versions/s"
+    opened = open_big(f"sqlite:///{path}", count, reads=True)
+    memory = open_big("memory", 10_000, reads=True)
+    table(f"A SQLite registry of {count:,} versions (10,000 models x 100; built: {built})",
+          ["open s (wall)", "open s (CPU)", "RSS MB", "RSS growth MB"],
+          [[f"{opened['seconds']:.2f}", f"{opened['cpu']:.2f}", f"{opened['rss'] / 1e6:.0f}",
+            f"{opened['delta'] / 1e6:.0f}"]])
+    table("Reads on it against a MemoryRegistry of 10,000 versions (ns per call, best of 5)",
+          ["operation", "1M SQLite ns", "memory ns", "vs memory"],
+          [[op, f"{opened[op]:.0f}", f"{memory[op]:.0f}", ratio(opened[op], memory[op])]
+           for op in ("has_version", "get_metadata", "get_versions")])
+    rows = [[f"{size:,}", f"{registration_ms(size):.3f}"] for size in (100, 1_000, 10_000)]
+    table("One registration into a model of N versions (MemoryRegistry, ms each, 1,000 registrations)",
+          ["N", "ms"], rows)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--postgres", metavar="URL", help="also measure PostgreSQL at URL, or 'auto' to start one")
@@ -444,6 +512,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=5, help="read runs; the best is reported")
     parser.add_argument("--history-versions", type=int, default=10_000, help="versions of the history model")
     parser.add_argument("--only", choices=["all", "history"], default="all", help="run every section, or one")
+    parser.add_argument("--million", action="store_true", help="run only the 1,000,000-version section")
+    parser.add_argument("--million-file", metavar="PATH", help="with --million: keep (or reuse) the SQLite file here")
     args = parser.parse_args(argv)
     for option in ("writes", "writers", "big", "trials", "queries", "repeat", "history_versions"):
         if getattr(args, option) < 1:
@@ -452,6 +522,9 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--big must be a multiple of 100 (the registry has 100 versions per model)")
 
     with tempfile.TemporaryDirectory(prefix="modelreg-bench-") as tmp, contextlib.ExitStack() as stack:
+        if args.million:
+            run_million(args, Path(tmp))
+            return 0
         backends: dict[str, Fresh] = {"sqlite": sqlite_fresh(Path(tmp))}
         if args.postgres:
             try:

@@ -173,7 +173,8 @@ class SnapshotRegistry(Governed, abc.ABC):
 
         def plan(state: RegistryState) -> list[Change]:
             canonical = state.require(name, version)
-            meta = state.model(name).versions[canonical]
+            meta = state.model(name).metadata(canonical)
+            assert meta is not None
             seen[:] = [meta]
             detail = _annotations.metadata_detail(meta, req, f"{name} {canonical}")
             if not detail:
@@ -234,27 +235,31 @@ class SnapshotRegistry(Governed, abc.ABC):
         """Whether the model has a version of that precedence."""
         model = self._state.models.get(name)
         if model is not None:
-            if version in model.versions:
+            if version in model.base or version in model.fresh:  # the base: all but the freshest versions
                 return True
         else:
             validate_name(name)  # a known model's name is valid already
         parsed = parse_version(str_arg("version", version))
-        return model is not None and parsed.identity in model.identities
+        return model is not None and model.canonical(parsed.identity) is not None
 
     def get_metadata(self, name: str, version: str) -> ModelMetadata:
         """The stored metadata of a version (VersionNotFoundError if absent)."""
         model = self._state.models.get(name)
         if model is not None:
-            found = model.versions.get(version)
+            found = model.base.get(version)  # all but the freshest versions: one lookup
             if found is not None:
                 return found
+            fresh = model.fresh.get(version)
+            if fresh is not None:
+                return fresh[0]
         else:
             validate_name(name)
-        parsed = parse_version(str_arg("version", version))
-        canonical = model.identities.get(parsed.identity) if model is not None else None
-        if model is None or canonical is None:
+        parse_version(str_arg("version", version))  # InvalidVersionError first, for any model
+        canonical = model.find(version) if model is not None else None
+        meta = model.metadata(canonical) if model is not None and canonical is not None else None
+        if meta is None:
             raise VersionNotFoundError(f"model {name!r} has no version {version!r}", name=name, version=version)
-        return model.versions[canonical]
+        return meta
 
     def get_versions(self, name: str, *, at: datetime | None = None) -> list[str]:
         """Canonical versions in ascending precedence; ``[]`` for an unknown model; as they stood at ``at`` if given."""
@@ -262,7 +267,7 @@ class SnapshotRegistry(Governed, abc.ABC):
             return list(self._past(name, at).ordered)
         model = self._state.models.get(name)
         if model is not None:
-            return list(model.ordered)
+            return list(model._ordered or model.ordered)  # the slot, once built: no property call
         validate_name(name)
         return []
 
@@ -273,7 +278,7 @@ class SnapshotRegistry(Governed, abc.ABC):
     def version_counts(self) -> dict[str, int]:
         """Model name to its number of versions, for every model."""
         models = self._state.models
-        return {name: len(model.ordered) for name, model in models.items()}
+        return {name: len(model) for name, model in models.items()}
 
     def get_aliases(self, name: str, *, at: datetime | None = None) -> dict[str, str]:
         """Alias name to canonical version; as they stood at ``at`` (an aware datetime) if given."""
@@ -311,7 +316,7 @@ class SnapshotRegistry(Governed, abc.ABC):
             name=name,
             description=model.description,
             tags=model.tags,
-            version_count=len(model.ordered),
+            version_count=len(model),
             latest=resolve_spec(model, "latest"),
             aliases=frozen_dict(model.aliases),
             created_at=model.created_at,
@@ -349,8 +354,7 @@ class SnapshotRegistry(Governed, abc.ABC):
         cached = self._candidates.get(name)
         if cached is not None and cached[0] is model:
             return cached[1]
-        records = model.records
-        built = tuple(zip(map(records.__getitem__, model.ordered), model.parsed, strict=True))
+        built = tuple(zip(model.each_record(), model.parsed, strict=True))
         if len(self._candidates) > 2 * len(self._state.names) + 64:
             self._candidates.clear()  # forget models that are gone; the next searches rebuild what they need
         self._candidates[name] = (model, built)

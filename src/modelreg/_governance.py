@@ -59,7 +59,8 @@ def _actual(text: str, candidate: Candidate) -> str:
 def policy_failures(state: RegistryState, name: str, alias: str, version: str, policy: AliasPolicy) -> list[str]:
     """What keeps ``version`` (canonical, stored) from becoming ``alias``'s target under ``policy``: one line each."""
     model = state.model(name)
-    record = model.records[version]
+    record = model.record(version)
+    assert record is not None
     candidate: Candidate = (record, parse_version(version))
     failures = [
         f"requires {text} ({_actual(text, candidate)})"
@@ -68,7 +69,9 @@ def policy_failures(state: RegistryState, name: str, alias: str, version: str, p
     ]
     current = model.aliases.get(alias)
     if current is not None and current != version:
-        was = model.versions[current].performance_metrics
+        was_meta = model.metadata(current)
+        assert was_meta is not None
+        was = was_meta.performance_metrics
         new = record.metadata.performance_metrics
         for regression in policy.regressions:
             old, now = was.get(regression.metric), new.get(regression.metric)
@@ -155,7 +158,7 @@ def _move(state: RegistryState, request: PromotionRequest, when: str) -> list[Ch
         target = state.check_alias(name, alias)
         _keep_baseline(policy, name, alias)
         return [Change("alias_removed", name, target, alias)]
-    record = state.model(name).records.get(version)
+    record = state.model(name).record(version)
     if record is None or (request.target_registered_at not in (None, record.registered_at)):
         raise PolicyError(
             f"promotion request {request.id} was made for {name} {version} as registered "
@@ -288,7 +291,7 @@ class Governed:
                     )
                 if policy is not None:
                     _refuse_failures(state, name, alias, canonical, policy, "")
-                detail["registered_at"] = state.model(name).records[canonical].registered_at.isoformat()
+                detail["registered_at"] = state.model(name).record(canonical).registered_at.isoformat()  # type: ignore[union-attr]
             if policy is not None and policy.approvals:
                 return [Change("promotion_requested", name, canonical, alias, None, detail)]
             at_once = Change("promotion_requested", name, canonical, alias, None, {**detail, "final": True})

@@ -12,13 +12,13 @@ whose version is still held) and an ``end`` line counting them. Standard library
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 from typing import Any
 
 from ._frozen import frozen_dict
+from ._model import unstamp
 from ._state import RegistryState
 from ._transitions import Change, advance
 from .events import RegistryEvent
@@ -57,10 +57,10 @@ def snapshot_lines(state: RegistryState, store: str, patterns: tuple[str, ...] |
     for name in names:
         model = state.models[name]
         prefix = b'{"v":[' + json.dumps(name).encode() + b","
-        for version in model.ordered:
-            record = model.records[version]
-            tail = _line([record.registered_at.isoformat(), record.registered_by])[1:-2]  # '"at",by'
-            yield prefix + json.dumps(version).encode() + b"," + metadata_json(record.metadata) + b"," + tail + b"]}\n"
+        for version, meta, when in model.each():  # no records built: a million of them would stay cached
+            at, by = unstamp(when)
+            tail = _line([at.isoformat(), by])[1:-2]  # '"at",by'
+            yield prefix + json.dumps(version).encode() + b"," + metadata_json(meta) + b"," + tail + b"]}\n"
             count += 1
         yield _line({"m": [name, model.description, dict(model.tags), _iso(model.created_at),
                            _iso(model.updated_at), dict(model.aliases)]})
@@ -158,8 +158,8 @@ def decode_snapshot(lines: Iterable[bytes]) -> tuple[str, tuple[str, ...] | None
     for name, description, tags, created, updated, _ in records:
         model = models.get(name)
         if model is not None:
-            models[name] = dataclasses.replace(
-                model, description=description, tags=frozen_dict(tags),
+            models[name] = model.replaced(
+                description=description, tags=frozen_dict(tags),
                 created_at=datetime.fromisoformat(created) if created else model.created_at,
                 updated_at=datetime.fromisoformat(updated) if updated else model.updated_at,
             )

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
 
 from ._frozen import frozen_dict
+from ._model import NO_ALIASES, ModelState, empty_model
 from .errors import (
     AliasNotFoundError,
     DuplicateVersionError,
@@ -26,41 +26,17 @@ from .errors import (
 from .metadata import ModelMetadata
 from .policies import AliasPolicy, PromotionRequest
 from .records import VersionRecord
-from .semver import SemVer, parse_version
+from .semver import parse_version
 
 __all__ = ["NO_ALIASES", "NO_POLICIES", "NO_PROMOTIONS", "NO_RECORDS", "NO_TAGS", "ModelState", "RegistryState"]
 
-NO_ALIASES: Mapping[str, str] = {}
 NO_RECORDS: Mapping[str, VersionRecord] = {}
 NO_TAGS: Mapping[str, str] = frozen_dict()
 NO_POLICIES: Mapping[tuple[str, str], AliasPolicy] = {}
 NO_PROMOTIONS: Mapping[int, PromotionRequest] = {}
 
 
-@dataclass(frozen=True, slots=True)
-class ModelState:
-    """One model: its versions by canonical text and by identity, in order, and its aliases."""
-
-    versions: Mapping[str, ModelMetadata]  # canonical text -> metadata
-    identities: Mapping[str, str]  # canonical text without build metadata -> canonical text
-    ordered: tuple[str, ...]  # canonical texts, ascending precedence
-    parsed: tuple[SemVer, ...]  # the same, parsed, for bisecting and ranges
-    aliases: Mapping[str, str] = field(default_factory=lambda: NO_ALIASES)
-    # What search and get_model read; kept up to date by the transitions, never read on the hot path.
-    records: Mapping[str, VersionRecord] = field(default_factory=lambda: NO_RECORDS)  # canonical text -> record
-    description: str = ""  # the model record's
-    tags: Mapping[str, str] = field(default_factory=lambda: NO_TAGS)  # read-only (a FrozenDict)
-    created_at: datetime | None = None  # its first registration (None only in an empty model)
-    updated_at: datetime | None = None  # its last change of any kind
-
-    def find(self, version: str) -> str | None:
-        """Canonical text of the stored version equal in precedence to ``version``, if any."""
-        if version in self.versions:
-            return version
-        return self.identities.get(parse_version(version).identity)
-
-
-_EMPTY_MODEL = ModelState({}, {}, (), ())
+_EMPTY_MODEL = empty_model("")
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,7 +79,7 @@ class RegistryState:
                 name=name,
                 version=canonical,
             )
-        existing = self.model(name).identities.get(parsed.identity)
+        existing = self.model(name).canonical(parsed.identity)
         if existing is not None:
             raise DuplicateVersionError(
                 f"model {name!r} already has version {existing!r}"
@@ -131,7 +107,7 @@ class RegistryState:
     def check_delete(self, name: str, force: bool) -> ModelState:
         """The model to delete (VersionNotFoundError without versions, VersionInUseError while aliased unless force)."""
         model = self.model(name)
-        if not model.ordered:
+        if not len(model):
             raise VersionNotFoundError(f"model {name!r} has no versions, so there is nothing to delete", name=name)
         self._refuse_protected(name, sorted(model.aliases), f"delete model {name}")
         if model.aliases and not force:

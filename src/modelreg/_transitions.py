@@ -15,22 +15,21 @@ import bisect
 import dataclasses
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from ._annotations import annotated_metadata, annotated_record
 from ._frozen import frozen_dict
-from ._state import NO_ALIASES, NO_RECORDS, ModelState, RegistryState
+from ._model import NO_TIME as _NO_TIME
+from ._model import ModelState, Stamp, empty_model, fresh_full, stamp
+from ._state import NO_ALIASES, RegistryState
 from .events import EVENT_KINDS, EventKind
 from .metadata import ModelMetadata
 from .policies import AliasPolicy, PromotionRequest
-from .records import VersionRecord
-from .semver import parse_version
+from .semver import SemVer, parse_version
 
 __all__ = ["TRANSITIONS", "Change", "Transition", "advance", "apply"]
 
-# The registration time of a version whose change carried none: only changes built by hand (tests).
-_NO_TIME = datetime(1970, 1, 1, tzinfo=UTC)
 
 # Runs of registrations at least this long are merged per model in one pass
 # instead of one snapshot copy each (which is quadratic for a big import).
@@ -62,7 +61,7 @@ def _with_model(state: RegistryState, name: str, model: ModelState | None, revis
     """``state`` with ``name``'s model replaced (dropped when it has no versions left)."""
     models = dict(state.models)
     names = state.names
-    if model is None or not model.versions:
+    if model is None or not len(model):
         models.pop(name, None)
         names = tuple(n for n in names if n != name)
     else:
@@ -78,71 +77,59 @@ def _aliases(aliases: Mapping[str, str]) -> Mapping[str, str]:
 
 
 def _touched(model: ModelState, change: Change, **fields: Any) -> ModelState:
-    """``model`` with ``fields`` replaced and ``updated_at`` moved to the change's time (when it has one).
-
-    Built directly: ``dataclasses.replace`` was most of a registration's cost.
-    """
-    get = fields.get
-    return ModelState(
-        get("versions", model.versions),
-        get("identities", model.identities),
-        get("ordered", model.ordered),
-        get("parsed", model.parsed),
-        get("aliases", model.aliases),
-        get("records", model.records),
-        get("description", model.description),
-        get("tags", model.tags),
-        get("created_at", model.created_at),
-        change.at or model.updated_at,
-    )
+    """``model`` with ``fields`` replaced and ``updated_at`` moved to the change's time (when it has one)."""
+    return model.replaced(updated_at=change.at or model.updated_at, **fields)
 
 
-def _realiased(
-    model: ModelState, aliases: Mapping[str, str], versions: Iterable[str | None]
-) -> dict[str, VersionRecord]:
-    """``model``'s records with the aliases of ``versions`` rebuilt from ``aliases``."""
-    records = dict(model.records)
-    for version in versions:
-        record = records.get(version) if version is not None else None
-        if record is not None:
-            pointing = tuple(sorted(a for a, v in aliases.items() if v == version))
-            if pointing != record.aliases:
-                records[record.version] = VersionRecord(
-                    record.name, record.version, record.metadata, pointing, record.registered_at, record.registered_by
-                )
-    return records
+def _model(state: RegistryState, name: str) -> ModelState:
+    found = state.models.get(name)
+    return empty_model(name) if found is None else found
 
 
-def _new_record(name: str, metadata: ModelMetadata, change: Change) -> VersionRecord:
-    assert metadata.version is not None
-    return VersionRecord(name, metadata.version, metadata, (), change.at or _NO_TIME, change.actor)
+def _rebuilt(model: ModelState, versions: Mapping[str, ModelMetadata], stamps: Mapping[str, Stamp],
+             pairs: list[tuple[SemVer, str]]) -> dict[str, Any]:
+    """The layer fields of a model holding exactly ``versions``: one base, no fresh layer."""
+    pairs.sort(key=lambda pair: pair[0]._key)
+    ordered = tuple(text for _, text in pairs)
+    builds = {p.identity: text for p, text in pairs if p.build}
+    return {
+        "base": {text: versions[text] for text in ordered}, "base_ordered": ordered,
+        "base_parsed": tuple(p for p, _ in pairs), "base_stamps": tuple(stamps[text] for text in ordered),
+        "fresh": {}, "builds": builds,
+    }
+
+
+def _flat(model: ModelState) -> tuple[dict[str, ModelMetadata], dict[str, Stamp], list[tuple[SemVer, str]]]:
+    """A model's versions as plain, changeable collections (to rebuild its base from)."""
+    versions = dict(model.versions)
+    stamps = dict(zip(model.base_ordered, model.base_stamps, strict=True))
+    stamps.update((text, fresh[2]) for text, fresh in model.fresh.items())
+    pairs = list(zip(model.parsed, model.ordered, strict=True))
+    return versions, stamps, pairs
 
 
 def registered(state: RegistryState, change: Change, revision: int) -> RegistryState:
-    """``state`` with the change's metadata (checked, canonical version set) added."""
+    """``state`` with the change's metadata (checked, canonical version set) added.
+
+    Copies only the model's fresh layer (docs/scale.md), folding it into the base once it is full.
+    """
     metadata = change.metadata
     assert metadata is not None and metadata.version is not None
     parsed = parse_version(metadata.version)
-    model = state.model(change.name)
-    if parsed.identity in model.identities:  # replayed event: already applied
+    model = _model(state, change.name)
+    if model.canonical(parsed.identity) is not None:  # replayed event: already applied
         return _with_model(state, change.name, model, revision)
-    i = bisect.bisect_left(model.parsed, parsed)
-    versions = dict(model.versions)
-    versions[metadata.version] = metadata
-    identities = dict(model.identities)
-    identities[parsed.identity] = metadata.version
-    records = dict(model.records)
-    records[metadata.version] = _new_record(change.name, metadata, change)
-    new = _touched(
-        model,
-        change,
-        versions=versions,
-        identities=identities,
-        ordered=model.ordered[:i] + (metadata.version,) + model.ordered[i:],
-        parsed=model.parsed[:i] + (parsed,) + model.parsed[i:],
-        records=records,
-        created_at=model.created_at or change.at,
-    )
+    text = metadata.version
+    when = stamp(change.at, change.actor)
+    created = model.created_at or change.at
+    fresh = dict(model.fresh)
+    fresh[text] = (metadata, parsed, when)
+    builds = model.builds
+    if parsed.build:
+        builds = {**builds, parsed.identity: text}
+    new = _touched(model, change, fresh=fresh, builds=builds, created_at=created)
+    if fresh_full(len(fresh), len(model.base)):
+        new = new.replaced(**new.folded())
     return _with_model(state, change.name, new, revision)
 
 
@@ -150,80 +137,61 @@ def unregistered(state: RegistryState, change: Change, revision: int) -> Registr
     """``state`` without that version (and without aliases pointing at it)."""
     canonical = change.version
     assert canonical is not None
-    model = state.model(change.name)
-    if canonical not in model.versions:
+    model = _model(state, change.name)
+    if not model.has(canonical):
         return _with_model(state, change.name, model, revision)
-    i = model.ordered.index(canonical)
-    versions = dict(model.versions)
-    del versions[canonical]
-    identities = dict(model.identities)
-    del identities[model.parsed[i].identity]
-    records = dict(model.records)
-    records.pop(canonical, None)
-    new = _touched(
-        model,
-        change,
-        versions=versions,
-        identities=identities,
-        ordered=model.ordered[:i] + model.ordered[i + 1 :],
-        parsed=model.parsed[:i] + model.parsed[i + 1 :],
-        aliases=_aliases({a: v for a, v in model.aliases.items() if v != canonical}),
-        records=records or NO_RECORDS,
-    )
+    aliases = _aliases({a: v for a, v in model.aliases.items() if v != canonical})
+    new = _touched(model, change, aliases=aliases, **model.without(canonical))
     return _with_model(state, change.name, new, revision)
 
 
 def alias_set(state: RegistryState, change: Change, revision: int) -> RegistryState:
-    """``state`` with the alias pointing at the change's (canonical) version."""
+    """``state`` with the alias pointing at the change's (canonical) version (the versions are untouched)."""
     assert change.alias is not None and change.version is not None
-    model = state.model(change.name)
-    if change.version not in model.versions:
+    model = _model(state, change.name)
+    if not model.has(change.version):
         return _with_model(state, change.name, model, revision)
     aliases = dict(model.aliases)
-    moved_from = aliases.get(change.alias)
     aliases[change.alias] = change.version
-    records = _realiased(model, aliases, {moved_from, change.version})  # a move touches two versions
-    new = _touched(model, change, aliases=aliases, records=records)
-    return _with_model(state, change.name, new, revision)
+    return _with_model(state, change.name, _touched(model, change, aliases=aliases), revision)
 
 
 def alias_removed(state: RegistryState, change: Change, revision: int) -> RegistryState:
     """``state`` without the alias."""
     assert change.alias is not None
-    model = state.model(change.name)
+    model = _model(state, change.name)
     if change.alias not in model.aliases:
         return _with_model(state, change.name, model, revision)
     aliases = _aliases({a: v for a, v in model.aliases.items() if a != change.alias})
-    records = _realiased(model, aliases, [model.aliases[change.alias]])
-    new = _touched(model, change, aliases=aliases, records=records)
-    return _with_model(state, change.name, new, revision)
+    return _with_model(state, change.name, _touched(model, change, aliases=aliases), revision)
 
 
 def annotated(state: RegistryState, change: Change, revision: int) -> RegistryState:
     """``state`` with the version's metadata annotated (its description, tags, added metrics)."""
     assert change.version is not None and change.detail is not None
-    model = state.model(change.name)
-    old = model.versions.get(change.version)
+    model = _model(state, change.name)
+    old = model.metadata(change.version)
     if old is None:
         return _with_model(state, change.name, model, revision)
     # Applying a detail twice gives the same metadata, so a replayed annotation changes nothing.
     meta = change.metadata if change.metadata is not None else annotated_metadata(old, change.detail)
-    versions = dict(model.versions)
-    versions[change.version] = meta
-    records = dict(model.records)
-    was = records[change.version]
-    records[change.version] = VersionRecord(
-        was.name, was.version, meta, was.aliases, was.registered_at, was.registered_by
-    )
-    new = _touched(model, change, versions=versions, records=records)
+    if change.version in model.fresh:
+        fresh = dict(model.fresh)
+        _, parsed, when = fresh[change.version]
+        fresh[change.version] = (meta, parsed, when)
+        new = _touched(model, change, fresh=fresh)
+    else:
+        base = dict(model.base)
+        base[change.version] = meta
+        new = _touched(model, change, base=base)
     return _with_model(state, change.name, new, revision)
 
 
 def model_annotated(state: RegistryState, change: Change, revision: int) -> RegistryState:
     """``state`` with the model record's description and tags annotated."""
     assert change.detail is not None
-    model = state.model(change.name)
-    if not model.versions:
+    model = _model(state, change.name)
+    if not len(model):
         return _with_model(state, change.name, model, revision)
     description, tags = annotated_record(model.description, model.tags, change.detail)
     new = _touched(model, change, description=description, tags=frozen_dict(tags))
@@ -368,32 +336,20 @@ def _register_run(state: RegistryState, steps: Iterable[tuple[Change, int]]) -> 
         revision = max(revision, at)
     models = dict(state.models)
     for name, added in by_name.items():
-        model = state.model(name)
-        versions = dict(model.versions)
-        identities = dict(model.identities)
-        records = dict(model.records)
+        model = _model(state, name)
+        versions, stamps, pairs = _flat(model)
+        identities = {p.identity for p, _ in pairs}
         created, updated = model.created_at, model.updated_at
-        pairs = list(zip(model.parsed, model.ordered, strict=True))
         for change in added:
             meta = change.metadata
             assert meta is not None and meta.version is not None
             parsed = parse_version(meta.version)
             if parsed.identity in identities:  # replayed event: already applied
                 continue
-            versions[meta.version] = meta
-            identities[parsed.identity] = meta.version
-            records[meta.version] = _new_record(name, meta, change)
+            identities.add(parsed.identity)
+            versions[meta.version], stamps[meta.version] = meta, stamp(change.at, change.actor)
             created, updated = created or change.at, change.at or updated
             pairs.append((parsed, meta.version))
-        pairs.sort(key=lambda pair: pair[0])
-        models[name] = dataclasses.replace(
-            model,
-            versions=versions,
-            identities=identities,
-            ordered=tuple(text for _, text in pairs),
-            parsed=tuple(parsed for parsed, _ in pairs),
-            records=records,
-            created_at=created,
-            updated_at=updated,
-        )
+        models[name] = model.replaced(created_at=created, updated_at=updated,
+                                      **_rebuilt(model, versions, stamps, pairs))
     return RegistryState(models, revision, tuple(sorted(models)), state.policies, state.promotions)

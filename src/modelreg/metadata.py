@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from collections.abc import Mapping, Sequence
@@ -13,7 +14,7 @@ from typing import Any, Union
 from ._dates import TIMESTAMP_EXAMPLE, parse_timestamp
 from ._frozen import frozen_dict, frozen_list
 from ._json import loads_strict
-from .errors import MetadataError
+from .errors import MetadataError, StoreError
 
 __all__ = ["LIMITS", "JSONValue", "ModelMetadata", "validate_record"]
 
@@ -169,8 +170,19 @@ def _training_date(value: object) -> datetime:
         raise _fail(f"training_date {value.isoformat()} is outside the range of dates in UTC") from None
 
 
+class _Pending:
+    """The slot a ``ModelMetadata`` keeps its stored JSON text in until a field is first read (``_stored``).
+
+    Not a dataclass field, so equality, hashing, ``repr``, ``asdict`` and pickling only see the fields.
+    None once decoded, and in every instance built from fields.
+    """
+
+    __slots__ = ("_text",)
+    _text: str | None
+
+
 @dataclass(frozen=True, kw_only=True, slots=True)
-class ModelMetadata:
+class ModelMetadata(_Pending):
     """What the registry stores with a version; validated on construction, read-only after.
 
     ``version`` is optional on input and filled in (canonical) by the registry.
@@ -198,6 +210,13 @@ class ModelMetadata:
         put(self, "tags", _tags(self.tags))
         put(self, "performance_metrics", _metrics(self.performance_metrics))
         put(self, "hyperparameters", _hyperparameters(self.hyperparameters))
+        put(self, "_text", None)
+
+    def __setstate__(self, state: list[Any]) -> None:
+        """Unpickling: the fields in order (what the dataclass pickles), and no stored text."""
+        for name, value in zip(_STATE_ORDER, state, strict=True):
+            object.__setattr__(self, name, value)
+        object.__setattr__(self, "_text", None)
 
     def with_version(self, version: str) -> ModelMetadata:
         """A copy carrying ``version`` (canonical text), without validating the rest again."""
@@ -207,6 +226,7 @@ class ModelMetadata:
         for name in _FIELDS:
             object.__setattr__(copy, name, getattr(self, name))
         object.__setattr__(copy, "version", version)
+        object.__setattr__(copy, "_text", None)
         return copy
 
     def to_dict(self) -> dict[str, Any]:
@@ -245,6 +265,18 @@ class ModelMetadata:
         return cls(training_date=parsed, **kwargs)
 
     @classmethod
+    def _stored(cls, version: str, text: str) -> ModelMetadata:
+        """Metadata this package stored as ``text`` (``to_json``), decoded when a field other than
+        ``version`` is first read: opening a million versions then costs no JSON decoding at all.
+
+        Decoding is idempotent, so two threads reading at once both fill in the same values.
+        """
+        copy = _new(_StoredMetadata)
+        _set_version(copy, version)  # the slots' own setters: a quarter faster than object.__setattr__
+        _set_text(copy, text)
+        return copy
+
+    @classmethod
     def _from_stored(cls, data: Mapping[str, Any]) -> ModelMetadata:
         """Rebuild metadata that this package validated and stored itself, skipping re-validation.
 
@@ -253,23 +285,16 @@ class ModelMetadata:
         ``to_json`` wrote: anything else must go through ``from_dict``.
         """
         copy = object.__new__(cls)
-        put = object.__setattr__
-        put(copy, "version", data["version"])
-        # Our own isoformat() output, so the fast C parser is exact here; outside text uses parse_timestamp.
-        date = datetime.fromisoformat(data["training_date"])
-        if date.utcoffset() != _ZERO:  # only a row changed outside modelreg: keep "aware, in UTC" true
-            raise ValueError(f"its training_date {data['training_date']!r} is not in UTC")
-        put(copy, "training_date", date)
-        put(copy, "hyperparameters", _freeze_trusted(data["hyperparameters"]))
-        metrics = {key: float(value) for key, value in data["performance_metrics"].items()}
-        put(copy, "performance_metrics", frozen_dict(metrics))
-        put(copy, "artifact_path", data["artifact_path"])
-        put(copy, "description", data["description"])
-        put(copy, "tags", frozen_dict(data["tags"]))
+        object.__setattr__(copy, "version", data["version"])
+        object.__setattr__(copy, "_text", None)
+        _fill(copy, data)
         return copy
 
     def to_json(self) -> str:
         """Compact JSON text of ``to_dict()`` (dumped straight from the frozen values, no thawed copy)."""
+        text: str | None = self._text
+        if text is not None:  # still the stored text, which to_json wrote
+            return text
         fields = {name: getattr(self, name) for name in _FIELDS}
         fields["training_date"] = self.training_date.isoformat()
         return json.dumps(fields, separators=(",", ":"), allow_nan=False)
@@ -282,6 +307,77 @@ class ModelMetadata:
         except ValueError as exc:
             raise _fail(f"not valid JSON: {exc}") from None
         return cls.from_dict(data)
+
+
+def _fill(copy: ModelMetadata, data: Mapping[str, Any]) -> None:
+    """Set every field of ``copy`` from ``data`` (what ``to_json`` wrote, decoded), unvalidated."""
+    put = object.__setattr__
+    # Our own isoformat() output, so the fast C parser is exact here; outside text uses parse_timestamp.
+    date = datetime.fromisoformat(data["training_date"])
+    if date.utcoffset() != _ZERO:  # only a row changed outside modelreg: keep "aware, in UTC" true
+        raise ValueError(f"its training_date {data['training_date']!r} is not in UTC")
+    put(copy, "training_date", date)
+    put(copy, "hyperparameters", _freeze_trusted(data["hyperparameters"]))
+    metrics = {key: float(value) for key, value in data["performance_metrics"].items()}
+    put(copy, "performance_metrics", frozen_dict(metrics))
+    put(copy, "artifact_path", data["artifact_path"])
+    put(copy, "description", data["description"])
+    put(copy, "tags", frozen_dict(data["tags"]))
+
+
+class _StoredMetadata(ModelMetadata):
+    """A ``ModelMetadata`` still held as its stored text: the first read of a field decodes it in place
+    and makes it a plain ``ModelMetadata`` (``__class__`` reassigned; the same slots, so allowed).
+
+    Only this class has ``__getattr__``, so reads of decoded metadata keep CPython's fast slot access.
+    Decoding is idempotent: threads reading at once may each decode, and all see the same values.
+    """
+
+    __slots__ = ()
+
+    def __getattr__(self, name: str) -> Any:
+        # Only reached for an unset slot: a field not decoded yet.
+        if name not in _FIELDS:
+            raise AttributeError(f"'ModelMetadata' object has no attribute {name!r}")
+        _decode(self)
+        return object.__getattribute__(self, name)
+
+    def __eq__(self, other: object) -> bool:
+        _decode(self)
+        return self == other
+
+    def __hash__(self) -> int:
+        _decode(self)
+        return hash(self)
+
+    def __repr__(self) -> str:
+        _decode(self)
+        return repr(self)
+
+    def __reduce_ex__(self, protocol: Any) -> Any:
+        _decode(self)  # pickled, copied and deep-copied as the plain ModelMetadata it now is
+        return self.__reduce_ex__(protocol)
+
+
+_STATE_ORDER = tuple(field.name for field in dataclasses.fields(ModelMetadata))  # the pickled fields' order
+_new = object.__new__
+_set_version = ModelMetadata.__dict__["version"].__set__
+_set_text = _Pending.__dict__["_text"].__set__
+
+
+def _decode(meta: ModelMetadata) -> None:
+    """Decode a stored ``meta``'s text into its fields; the class and the text change last, once all are set."""
+    text = meta._text
+    if text is not None:
+        try:
+            _fill(meta, json.loads(text))
+        except (ValueError, LookupError, TypeError, AttributeError, RecursionError) as exc:
+            raise StoreError(
+                f"stored metadata of version {meta.version} is unreadable ({type(exc).__name__}: {exc}); "
+                "it was changed outside modelreg or is damaged"
+            ) from exc
+    object.__setattr__(meta, "__class__", ModelMetadata)
+    object.__setattr__(meta, "_text", None)
 
 
 def validate_record(description: object, tags: object) -> tuple[str, Mapping[str, str]]:

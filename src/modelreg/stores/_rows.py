@@ -5,8 +5,10 @@ Shared by SQLite and PostgreSQL, which store the same rows in the same shape.
 
 from __future__ import annotations
 
-import dataclasses
 import json
+import operator
+import re
+import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -14,11 +16,13 @@ from typing import Any
 
 from .._frozen import frozen_dict
 from .._history import HistoryFilter
-from .._state import RegistryState
-from .._transitions import Change, advance
+from .._model import ModelState, Stamp, stamp
+from .._state import NO_TAGS, RegistryState
+from .._transitions import Change
 from ..errors import StoreError
 from ..events import DETAIL_KINDS, EVENT_SHAPES, RegistryEvent, freeze_detail
 from ..metadata import ModelMetadata
+from ..semver import parse_version
 from ._policy_rows import PolicyRow, decode_policies, decode_promotions
 
 __all__ = [
@@ -172,32 +176,105 @@ def state_from_rows(
     """A snapshot built from table rows: versions, (model name, alias, version), the model records,
     the alias policies and the promotion requests (``_policy_rows``).
 
-    ``versions`` may be a cursor: each row is decoded as it comes (at 100,000
-    versions, holding all the JSON texts at once would cost ~40 MB).
+    ``versions`` may be a cursor: each row is taken as it comes, its metadata kept as the stored
+    JSON text (``ModelMetadata._stored``: decoded on first read) once its shape is checked, and
+    each model built once from its rows (docs/scale.md).
     """
-    steps = [
-        (Change("registered", name, meta.version, None, meta, None, at, by), revision)
-        for name, version, text, at, by in versions
-        for meta in (decode_metadata(text, row=f"{name} {version} in {where}"),)
-    ]
-    steps += [(Change("alias_set", name, version, alias), revision) for name, alias, version in aliases]
-    state = advance(RegistryState(revision=revision), steps)
-    found = dict(state.models)
-    for name, description, tags, created, updated in models:
-        model = found.get(name)
-        if model is None:
-            continue  # a model row without versions: none exists once its last version goes
-        try:
-            record = frozen_dict(json.loads(tags))
-        except (ValueError, TypeError) as exc:
-            raise StoreError(f"the tags of model {name} in {where} are unreadable ({exc})") from exc
-        found[name] = dataclasses.replace(
-            model,
-            description=description,
-            tags=record,
-            created_at=created or model.created_at,
-            updated_at=updated or model.updated_at,
-        )
+    targets: dict[str, dict[str, str]] = {}
+    for name, alias, version in aliases:
+        targets.setdefault(name, {})[alias] = version
+    records = {row[0]: row for row in models}
+    built: dict[str, ModelState] = {}
+    loading: _Loading | None = None
+    intern = sys.intern
+    for name, version, text, at, by in versions:
+        if loading is None or loading.name != name:
+            # The stores send each model's rows together, so only one model is half-built at a time.
+            if loading is not None:
+                built[loading.name] = loading.model(targets, records, where)
+            loading = _Loading(name, built.pop(name, None))
+        version = intern(version)  # the same text in many models: one string
+        loading.versions[version] = _stored_metadata(version, text, f"{name} {version} in {where}")
+        loading.stamps[version] = stamp(at, by)
+    if loading is not None:
+        built[loading.name] = loading.model(targets, records, where)
     return RegistryState(
-        found, state.revision, state.names, decode_policies(policies, where), decode_promotions(promotions, where)
+        built, revision, tuple(sorted(built)), decode_policies(policies, where), decode_promotions(promotions, where)
     )
+
+
+_KEY = operator.attrgetter("_key")  # a SemVer's precedence key
+
+
+class _Loading:
+    """One model's rows as they arrive, before its state is built (from ``was``, if rows came apart)."""
+
+    __slots__ = ("name", "stamps", "versions")
+
+    def __init__(self, name: str, was: ModelState | None) -> None:
+        self.name = name
+        self.versions: dict[str, ModelMetadata] = {} if was is None else dict(was.versions)
+        self.stamps: dict[str, Stamp] = {}
+        if was is not None:
+            self.stamps.update((text, when) for text, _, when in was.each())
+
+    def model(self, targets: dict[str, dict[str, str]], records: dict[str, ModelRow], where: str) -> ModelState:
+        name, stamps, versions = self.name, self.stamps, self.versions
+        texts = list(versions)
+        found = list(map(parse_version, texts))
+        order = sorted(range(len(texts)), key=list(map(_KEY, found)).__getitem__)  # C-level maps, no lambda
+        ordered = tuple(map(texts.__getitem__, order))
+        parsed = tuple(map(found.__getitem__, order))
+        description, tags, created, updated = "", NO_TAGS, None, None
+        row = records.get(name)
+        if row is not None:
+            _, description, text, created, updated = row
+            try:
+                tags = frozen_dict(json.loads(text))
+            except (ValueError, TypeError) as exc:
+                raise StoreError(f"the tags of model {name} in {where} are unreadable ({exc})") from exc
+        if created is None or updated is None:  # no model row (only an old or hand-made store): from the versions
+            times = [_unstamped(when) for when in stamps.values()]
+            created, updated = created or min(times), updated or max(times)
+        builds = {p.identity: t for p, t in zip(parsed, ordered, strict=True) if p.build}
+        return ModelState.built(
+            name, dict(zip(ordered, map(versions.__getitem__, ordered), strict=True)), ordered, parsed,
+            tuple(map(stamps.__getitem__, ordered)), builds, targets.get(name, {}), description, tags, created, updated,
+        )
+
+
+def _unstamped(value: Stamp) -> datetime:
+    return value if isinstance(value, datetime) else value[0]
+
+
+# What ``to_json`` writes, checked at open without decoding it: the version and a UTC training date
+# first, then (after the hyperparameters, decoded on first read) metrics, artifact path, description
+# and tags. Strings are the unrolled-loop form of "any character but a quote or a backslash, or an escape".
+_STRING = r'[^"\\]*(?:\\.[^"\\]*)*'
+_NUMBER = r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?"
+_DATE_END = '+00:00","hyperparameters":{'  # a UTC training date, then the hyperparameters
+_METRICS_KEY = ',"performance_metrics":{'
+_TAIL = re.compile(
+    rf',"performance_metrics":\{{(?:"{_STRING}":{_NUMBER}(?:,"{_STRING}":{_NUMBER})*)?\}},'
+    rf'"artifact_path":"{_STRING}","description":"{_STRING}",'
+    rf'"tags":\{{(?:"{_STRING}":"{_STRING}"(?:,"{_STRING}":"{_STRING}")*)?\}}\}}'
+)
+
+
+def _stored_metadata(version: str, text: str, row: str) -> ModelMetadata:
+    """The row's metadata kept as its text, decoded on first read, when the text is in the shape
+    ``to_json`` writes; else decoded now (StoreError naming ``row`` if it cannot be: changed outside
+    modelreg, or damaged)."""
+    head = f'{{"version":"{version}","training_date":"'
+    date = text.find(_DATE_END, len(head)) if isinstance(text, str) and text.startswith(head) else -1
+    ok = 19 <= date - len(head) <= 26  # from "2026-01-05T12:30:00" to "2026-01-05T12:30:00.123456"
+    # The last occurrence: one inside the hyperparameters would be a nested key, and after it come
+    # only metrics, paths and tags, whose strings cannot hold an unescaped quote.
+    tail = text.rfind(_METRICS_KEY) if ok else -1
+    if tail < 0 or _TAIL.fullmatch(text, tail) is None:
+        meta = decode_metadata(text, row=row)  # JSON of another layout, or the precise reason it is unreadable
+        if meta.version != version:
+            raise StoreError(f"stored metadata of {row} is unreadable (it holds version {meta.version!r}); "
+                             "the row was changed outside modelreg or is damaged")
+        return meta
+    return ModelMetadata._stored(version, text)

@@ -261,7 +261,7 @@ class PostgresRegistry(DurableRegistry):
             ).fetchall()
             versions = conn.execute(
                 "SELECT m.name, v.version, v.metadata::text, v.registered_at, v.registered_by "
-                "FROM versions v JOIN models m ON m.id = v.model_id"
+                "FROM versions v JOIN models m ON m.id = v.model_id ORDER BY v.model_id"  # a model's rows together
             )
             return state_from_rows(
                 ((name, version, text, at.astimezone(UTC), by) for name, version, text, at, by in versions),

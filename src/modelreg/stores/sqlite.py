@@ -282,16 +282,20 @@ class SqliteRegistry(DurableRegistry):
             ]
             versions = conn.execute(
                 "SELECT m.name, v.version, v.metadata, v.registered_at, v.registered_by "
-                "FROM versions v JOIN models m ON m.id = v.model_id"
+                "FROM versions v JOIN models m ON m.id = v.model_id ORDER BY v.model_id"  # a model's rows together
             )
             governance = conn.execute(POLICY_ROWS).fetchall(), conn.execute(PROMOTION_ROWS).fetchall()
             rows = self._version_rows(versions)
             return state_from_rows(rows, aliases, models, int(revision), self._where, *governance)
 
     def _version_rows(self, rows: Iterator[tuple[str, str, str, str, str | None]]) -> Iterator[VersionRow]:
+        parse = datetime.fromisoformat
         for name, version, text, at, by in rows:
-            when = self._time(at, f"{name} {version}")
-            assert when is not None
+            try:
+                when = parse(at)
+            except (TypeError, ValueError):  # the message names the row, so it is built only then
+                self._time(at, f"{name} {version}")  # raises StoreError
+                raise
             yield name, version, text, when, by
 
     def _time(self, text: str | None, row: str) -> datetime | None:
