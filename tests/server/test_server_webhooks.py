@@ -265,3 +265,27 @@ def test_a_redirect_is_not_followed(server: Running, receiver: Receiver) -> None
         answer = http.post(f"/api/v1/webhooks/{hook['id']}/test").json()
     assert answer["status"] == 307 and not answer["ok"] and "redirects are not followed" in answer["error"]
     assert len(receiver.received) == 1
+
+
+def test_a_memory_registry_delivers_in_process(start_server: StartServer, receiver: Receiver) -> None:
+    served = start_server("memory://", env=FAST)
+    with httpx.Client(base_url=served.url, timeout=30) as http:
+        _add(http, receiver.url)
+        put_version(http, "inmem", "1.0.0")
+        put_version(http, "inmem", "1.0.1")
+        assert receiver.wait_delivered(2) == [1, 2]
+
+
+def test_a_scoped_admin_token_cannot_manage_webhooks(start_server: StartServer, tmp_path: Path) -> None:
+    import json
+
+    from modelreg.server.auth import hash_token
+
+    path = tmp_path / "scoped.json"
+    path.write_text(json.dumps({"tokens": [{"name": "team", "role": "admin", "models": ["vision-*"],
+                                            "sha256": hash_token("tok-team-0123456789")}]}))
+    served = start_server(tokens_file=str(path))
+    with httpx.Client(base_url=served.url, headers={"Authorization": "Bearer tok-team-0123456789"}) as http:
+        answer = http.post("/api/v1/webhooks", json={"url": "https://ci.example/hook"})
+        assert answer.status_code == 403 and "scoped to some models" in answer.json()["detail"], answer.text
+        assert http.get("/api/v1/webhooks").status_code == 403
