@@ -289,3 +289,31 @@ def test_a_scoped_admin_token_cannot_manage_webhooks(start_server: StartServer, 
         answer = http.post("/api/v1/webhooks", json={"url": "https://ci.example/hook"})
         assert answer.status_code == 403 and "scoped to some models" in answer.json()["detail"], answer.text
         assert http.get("/api/v1/webhooks").status_code == 403
+
+
+def _doc_snippet() -> str:
+    """The verification snippet of docs/webhooks.md, as printed there."""
+    import re
+
+    text = (Path(__file__).resolve().parents[2] / "docs" / "webhooks.md").read_text(encoding="utf-8")
+    section = text.split("## Verifying a delivery", 1)[1]
+    found = re.search(r"```python\n(.+?)\n```", section, re.DOTALL)
+    assert found is not None
+    return found.group(1)
+
+
+def test_the_documented_ten_line_snippet_verifies_a_real_delivery(server: Running, receiver: Receiver) -> None:
+    snippet = _doc_snippet()
+    assert len(snippet.splitlines()) <= 11  # ten lines of code and the blank one after the import
+    namespace: dict[str, Any] = {}
+    exec(snippet, namespace)
+    verify = namespace["verify"]
+    with _admin(server) as http:
+        hook = _add(http, receiver.url)
+        put_version(http, "documented", "1.0.0")
+    (request,) = receiver.wait_for(1)
+    assert verify(hook["secret"], request.headers, request.body)
+    assert not verify(hook["secret"], request.headers, request.body + b" ")
+    assert not verify("whsec_not_the_secret", request.headers, request.body)
+    stale = {**request.headers, "x-modelreg-timestamp": str(int(request.headers["x-modelreg-timestamp"]) - 301)}
+    assert not verify(hook["secret"], stale, request.body)
