@@ -32,6 +32,7 @@ RUNS = {
     "bench_travel.py": (["--events", "40", "--repeat", "2"], "|"),
     "bench_ui.py": (["--versions", "30", "--models", "2", "--repeat", "2"], "ms"),
     "bench_ui_chart.py": (["--versions", "30", "--repeat", "5"], "ms"),
+    "bench_webhooks.py": (["--deliveries", "5", "--writes", "5", "--rounds", "1", "--dead-hooks", "1"], "dead / none"),
 }
 
 
