@@ -55,7 +55,7 @@ def _receiver(arrivals: _Arrivals) -> ThreadingHTTPServer:
     import json
 
     class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802 - http.server's name
+        def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
             now = time.perf_counter()
             event = json.loads(body).get("event")
