@@ -282,13 +282,22 @@ def test_a_scoped_admin_token_cannot_manage_webhooks(start_server: StartServer, 
     from modelreg.server.auth import hash_token
 
     path = tmp_path / "scoped.json"
-    path.write_text(json.dumps({"tokens": [{"name": "team", "role": "admin", "models": ["vision-*"],
-                                            "sha256": hash_token("tok-team-0123456789")}]}))
+    path.write_text(json.dumps({"tokens": [
+        {"name": "team", "role": "admin", "models": ["vision-*"], "sha256": hash_token("tok-team-0123456789")},
+        {"name": "boss", "role": "admin", "sha256": hash_token("tok-boss-0123456789")}]}))
     served = start_server(tokens_file=str(path))
+    with httpx.Client(base_url=served.url, headers={"Authorization": "Bearer tok-boss-0123456789"}) as boss:
+        hook = _add(boss, "https://ci.example/hook")
     with httpx.Client(base_url=served.url, headers={"Authorization": "Bearer tok-team-0123456789"}) as http:
-        answer = http.post("/api/v1/webhooks", json={"url": "https://ci.example/hook"})
-        assert answer.status_code == 403 and "scoped to some models" in answer.json()["detail"], answer.text
-        assert http.get("/api/v1/webhooks").status_code == 403
+        for method, route in (("GET", "/api/v1/webhooks"), ("POST", "/api/v1/webhooks"),
+                              ("GET", "/api/v1/webhooks/{id}"), ("DELETE", "/api/v1/webhooks/{id}"),
+                              ("GET", "/api/v1/webhooks/{id}/deliveries"), ("POST", "/api/v1/webhooks/{id}/test")):
+            body = {"url": "https://ci.example/other"} if route == "/api/v1/webhooks" and method == "POST" else None
+            answer = http.request(method, route.format(id=hook["id"]), json=body)
+            assert answer.status_code == 403, (method, route, answer.text)
+            assert "scoped to some models" in answer.json()["detail"]
+    with httpx.Client(base_url=served.url, headers={"Authorization": "Bearer tok-boss-0123456789"}) as boss:
+        assert [h["id"] for h in boss.get("/api/v1/webhooks").json()["webhooks"]] == [hook["id"]]
 
 
 def _doc_snippet() -> str:
