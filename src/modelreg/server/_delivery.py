@@ -1,8 +1,9 @@
 """Webhook delivery: threads of their own that POST each matching event, signed, in revision order per webhook.
 
 A dispatcher thread claims webhooks in the store (a lease, so of several replicas over one
-database exactly one delivers each), wakes on every committed event, and hands each webhook
-with work to a small pool, at most one task per webhook so its events go out in order.
+database exactly one delivers each), wakes on every committed event, and starts a delivery
+thread for each webhook with work, at most one per webhook so its events go out in order
+(daemon threads: a receiver that never answers cannot hold up the server's exit).
 Events come from the registry's event log (``events_after``), never from a copy. A failed
 attempt is retried with exponential backoff up to ``max_backoff``, for ever; nothing a
 receiver does reaches the request path, so a slow or dead one never slows reads or writes.
@@ -19,7 +20,6 @@ import ssl
 import threading
 import time
 import uuid
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
@@ -36,7 +36,6 @@ __all__ = ["SETTINGS_ENV", "Deliveries", "DeliverySettings", "post"]
 _log = logging.getLogger("modelreg.webhooks")
 _RESPONSE_BYTES = 4096  # of a receiver's answer, read and dropped: nothing else of it matters
 _BATCH = 100  # events read from the log per step
-_POOL = 8  # webhooks delivered to at once (each one's events in order)
 SETTINGS_ENV = {
     "timeout": "MODELREG_WEBHOOK_TIMEOUT",
     "first_backoff": "MODELREG_WEBHOOK_BACKOFF",
@@ -166,7 +165,6 @@ class Deliveries:
         self._stopping = threading.Event()
         self._claim_now = True
         self._thread: threading.Thread | None = None
-        self._pool: ThreadPoolExecutor | None = None
         self._subscription: Subscription | None = None
 
     def start(self) -> None:
@@ -174,7 +172,6 @@ class Deliveries:
         if self._thread is not None:
             return
         self._subscription = self._registry.subscribe(lambda _event: self._wake.set())
-        self._pool = ThreadPoolExecutor(_POOL, thread_name_prefix="modelreg-webhook")
         self._thread = threading.Thread(target=self._run, name="modelreg-webhooks", daemon=True)
         self._thread.start()
 
@@ -184,15 +181,13 @@ class Deliveries:
         self._wake.set()
 
     def stop(self) -> None:
-        """Stop the threads; a delivery under way ends within its timeout. Idempotent."""
+        """Stop the dispatcher (idempotent); a delivery under way ends within its timeout and is still recorded."""
         self._stopping.set()
         self._wake.set()
         if self._subscription is not None:
             self._subscription.close()
         if self._thread is not None:
-            self._thread.join(timeout=self.settings.timeout * 3 + 5)
-        if self._pool is not None:
-            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._thread.join(timeout=10)
 
     def _run(self) -> None:
         last_claim = 0.0
@@ -226,7 +221,7 @@ class Deliveries:
                     known.position = max(known.position, claim.webhook.position)
 
     def _dispatch(self, now: float) -> float:
-        """Hand each idle webhook with work that is due to the pool; the seconds until the next one is due."""
+        """Start a delivery thread for each idle webhook with work that is due; seconds until the next is due."""
         revision = self._log.revision
         soonest = 60.0
         with self._lock:
@@ -237,11 +232,8 @@ class Deliveries:
                     soonest = min(soonest, hook.due - now)
                     continue
                 hook.running = True
-                assert self._pool is not None
-                try:
-                    self._pool.submit(self._deliver, hook)
-                except RuntimeError:  # shutting down
-                    hook.running = False
+                name = f"modelreg-webhook-{hook.claim.webhook.id}"
+                threading.Thread(target=self._deliver, args=(hook,), name=name, daemon=True).start()
         return soonest
 
     def _deliver(self, hook: _Hook) -> None:
