@@ -150,3 +150,42 @@ def test_a_registry_keeps_at_most_max_webhooks(reopen: Open) -> None:
     with pytest.raises(InvalidWebhookError, match=f"already has {MAX_WEBHOOKS} webhooks"):
         store.add(_hook(), "secret-0123456789abc")
     assert len(store.hooks()) == MAX_WEBHOOKS
+
+
+def test_migration_6_adds_the_webhook_tables_to_a_schema_5_sqlite_file(tmp_path: Path) -> None:
+    import sqlite3
+
+    from factories import metadata
+    from modelreg.stores.sqlite import SqliteRegistry
+
+    path = tmp_path / "old.db"
+    with SqliteRegistry(path) as registry:
+        registry.register_model("kept", "1.0.0", metadata())
+    with sqlite3.connect(path) as conn:  # back to what a schema-5 modelreg left
+        conn.executescript("DROP TABLE webhook_deliveries; DROP TABLE webhooks; "
+                           "DELETE FROM schema_migrations WHERE version = 6;")
+    with SqliteRegistry(path) as registry:
+        assert registry.get_versions("kept") == ["1.0.0"]
+        store = _store(registry)
+        store.add(_hook(), "secret-0123456789abc")
+        assert len(store.hooks()) == 1
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("SELECT max(version) FROM schema_migrations").fetchone() == (6,)
+
+
+def test_migration_6_adds_the_webhook_tables_to_a_schema_5_postgresql_database(postgres_schema_url: str) -> None:
+    import psycopg
+
+    from factories import metadata
+    from modelreg.stores._pg_schema import migrate
+    from modelreg.stores.postgres import PostgresRegistry
+
+    with psycopg.connect(postgres_schema_url, autocommit=True) as conn:
+        assert migrate(conn, "test", upto=5) == [1, 2, 3, 4, 5]
+    with PostgresRegistry(postgres_schema_url) as registry:
+        registry.register_model("kept", "1.0.0", metadata())
+        store = _store(registry)
+        store.add(_hook(), "secret-0123456789abc")
+        assert len(store.hooks()) == 1
+    with psycopg.connect(postgres_schema_url, autocommit=True) as conn:
+        assert conn.execute("SELECT max(version) FROM schema_migrations").fetchone() == (6,)
