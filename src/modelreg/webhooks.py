@@ -13,7 +13,7 @@ import hmac
 import re
 import secrets as _secrets
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
@@ -29,6 +29,7 @@ __all__ = [
     "MAX_SECRET_CHARS",
     "MAX_URL_CHARS",
     "MAX_WEBHOOKS",
+    "MIN_SECRET_CHARS",
     "SIGNATURE_TOLERANCE",
     "Claim",
     "Delivery",
@@ -36,9 +37,11 @@ __all__ = [
     "WebhookHost",
     "WebhookStore",
     "delivery_id",
+    "new_id",
     "new_secret",
     "registration",
     "sign",
+    "valid_id",
     "verify_signature",
 ]
 
@@ -269,11 +272,6 @@ def _secret(value: object) -> str | None:
         raise InvalidWebhookError(f"field 'secret' must be {MIN_SECRET_CHARS} to {MAX_SECRET_CHARS} printable ASCII "
                                   "characters, or left out to have one made (and shown once)")
     return value
-
-
-def selected(hooks: Iterable[Webhook], event: RegistryEvent) -> list[Webhook]:
-    """The webhooks of ``hooks`` that deliver ``event``."""
-    return [hook for hook in hooks if hook.matches(event)]
 
 
 class WebhookStore(Protocol):
