@@ -33,6 +33,7 @@ RUNS = {
     "bench_travel.py": (["--events", "40", "--repeat", "2"], "|"),
     "bench_ui.py": (["--versions", "30", "--models", "2", "--repeat", "2"], "ms"),
     "bench_ui_chart.py": (["--versions", "30", "--repeat", "5"], "ms"),
+    "bench_webhooks.py": (["--deliveries", "5", "--writes", "5", "--rounds", "1", "--dead-hooks", "1"], "dead / none"),
 }
 # Exit code that means "could not set up what it measures", and the variable that forbids skipping then (CI sets it).
 SKIPPABLE = {"bench_import.py": (3, "MODELREG_REQUIRE_MLFLOW")}

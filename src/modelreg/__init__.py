@@ -11,6 +11,7 @@ from .errors import (
     InvalidNameError,
     InvalidPolicyError,
     InvalidVersionError,
+    InvalidWebhookError,
     MetadataError,
     PolicyError,
     PolicyNotFoundError,
@@ -20,6 +21,7 @@ from .errors import (
     StoreError,
     VersionInUseError,
     VersionNotFoundError,
+    WebhookNotFoundError,
 )
 from .events import RegistryEvent, Subscription
 from .importing import import_mlflow
@@ -30,16 +32,19 @@ from .records import ModelInfo, SearchPage, VersionRecord
 from .registry import EventLog, ModelRegistry
 from .semver import SemVer, VersionRange
 from .urls import open_registry
+from .webhooks import Delivery, Webhook, WebhookHost, WebhookStore, sign, verify_signature
 
 __all__ = [
     "AliasNotFoundError",
     "AliasPolicy",
+    "Delivery",
     "DuplicateVersionError",
     "EventLog",
     "EventsUnavailableError",
     "InvalidNameError",
     "InvalidPolicyError",
     "InvalidVersionError",
+    "InvalidWebhookError",
     "MemoryRegistry",
     "MetadataError",
     "ModelInfo",
@@ -60,7 +65,13 @@ __all__ = [
     "VersionNotFoundError",
     "VersionRange",
     "VersionRecord",
+    "Webhook",
+    "WebhookHost",
+    "WebhookNotFoundError",
+    "WebhookStore",
     "acting_as",
     "import_mlflow",
     "open_registry",
+    "sign",
+    "verify_signature",
 ]

@@ -34,6 +34,10 @@ __all__ = [
     "SNAPSHOT",
     "VERSION",
     "VERSIONS",
+    "WEBHOOK",
+    "WEBHOOKS",
+    "WEBHOOK_DELIVERIES",
+    "WEBHOOK_TEST",
     "fill",
     "segment",
 ]
@@ -59,6 +63,10 @@ CHANGES = "/api/v1/changes"
 CHANGES_LIMIT = 1000
 """Most events one ``GET /api/v1/changes`` returns (its ``limit`` parameter's maximum and default)."""
 SNAPSHOT = "/api/v1/snapshot"
+WEBHOOKS = "/api/v1/webhooks"
+WEBHOOK = "/api/v1/webhooks/{id}"
+WEBHOOK_DELIVERIES = "/api/v1/webhooks/{id}/deliveries"
+WEBHOOK_TEST = "/api/v1/webhooks/{id}/test"
 HEALTHZ = "/healthz"
 READYZ = "/readyz"
 METRICS = "/metrics"

@@ -14,6 +14,8 @@
     ├── PolicyError                                  code "policy_violation"
     ├── PolicyNotFoundError      (also LookupError)  code "policy_not_found"
     ├── PromotionNotFoundError   (also LookupError)  code "promotion_not_found"
+    ├── InvalidWebhookError      (also ValueError)   code "invalid_webhook"
+    ├── WebhookNotFoundError     (also LookupError)  code "webhook_not_found"
     └── StoreError                                   code "store_unavailable"
 
 Every class carries a stable machine-readable ``code`` that the HTTP layer sends
@@ -36,6 +38,7 @@ __all__ = [
     "InvalidNameError",
     "InvalidPolicyError",
     "InvalidVersionError",
+    "InvalidWebhookError",
     "MetadataError",
     "PolicyError",
     "PolicyNotFoundError",
@@ -45,6 +48,7 @@ __all__ = [
     "StoreError",
     "VersionInUseError",
     "VersionNotFoundError",
+    "WebhookNotFoundError",
     "error_class",
     "nearest",
 ]
@@ -178,6 +182,18 @@ class PromotionNotFoundError(RegistryError, LookupError):
     """No promotion request has that id."""
 
     code = "promotion_not_found"
+
+
+class InvalidWebhookError(RegistryError, ValueError):
+    """A webhook registration that cannot be kept: a URL that is not http(s), an unknown event kind, a bad glob."""
+
+    code = "invalid_webhook"
+
+
+class WebhookNotFoundError(RegistryError, LookupError):
+    """No webhook has that id."""
+
+    code = "webhook_not_found"
 
 
 class StoreError(RegistryError):

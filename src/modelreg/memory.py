@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import itertools
 import uuid
 from collections import deque
@@ -14,9 +15,11 @@ from ._deadline import Deadline
 from ._history import history_filter
 from ._plans import Committed, Plan
 from ._travel import TRAVEL_KINDS, Step
+from ._webhook_memory import MemoryWebhooks
 from .errors import EventsUnavailableError
 from .events import RegistryEvent
 from .names import validate_name
+from .webhooks import WebhookStore
 
 __all__ = ["DEFAULT_HISTORY_LIMIT", "MemoryRegistry"]
 
@@ -130,6 +133,14 @@ class MemoryRegistry(SnapshotRegistry):
     def close(self) -> None:
         """Deliver queued events and stop the event thread; the data stays readable."""
         self._hub.close()
+
+    def webhooks(self) -> WebhookStore:
+        """This registry's webhooks: in this process only, forgotten with it like the data (docs/webhooks.md)."""
+        return self._webhook_store
+
+    @functools.cached_property
+    def _webhook_store(self) -> MemoryWebhooks:
+        return MemoryWebhooks()
 
     def __repr__(self) -> str:
         return f"<MemoryRegistry models={len(self._state.names)} revision={self._state.revision}>"

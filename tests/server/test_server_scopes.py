@@ -174,6 +174,10 @@ def test_every_route_that_names_no_model_is_checked_below() -> None:
         ("/api/v1/promotions", "GET"), ("/api/v1/promotions", "POST"), ("/api/v1/promotions/{id}", "GET"),
         ("/api/v1/promotions/{id}/approve", "POST"), ("/api/v1/promotions/{id}/reject", "POST"),
         ("/api/v1/snapshot", "GET"),  # tests/server/test_server_snapshot.py
+        # tests/server/test_server_webhooks.py: a scoped token may not manage webhooks (403)
+        ("/api/v1/webhooks", "GET"), ("/api/v1/webhooks", "POST"), ("/api/v1/webhooks/{id}", "GET"),
+        ("/api/v1/webhooks/{id}", "DELETE"), ("/api/v1/webhooks/{id}/deliveries", "GET"),
+        ("/api/v1/webhooks/{id}/test", "POST"),
     }
     assert set(OTHER_ROUTES) <= checked, f"routes without a scope test: {sorted(set(OTHER_ROUTES) - checked)}"
 

@@ -324,7 +324,8 @@ def test_replicas_share_the_store_id_and_a_recreated_database_gets_a_new_one(
     first.close()
     second.close()
     sql.execute(
-        "DROP TABLE events, aliases, versions, models, store_identity, schema_migrations, alias_policies, promotions"
+        "DROP TABLE events, aliases, versions, models, store_identity, schema_migrations, alias_policies, promotions, "
+        "webhook_deliveries, webhooks"
     )
 
     assert open_replica().store_id != made

@@ -22,6 +22,7 @@ from ..errors import (
     InvalidNameError,
     InvalidPolicyError,
     InvalidVersionError,
+    InvalidWebhookError,
     MetadataError,
     PolicyError,
     PolicyNotFoundError,
@@ -31,6 +32,7 @@ from ..errors import (
     StoreError,
     VersionInUseError,
     VersionNotFoundError,
+    WebhookNotFoundError,
     nearest,
 )
 from ..registry import EventLog, ModelRegistry
@@ -71,6 +73,7 @@ EXIT_CODES: dict[type[RegistryError], int] = {
     AliasNotFoundError: 3,
     PolicyNotFoundError: 3,
     PromotionNotFoundError: 3,
+    WebhookNotFoundError: 3,
     DuplicateVersionError: 4,
     VersionInUseError: 4,
     EventsUnavailableError: 3,
@@ -79,6 +82,7 @@ EXIT_CODES: dict[type[RegistryError], int] = {
     MetadataError: 5,
     QueryError: 5,
     InvalidPolicyError: 5,
+    InvalidWebhookError: 5,
     PolicyError: EXIT_POLICY,
     StoreError: 6,
 }

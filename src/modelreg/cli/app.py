@@ -17,6 +17,7 @@ from ._search import search
 from ._serve import serve
 from ._tokens import tokens
 from ._watch import watch
+from ._webhook import webhook
 
 __all__ = ["cli"]
 
@@ -68,5 +69,5 @@ _COMMANDS = (
     models, versions, show, register, unregister, resolve, alias, history, search, annotate, model, prune, policy,
     promote,
 )
-for _command in (*_COMMANDS, import_group, watch, serve, tokens):
+for _command in (*_COMMANDS, import_group, watch, serve, tokens, webhook):
     cli.add_command(_command)

@@ -32,6 +32,7 @@ from ._async import AsyncRegistryClient
 from ._async_events import AsyncEvents, AsyncSubscription
 from ._calls import Calls
 from ._events import EventStream
+from ._webhooks import WebhookMethods
 from ._wire import CA_BUNDLE_ENV, Plan, error_for, failure, settings
 
 __all__ = ["CA_BUNDLE_ENV", "AsyncEvents", "AsyncRegistryClient", "AsyncSubscription", "RegistryClient"]
@@ -39,7 +40,7 @@ __all__ = ["CA_BUNDLE_ENV", "AsyncEvents", "AsyncRegistryClient", "AsyncSubscrip
 T = TypeVar("T")
 
 
-class RegistryClient:
+class RegistryClient(WebhookMethods):
     """A ModelRegistry whose registry lives on a modelreg server; reuses connections, thread-safe.
 
     ``url`` is the server's base URL (a path prefix is allowed, e.g. behind a proxy);

@@ -23,6 +23,8 @@ from .._checks import positive_int
 from .._config import DEFAULT_MAX_BODY_BYTES
 from ..errors import RegistryError
 from ..registry import EventLog, ModelRegistry
+from ..webhooks import WebhookHost, WebhookStore
+from ._delivery import Deliveries
 from .auth import Auth, Role
 from .call import PROBLEM, WRITE_THREADS, BodyCache, Call, MetadataBodies, Reply, too_large
 from .hosts import loopback_host_header
@@ -115,10 +117,14 @@ class ModelregApp:
     """The ASGI application ``create_app`` returns; attributes are for ``serve`` and tests."""
 
     def __init__(
-        self, registry: ModelRegistry, *, log: EventLog | None, auth: Auth | None, max_body_bytes: int, ui: bool
+        self, registry: ModelRegistry, *, log: EventLog | None, auth: Auth | None, max_body_bytes: int, ui: bool,
+        webhooks: WebhookStore | None = None,
     ) -> None:
         self.registry = registry
         self.log = log
+        self.webhooks = webhooks
+        # Delivered from the event log, so a registry without one keeps webhooks but cannot deliver them.
+        self.deliveries = Deliveries(webhooks, log, registry) if webhooks is not None and log is not None else None
         self.auth = auth
         self.max_body_bytes = max_body_bytes
         self.bodies = MetadataBodies()
@@ -151,10 +157,14 @@ class ModelregApp:
             message = await receive()
             if message["type"] == "lifespan.startup":
                 self.write_limiter = anyio.CapacityLimiter(WRITE_THREADS)  # native to the serving loop
+                if self.deliveries is not None:
+                    self.deliveries.start()
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 self.shutting_down = True
                 self.events.close()
+                if self.deliveries is not None:
+                    await anyio.to_thread.run_sync(self.deliveries.stop)
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 
@@ -338,4 +348,5 @@ def create_app(
     # The one place a capability is decided: a user's own ModelRegistry that keeps no event log is
     # still served, its event stream from the server's buffer alone (docs/server.md).
     log = registry if isinstance(registry, EventLog) else None
-    return ModelregApp(registry, log=log, auth=auth, max_body_bytes=max_body_bytes, ui=ui)
+    webhooks = registry.webhooks() if isinstance(registry, WebhookHost) else None
+    return ModelregApp(registry, log=log, auth=auth, max_body_bytes=max_body_bytes, ui=ui, webhooks=webhooks)

@@ -23,6 +23,8 @@ from .._deadline import started_at
 from ..metadata import ModelMetadata
 from ..records import VersionRecord
 from ..registry import EventLog, ModelRegistry
+from ..webhooks import WebhookStore
+from ._delivery import Deliveries
 from .auth import Auth, Role, Token
 from .metrics import Metrics
 from .problems import HTTPProblem
@@ -153,6 +155,8 @@ class App(Protocol):
     shutting_down: bool
     openapi_json: bytes
     docs_html: bytes
+    webhooks: WebhookStore | None  # the registry's, when it declares one (``WebhookHost``); decided by create_app
+    deliveries: Deliveries | None  # the delivery threads, when there are webhooks and an event log
 
 
 class Call(Scoped):

@@ -22,6 +22,8 @@ from ..semver import MAX_RANGE_LENGTH, MAX_VERSION_LENGTH
 from .openapi_governance import Kit
 from .openapi_governance import operations as governance_operations
 from .openapi_governance import schemas as governance_schemas
+from .openapi_webhooks import operations as webhook_operations
+from .openapi_webhooks import schemas as webhook_schemas
 from .paging import DEFAULT_LIMIT
 from .problems import HTTP_CODES
 from .routes import MAX_CHANGES, ROUTES
@@ -130,6 +132,7 @@ def _schemas() -> dict[str, Any]:
                         "properties": {"name": {"type": "string"}, "version": {"type": "string"},
                                        "unregistered": {"const": True}}},
         **_governance_schemas(),
+        **webhook_schemas(_kit()),
         "AliasTarget": {"type": "object", "additionalProperties": False, "required": ["version"],
                         "properties": {"version": {"type": "string", "pattern": _VERSION_PATTERN,
                                                    "examples": ["1.2.0"]}}},
@@ -352,6 +355,7 @@ def _operations() -> dict[str, dict[str, Any]]:
             "description": "HTML", "content": {"text/html": {"schema": {"type": "string"}}}}},
             ("400", "413"), public=True)},
         **_governance_operations(),
+        **webhook_operations(_kit()),
     }
 
 

@@ -34,6 +34,7 @@ from .problems import HTTPProblem, problem_for_error
 from .records import SEARCH_QUERY, annotate, annotate_model, delete_model, get_model, search
 from .snapshot import snapshot
 from .travel import past_aliases, past_resolve, past_versions, query_at
+from .webhooks import add_webhook, get_webhook, list_deliveries, list_webhooks, remove_webhook, test_webhook
 
 __all__ = ["MAX_CHANGES", "ROUTES", "loads_strict"]
 
@@ -332,6 +333,11 @@ ROUTES: tuple[Route, ...] = (
     _route(_paths.EVENTS, GET=Endpoint(events, Role.READ, frozenset({"since"}))),
     _route(_paths.CHANGES, GET=Endpoint(changes, Role.READ, frozenset({"after", "limit"}))),
     _route(_paths.SNAPSHOT, GET=Endpoint(snapshot, Role.READ, frozenset({"models", "after"}))),
+    # admin, reads too: a webhook's URL and its deliveries are the deployment's business (docs/webhooks.md)
+    _route(_paths.WEBHOOKS, GET=Endpoint(list_webhooks, Role.ADMIN), POST=Endpoint(add_webhook, Role.ADMIN)),
+    _route(_paths.WEBHOOK, GET=Endpoint(get_webhook, Role.ADMIN), DELETE=Endpoint(remove_webhook, Role.ADMIN)),
+    _route(_paths.WEBHOOK_DELIVERIES, GET=Endpoint(list_deliveries, Role.ADMIN, frozenset({"limit"}))),
+    _route(_paths.WEBHOOK_TEST, POST=Endpoint(test_webhook, Role.ADMIN)),
     _route(_paths.HEALTHZ, GET=Endpoint(healthz, None)),
     _route(_paths.READYZ, GET=Endpoint(readyz, None)),
     _route(_paths.METRICS, GET=Endpoint(metrics, Role.READ)),

@@ -136,6 +136,44 @@ MIGRATIONS: tuple[Migration, ...] = (
             )""",
         ),
     ),
+    Migration(
+        6,
+        "webhooks: their configuration, delivered position and lease, and a bounded delivery log",
+        (
+            # Beside the events, never in them: read tokens read the log, and the secret must not reach them.
+            # events / models: JSON lists as text, NULL for every kind / model. lease_until: Unix seconds by
+            # the database's clock, so replicas whose clocks disagree still agree on the lease.
+            """CREATE TABLE webhooks (
+                id text NOT NULL PRIMARY KEY,
+                url text NOT NULL,
+                events text,
+                models text,
+                secret text NOT NULL,
+                created_at timestamptz NOT NULL,
+                created_by text,
+                position bigint NOT NULL,
+                failures integer NOT NULL DEFAULT 0,
+                last_attempt_at timestamptz,
+                last_status integer,
+                last_error text,
+                holder text,
+                lease_until double precision NOT NULL DEFAULT 0
+            )""",
+            """CREATE TABLE webhook_deliveries (
+                seq bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+                webhook_id text NOT NULL REFERENCES webhooks (id) ON DELETE CASCADE,
+                delivery_id text NOT NULL,
+                revision bigint,
+                kind text NOT NULL,
+                attempt integer NOT NULL,
+                at timestamptz NOT NULL,
+                status integer,
+                error text,
+                duration_ms double precision NOT NULL
+            )""",
+            "CREATE INDEX webhook_deliveries_by_hook ON webhook_deliveries (webhook_id, seq)",
+        ),
+    ),
 )
 
 SCHEMA_VERSION = MIGRATIONS[-1].version

@@ -146,6 +146,43 @@ MIGRATIONS: tuple[Migration, ...] = (
             )""",
         ),
     ),
+    Migration(
+        6,
+        "webhooks: their configuration, delivered position and lease, and a bounded delivery log",
+        (
+            # Beside the events, never in them: read tokens read the log, and the secret must not reach them.
+            # events / models: JSON lists, NULL for every kind / model. lease_until: Unix seconds.
+            """CREATE TABLE webhooks (
+                id TEXT NOT NULL PRIMARY KEY,
+                url TEXT NOT NULL,
+                events TEXT,
+                models TEXT,
+                secret TEXT NOT NULL,
+                created_at TEXT NOT NULL,
+                created_by TEXT,
+                position INTEGER NOT NULL,
+                failures INTEGER NOT NULL DEFAULT 0,
+                last_attempt_at TEXT,
+                last_status INTEGER,
+                last_error TEXT,
+                holder TEXT,
+                lease_until REAL NOT NULL DEFAULT 0
+            )""",
+            """CREATE TABLE webhook_deliveries (
+                seq INTEGER PRIMARY KEY,
+                webhook_id TEXT NOT NULL REFERENCES webhooks (id) ON DELETE CASCADE,
+                delivery_id TEXT NOT NULL,
+                revision INTEGER,
+                kind TEXT NOT NULL,
+                attempt INTEGER NOT NULL,
+                at TEXT NOT NULL,
+                status INTEGER,
+                error TEXT,
+                duration_ms REAL NOT NULL
+            )""",
+            "CREATE INDEX webhook_deliveries_by_hook ON webhook_deliveries (webhook_id, seq)",
+        ),
+    ),
 )
 
 SCHEMA_VERSION = MIGRATIONS[-1].version

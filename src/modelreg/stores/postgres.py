@@ -24,6 +24,7 @@ from .._state import RegistryState
 from .._transitions import Change
 from .._travel import TRAVEL_KINDS, Step
 from ..errors import DuplicateVersionError, RegistryError, StoreError
+from ..webhooks import WebhookStore
 from ._durable import DurableRegistry
 from ._errors import duplicate_version, translating
 from ._outage import DEFAULT_STORE_TIMEOUT, holding
@@ -32,6 +33,7 @@ from ._pg_schema import CHANNEL, VERSIONS_KEY, WRITE_LOCK, migrate, store_id
 from ._pg_sql import Script, event_rows_for
 from ._policy_rows import POLICY_ROWS, PROMOTION_ROWS
 from ._rows import ALIAS_ROWS, EventRow, history_condition, state_from_rows
+from ._webhooks_pg import PostgresWebhooks
 
 __all__ = ["DEFAULT_CONNECT_TIMEOUT", "DEFAULT_POLL_INTERVAL", "DEFAULT_STORE_TIMEOUT", "PostgresRegistry"]
 
@@ -143,6 +145,10 @@ class PostgresRegistry(DurableRegistry):
         except BaseException:
             self._close_connections()
             raise
+
+    def webhooks(self) -> WebhookStore:
+        """This registry's webhooks, in the database beside the events; every replica shares them (docs/webhooks.md)."""
+        return PostgresWebhooks(lambda: self._connection("managing webhooks in", Deadline(self._store_timeout)))
 
     def __repr__(self) -> str:
         return f"<PostgresRegistry {self._where} revision={self._state.revision}>"

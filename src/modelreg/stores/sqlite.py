@@ -22,6 +22,7 @@ from .._travel import TRAVEL_KINDS, Step
 from ..errors import RegistryError, StoreError
 from ..events import GOVERNANCE_KINDS
 from ..semver import parse_version
+from ..webhooks import WebhookStore
 from ._durable import DurableRegistry
 from ._errors import duplicate_version, translating
 from ._outage import DEFAULT_STORE_TIMEOUT
@@ -30,6 +31,7 @@ from ._rows import ALIAS_ROWS, EventRow, VersionRow, encode_metadata, history_co
 from ._sqlite_schema import migrate, store_id
 from ._sqlite_tx import transaction
 from ._sqlite_writes import MODEL_ID, write_other
+from ._webhooks_sqlite import SqliteWebhooks
 
 __all__ = ["DEFAULT_POLL_INTERVAL", "DEFAULT_STORE_TIMEOUT", "SqliteRegistry", "sqlite_path_from_url"]
 
@@ -134,6 +136,10 @@ class SqliteRegistry(DurableRegistry):
     def path(self) -> str:
         """Absolute path of the database file."""
         return self._path
+
+    def webhooks(self) -> WebhookStore:
+        """This registry's webhooks, in its file beside the events (docs/webhooks.md)."""
+        return SqliteWebhooks(self._path, self._store_timeout)
 
     def __repr__(self) -> str:
         return f"<SqliteRegistry {self._path!r} revision={self._state.revision}>"

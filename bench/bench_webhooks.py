@@ -1,0 +1,171 @@
+"""Webhook delivery latency, and the registry's write throughput with a dead receiver against none.
+
+Usage: python bench/bench_webhooks.py [--deliveries 300] [--writes 300] [--rounds 3] [--dead-hooks 3]
+
+In one run, each against its own ``modelreg serve`` over a SQLite file on loopback:
+- latency: a registration through ``RegistryClient``, from its 201 (committed) until a loopback
+  receiver (http.server in this process) has the signed POST; median and p99;
+- throughput: sequential registrations per second on a server without webhooks and on one whose
+  ``--dead-hooks`` webhooks point at a receiver that accepts connections and never answers (each
+  attempt waits its whole timeout), rounds alternated between the two; the ratio dead / none.
+Prints a Markdown table (paste it into the README).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from modelreg import ModelMetadata
+from modelreg.client import RegistryClient
+
+META = ModelMetadata(training_date=datetime(2026, 1, 5, tzinfo=UTC), hyperparameters={"lr": 0.01},
+                     performance_metrics={"top1": 0.76}, artifact_path="s3://m/x")
+
+
+class _Arrivals:
+    """When each delivery arrived (perf_counter), by event revision."""
+
+    def __init__(self) -> None:
+        self.at: dict[int, float] = {}
+        self.cond = threading.Condition()
+
+    def wait(self, revision: int, timeout: float = 30.0) -> float:
+        with self.cond:
+            if not self.cond.wait_for(lambda: revision in self.at, timeout):
+                raise SystemExit(f"revision {revision} was not delivered within {timeout} s")
+            return self.at[revision]
+
+
+def _receiver(arrivals: _Arrivals) -> ThreadingHTTPServer:
+    import json
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+            now = time.perf_counter()
+            event = json.loads(body).get("event")
+            self.send_response(204)
+            self.end_headers()
+            if event:
+                with arrivals.cond:
+                    arrivals.at[int(event["revision"])] = now
+                    arrivals.cond.notify_all()
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+def _start(url: str, log: Path) -> tuple[subprocess.Popen[bytes], str]:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    call = f"from modelreg.server import serve; serve({url!r}, port={port}, access_log=False)"
+    with log.open("wb") as out:
+        proc = subprocess.Popen([sys.executable, "-c", call], stdout=out, stderr=subprocess.STDOUT,
+                                env={**os.environ, "MODELREG_WEBHOOK_TIMEOUT": "10"})
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
+                return proc, base
+        except httpx.HTTPError:
+            time.sleep(0.05)
+    proc.kill()
+    raise SystemExit(f"the server did not start:\n{log.read_text()[-2000:]}")
+
+
+def _pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def _latency(base: str, count: int) -> list[float]:
+    arrivals = _Arrivals()
+    receiver = _receiver(arrivals)
+    try:
+        with RegistryClient(base) as client:
+            client.add_webhook(f"http://127.0.0.1:{receiver.server_address[1]}/hook")
+            times = []
+            for i in range(count):
+                client.register_model("latency", f"1.0.{i}", META)
+                answered = time.perf_counter()
+                revision = client.revision
+                times.append(arrivals.wait(revision) - answered)
+            return times
+    finally:
+        receiver.shutdown()
+        receiver.server_close()
+
+
+def _writes(client: RegistryClient, model: str, start: int, count: int) -> float:
+    """Registrations per second over ``count`` sequential ones."""
+    started = time.perf_counter()
+    for i in range(start, start + count):
+        client.register_model(model, f"2.0.{i}", META)
+    return count / (time.perf_counter() - started)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--deliveries", type=int, default=300)
+    parser.add_argument("--writes", type=int, default=300)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--dead-hooks", type=int, default=3)
+    opts = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="bench-webhooks-"))
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(1024)  # accepts (the kernel does), never answers
+    servers = [_start(f"sqlite:///{work / f'{name}.db'}", work / f"{name}.log") for name in ("none", "dead")]
+    try:
+        latency = _latency(servers[0][1], opts.deliveries)
+        with RegistryClient(servers[0][1]) as none, RegistryClient(servers[1][1]) as dead:
+            for _ in range(opts.dead_hooks):
+                dead.add_webhook(f"http://127.0.0.1:{silent.getsockname()[1]}/hook")
+            rates: dict[str, list[float]] = {"none": [], "dead": []}
+            for r in range(opts.rounds):
+                rates["none"].append(_writes(none, "throughput", r * opts.writes, opts.writes))
+                rates["dead"].append(_writes(dead, "throughput", r * opts.writes, opts.writes))
+            failing = [h.failures for h in dead.list_webhooks()]
+    finally:
+        for proc, _ in servers:
+            proc.terminate()
+            proc.wait(60)
+        silent.close()
+    best = {key: max(values) for key, values in rates.items()}
+    print(f"bench_webhooks on {platform.python_implementation()} {platform.python_version()}, SQLite, loopback")
+    print()
+    print("| measure | figure |")
+    print("|---|---|")
+    print(f"| delivery latency, 201 -> receiver ({len(latency)} events) | median "
+          f"{statistics.median(latency) * 1e3:.2f} ms, p99 {_pct(latency, 0.99) * 1e3:.2f} ms |")
+    print(f"| writes/s, no webhooks (best of {opts.rounds}) | {best['none']:.0f} |")
+    print(f"| writes/s, {opts.dead_hooks} webhooks to a receiver that never answers | {best['dead']:.0f} |")
+    print(f"| dead / none | {best['dead'] / best['none']:.2f}x |")
+    print()
+    print(f"failed attempts on the dead webhooks meanwhile: {failing} (each waits the 10 s timeout)")
+
+
+if __name__ == "__main__":
+    main()
