@@ -10,7 +10,6 @@ from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from urllib.parse import unquote, urlsplit
 
 from .._checks import number_option
 from .._deadline import Deadline
@@ -30,45 +29,16 @@ from ._policy_rows import POLICY_ROWS, PROMOTION_ROWS
 from ._rows import ALIAS_ROWS, EventRow, VersionRow, encode_metadata, history_condition, state_from_rows
 from ._sqlite_schema import migrate, store_id
 from ._sqlite_tx import transaction
+from ._sqlite_url import refuse_in_memory, sqlite_path_from_url
 from ._sqlite_writes import MODEL_ID, write_other
 from ._webhooks_sqlite import SqliteWebhooks
 
 __all__ = ["DEFAULT_POLL_INTERVAL", "DEFAULT_STORE_TIMEOUT", "SqliteRegistry", "sqlite_path_from_url"]
 
 DEFAULT_POLL_INTERVAL = 0.02
-_URL_FORMS = "sqlite:///relative/path.db (relative to the working directory) or sqlite:////absolute/path.db"
 _EVENT_COLUMNS = "revision, kind, name, version, alias, actor, at, payload"
 _MODEL_ID = MODEL_ID
 _Row = tuple[int, str, str, str | None, str | None, str | None, str, str | None]
-
-
-def sqlite_path_from_url(url: str) -> str:
-    """The file a ``sqlite:///`` URL names: what follows the third slash, so a fourth makes it absolute."""
-    if not isinstance(url, str):
-        raise TypeError(f"url must be a str, not {type(url).__name__}")
-    shown = repr(url[:80])
-    if not url.lower().startswith("sqlite:///"):
-        raise RegistryError(f"invalid SQLite URL {shown}: expected {_URL_FORMS}")
-    parts = urlsplit(url)
-    if parts.query or parts.fragment:
-        raise RegistryError(
-            f"invalid SQLite URL {shown}: query strings and fragments are not supported; "
-            "pass options such as poll_interval= or store_timeout= as keyword arguments"
-        )
-    path = unquote(url[len("sqlite:///") :])
-    if not path:
-        raise RegistryError(f"invalid SQLite URL {shown}: it names no file; expected {_URL_FORMS}")
-    _refuse_in_memory(path)
-    return path
-
-
-def _refuse_in_memory(path: str) -> None:
-    if path == ":memory:":
-        raise RegistryError(
-            f"SQLite database {path[:80]!r} is not supported: a SqliteRegistry lives in a file that "
-            "other processes can open and that survives restarts; name a file (sqlite:///registry.db), "
-            "or use memory:// for a registry in this process only"
-        )
 
 
 class SqliteRegistry(DurableRegistry):
@@ -98,7 +68,7 @@ class SqliteRegistry(DurableRegistry):
         text = os.fspath(path)
         if not text:
             raise RegistryError("SQLite database path is empty; expected a file path such as 'registry.db'")
-        _refuse_in_memory(text)
+        refuse_in_memory(text)
         poll_interval = number_option("poll_interval", poll_interval, minimum=0.001, unit=" of seconds")
         self._store_timeout = number_option("store_timeout", store_timeout, minimum=0.001, unit=" of seconds")
         self._path = os.path.abspath(text)
