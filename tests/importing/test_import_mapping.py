@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from datetime import UTC, datetime
@@ -52,13 +53,87 @@ def test_a_bad_version_map_is_refused_naming_the_forms(text: str, message: str) 
 
 
 @pytest.mark.parametrize(("text", "value"), [
-    ("50", 50), ("-3", -3), ("0.01", 0.01), ("1e-3", 0.001), ("True", True), ("false", False),
+    ("50", 50), ("-3", -3), ("0.01", 0.01), ("1e-3", "1e-3"), ("True", True), ("false", False),
     ("adam", "adam"), ("nan", "nan"), ("inf", "inf"), ("1e400", "1e400"), ("None", "None"), ("", ""),
     ("0x10", "0x10"), ("1_000", "1_000"),
 ])
 def test_parse_params_takes_only_integers_finite_decimals_and_booleans(text: str, value: object) -> None:
     parsed = parse_param(text)
     assert parsed == value and type(parsed) is type(value)
+
+
+@pytest.mark.parametrize(("text", "value"), [
+    ("007", "007"), ("+5", "+5"), ("-0", "-0"), ("1e5", "1e5"), ("1.", "1."), (".5", ".5"), ("5.00", "5.00"),
+    ("0.10000000000000000555", "0.10000000000000000555"), (" 5", " 5"), ("１２", "１２"),
+    ("9007199254740992", 2**53), ("-9007199254740992", -(2**53)),
+    ("9007199254740993", "9007199254740993"), ("123456789012345678901234567890", "123456789012345678901234567890"),
+    ("9" * 5000, "9" * 5000),  # longer than int()'s digit limit: text, not a crash
+    ("-0.0", -0.0), ("1.5", 1.5), ("1e-05", 1e-05), ("100000.0", 100000.0),
+])
+def test_parse_params_converts_only_a_number_whose_json_text_is_the_param_itself(text: str, value: object) -> None:
+    parsed = parse_param(text)
+    assert parsed == value and type(parsed) is type(value)
+    if isinstance(parsed, float):
+        assert str(parsed) == text  # -0.0 stays negative
+
+
+@pytest.mark.parametrize("text", ["template:1.{n:03}.0", "template:{n!s}.0.0", "template:{n.real}.0.0",
+                                  "template:1.{n", "template:1.{n}}.0"])
+def test_a_template_field_with_a_format_spec_or_conversion_is_refused(text: str) -> None:
+    with pytest.raises(ValueError, match="must use exactly one field, {n}, as written"):
+        VersionMap.parse(text)
+
+
+def test_a_template_fills_every_n_and_reads_doubled_braces_as_braces() -> None:
+    assert VersionMap.parse("template:{n}.{n}.0").semver(version(5)) == "5.5.0"
+    assert VersionMap.parse("template:1.{n}.0-{{n}}").value == "1.{n}.0-{{n}}"
+    with pytest.raises(ValueError, match="not a SemVer"):  # '{n}' is literal text there, never filled
+        VersionMap.parse("template:1.{n}.0-{{n}}").semver(version(5))
+
+
+def test_mlflows_stand_in_for_an_infinite_metric_is_left_out_as_the_infinity_it_is() -> None:
+    built = build_metadata(version(), a_run(metrics={"acc": sys.float_info.max, "neg": -sys.float_info.max,
+                                                     "big": 1e308, "ok": 0.5}), "u")
+    assert built.metadata is not None
+    assert built.metadata.performance_metrics == {"big": 1e308, "ok": 0.5}
+    assert built.warnings == (
+        "metric 'acc' left out: it is inf in MLflow (which stores an infinite value as 1.7976931348623157e+308); "
+        "metrics must be finite numbers",
+        "metric 'neg' left out: it is -inf in MLflow (which stores an infinite value as -1.7976931348623157e+308); "
+        "metrics must be finite numbers")
+
+
+def test_metrics_over_the_count_limit_keep_the_first_by_name_and_the_version_is_imported() -> None:
+    metrics = {f"m{i:04}": float(i) for i in range(LIMITS["metrics"] + 2)}
+    built = build_metadata(version(), a_run(metrics=dict(reversed(metrics.items()))), "u")
+    assert built.metadata is not None
+    assert sorted(built.metadata.performance_metrics) == sorted(metrics)[: LIMITS["metrics"]]
+    assert built.warnings == ("2 metrics left out: over the limit of 1000 metrics (kept the first 1000 by name): "
+                              "'m1000', 'm1001'",)
+
+
+def test_tags_over_the_count_limit_leave_room_for_the_importers_own() -> None:
+    tags = {f"t{i:03}": "v" for i in range(LIMITS["tags"])}
+    built = build_metadata(version(tags=tags, stage="Staging"), a_run(), "u")
+    assert built.metadata is not None
+    assert len(built.metadata.tags) == LIMITS["tags"]
+    assert built.metadata.tags["mlflow.stage"] == "Staging" and built.metadata.tags["mlflow.version"] == "3"
+    assert "t095" in built.metadata.tags and "t096" not in built.metadata.tags
+    assert built.warnings == ("4 tags left out: over the limit of 100 tags, with the importer's own 4 "
+                              "(kept the first 96 by name): 't096', 't097', 't098', 't099'",)
+
+
+def test_params_together_over_the_size_limit_keep_what_fits_in_name_order() -> None:
+    params = {f"p{i:02}": "x" * 5000 for i in range(20)}
+    params["a-small"] = "1"
+    built = build_metadata(version(), a_run(params=params), "u")
+    assert built.metadata is not None
+    kept = built.metadata.hyperparameters
+    assert sorted(kept) == ["a-small", *(f"p{i:02}" for i in range(13))]
+    assert len(json.dumps(dict(kept)).encode()) <= LIMITS["hyperparameters_json_bytes"]
+    assert built.warnings == (
+        "7 params left out: together over the hyperparameters limit of 65536 bytes as JSON "
+        "(kept in name order while they fit): 'p13', 'p14', 'p15', 'p16', 'p17', 'p18', 'p19'",)
 
 
 def test_the_training_date_falls_back_from_end_to_start_to_creation_time() -> None:

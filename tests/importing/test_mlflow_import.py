@@ -7,6 +7,7 @@ uses models of its own (a unique name prefix) and imports only those.
 from __future__ import annotations
 
 import json
+import sys
 import uuid
 from datetime import UTC, datetime
 from typing import Any
@@ -315,3 +316,75 @@ def test_a_run_mlflow_no_longer_has_reads_as_none_and_other_errors_raise(mlflow_
     assert source.run("0" * 32) is None
     with pytest.raises(SourceError, match="failed to resolve the download URI of 'no-such-model' version 1"):
         source.download_uri("no-such-model", 1)
+
+
+def test_an_infinite_metric_logged_through_mlflow_is_left_out_not_stored_as_the_largest_float(
+        mlflow_client: Any, mlflow_url: str, prefix: str) -> None:
+    name = f"{prefix}m"
+    add_version(mlflow_client, name, metrics={"acc": float("inf"), "neg": float("-inf"), "ok": 0.5})
+    assert mlflow_client.get_run(mlflow_client.get_model_version(name, "1").run_id).data.metrics["acc"] == (
+        sys.float_info.max)  # what MLflow's SQL store keeps and returns for inf
+    registry = MemoryRegistry()
+    report = import_mlflow(registry, mlflow_url, models=[name])
+    assert registry.get_metadata(name, "1.0.0").performance_metrics == {"ok": 0.5}
+    assert sorted(w.split(" (")[0] for w in report.versions[0].warnings) == [
+        "metric 'acc' left out: it is inf in MLflow", "metric 'neg' left out: it is -inf in MLflow"]
+
+
+def test_a_version_skipped_for_its_metadata_leaves_its_semver_to_the_next_one(
+        mlflow_client: Any, mlflow_url: str, prefix: str) -> None:
+    name = f"{prefix}m"
+    add_version(mlflow_client, name, tags={"sem_ver": "1.0.0"}, description="d" * 10_001)  # too long to store
+    add_version(mlflow_client, name, tags={"sem_ver": "1.0.0"}, description="fixed")
+    registry = MemoryRegistry()
+    report = import_mlflow(registry, mlflow_url, models=[name], version_map="tag:sem_ver")
+    assert [(v.mlflow_version, v.status, v.reason) for v in report.versions] == [
+        (1, "skipped", "description is 10001 characters; the limit is 10000"), (2, "imported", "")]
+    assert registry.get_metadata(name, "1.0.0").description == "fixed"
+    again = import_mlflow(registry, mlflow_url, models=[name], version_map="tag:sem_ver")
+    assert [(v.mlflow_version, v.status, v.reason) for v in again.versions] == [
+        (1, "skipped", "1.0.0 collides with MLflow version 2 imported before"), (2, "already_imported", "")]
+
+
+def test_an_mlflow_version_tag_of_non_ascii_digits_here_is_not_taken_for_a_number(
+        mlflow_client: Any, mlflow_url: str, prefix: str) -> None:
+    from modelreg import ModelMetadata
+
+    name = f"{prefix}m"
+    add_version(mlflow_client, name)
+    registry = MemoryRegistry()
+    registry.register_model(name, "9.0.0", ModelMetadata(training_date=datetime(2026, 1, 1, tzinfo=UTC),
+                                                         artifact_path="s3://mine", tags={"mlflow.version": "²"}))
+    report = import_mlflow(registry, mlflow_url, models=[name])
+    assert [(v.mlflow_version, v.version, v.status) for v in report.versions] == [(1, "1.0.0", "imported")]
+
+
+@pytest.mark.parametrize("uri", ["htps://x", "existing-dir"])
+def test_a_tracking_uri_mlflows_client_refuses_is_one_line_and_exit_6(uri: str, tmp_path: Any,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    if uri == "existing-dir":  # MLflow 3 refuses its file store ('./mlruns') when its client is made
+        monkeypatch.chdir(tmp_path)
+        (tmp_path / "mlruns").mkdir()
+        uri = "./mlruns"
+    result = run("memory://", "import", "mlflow", "--tracking-uri", uri)
+    assert result.exit_code == 6, result.output
+    assert result.stderr.startswith(f"error: MLflow at {uri} failed to open its client: ")
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.output
+
+
+@pytest.mark.parametrize(("form", "kind"), [("sqlite:///{}", "database file"), ("{}", "directory"),
+                                            ("file://{}", "directory")])
+def test_a_local_tracking_uri_that_does_not_exist_is_refused_and_never_created(
+        form: str, kind: str, tmp_path: Any) -> None:
+    from modelreg.importing import SourceError
+
+    missing = tmp_path / "typo.db"
+    uri = form.format(missing)
+    with pytest.raises(SourceError) as refused:
+        import_mlflow(MemoryRegistry(), uri, dry_run=True)
+    assert str(refused.value).startswith(
+        f"MLflow tracking URI {uri!r} names a {kind} that does not exist ({missing}); ")
+    assert list(tmp_path.iterdir()) == []
+    result = run("memory://", "import", "mlflow", "--tracking-uri", uri, "--dry-run")
+    assert (result.exit_code, result.stderr) == (6, f"error: {refused.value}\n")
+    assert list(tmp_path.iterdir()) == []

@@ -47,10 +47,11 @@ def import_group() -> None:
 @click.option("--version-map", default="default", show_default=True, callback=_version_map,
               metavar="default|tag:KEY|template:TEXT",
               help="How MLflow version N becomes a SemVer: N.0.0; the SemVer in version tag KEY (e.g. tag:sem_ver); "
-                   "or TEXT with {n} (e.g. template:1.{n}.0).")
+                   "or TEXT with the bare field {n} (e.g. template:1.{n}.0).")
 @click.option("--parse-params", is_flag=True,
-              help="Store params that read as integers, decimals or true/false as JSON numbers and booleans "
-                   "(MLflow keeps every param as text; without this they stay text).")
+              help="Store true/false params as JSON booleans and numeric params as JSON numbers when the number's "
+                   "JSON text is the param exactly ('50', '0.01'; not '007' or '1e5'); MLflow keeps every param as "
+                   "text, and without this they stay text.")
 @click.option("--no-stages", is_flag=True, help="Do not turn the stages Production and Staging into aliases.")
 @click.option("--dry-run", is_flag=True, help="Read MLflow and report what would be imported; change nothing.")
 @json_option

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import fnmatch
 import itertools
+import re
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -34,6 +35,7 @@ STAGE_ALIASES = {"Production": "production", "Staging": "staging"}
 _FETCHERS = 8  # concurrent reads of runs and download URIs: each is one round trip to MLflow
 _AHEAD = 4 * _FETCHERS  # versions read ahead of the one being written
 _SEARCH_PAGE = 1000
+_NUMBER = re.compile(r"[0-9]{1,18}", re.ASCII)  # str.isdigit() takes "²", which int() refuses
 
 
 @dataclass
@@ -107,6 +109,7 @@ class _ModelImport:
         self.vmap, self.parse_params, self.stages, self.dry_run = vmap, parse_params, stages, dry_run
         self.done, self.tell = done, tell
         self.ours: dict[int, str] = {}  # MLflow version number -> our version, imported now or before
+        self.taken: dict[str, str] = {}  # SemVer identity -> who holds it here, for the collision message
         self.changed = False
 
     def run(self) -> None:
@@ -137,13 +140,16 @@ class _ModelImport:
                 return
 
     def _match(self, versions: list[SourceVersion]) -> list[tuple[SourceVersion, str]]:
-        """Each version's SemVer; the ones imported before, skipped or colliding are reported here."""
-        taken: dict[str, str] = {}  # identity -> who holds it, for the collision message
+        """Each version's SemVer; the ones imported before, unmappable or taken here already are reported here.
+
+        A SemVer is claimed only when its version is written (``_register``), so a version
+        skipped later (its metadata) leaves its SemVer to the next MLflow version mapped to it.
+        """
         for canonical, meta in self._existing():
             number = meta.tags.get("mlflow.version", "")
-            if number.isdigit():
+            if _NUMBER.fullmatch(number):
                 self.ours[int(number)] = canonical
-            taken[parse_version(canonical).identity] = (
+            self.taken[parse_version(canonical).identity] = (
                 f"MLflow version {number} imported before" if number else "a version registered here, not from MLflow"
             )
         todo: list[tuple[SourceVersion, str]] = []
@@ -160,10 +166,9 @@ class _ModelImport:
                 self._outcome(version, None, "skipped", str(exc))
                 continue
             identity = parse_version(target).identity
-            if identity in taken:
-                self._outcome(version, target, "skipped", f"{target} collides with {taken[identity]}")
+            if identity in self.taken:
+                self._outcome(version, target, "skipped", f"{target} collides with {self.taken[identity]}")
                 continue
-            taken[identity] = f"MLflow version {version.number} of this import"
             todo.append((version, target))
         return todo
 
@@ -198,6 +203,10 @@ class _ModelImport:
         if built.metadata is None:
             self._outcome(version, target, "skipped", built.reason, built)
             return
+        identity = parse_version(target).identity
+        if identity in self.taken:  # a lower MLflow version of this import was written with it
+            self._outcome(version, target, "skipped", f"{target} collides with {self.taken[identity]}", built)
+            return
         if not self.dry_run:
             try:
                 self.registry.register_model(self.model.name, target, built.metadata)
@@ -205,6 +214,7 @@ class _ModelImport:
                 self._outcome(version, target, "skipped", str(exc), built)
                 return
         self.ours[version.number] = target
+        self.taken[identity] = f"MLflow version {version.number} of this import"
         self.changed = True
         self._outcome(version, target, "would_import" if self.dry_run else "imported", "", built)
 

@@ -11,7 +11,9 @@ import re
 import warnings
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from ..errors import RegistryError
 
@@ -79,12 +81,40 @@ def _one_line(exc: BaseException) -> str:
     return text if len(text) <= 300 else text[:297] + "..."
 
 
+def _local_store(tracking_uri: str) -> tuple[str, Path] | None:
+    """The local file (``sqlite:``) or directory (``file:`` or a plain path) a tracking URI names, if it names one."""
+    parts = urlsplit(tracking_uri)
+    if parts.scheme.startswith("sqlite"):  # sqlite:///relative.db, sqlite:////absolute.db; sqlite:// is in memory
+        path = tracking_uri.split("://", 1)[-1].removeprefix("/").partition("?")[0]
+        return ("database file", Path(path)) if path else None
+    if parts.scheme == "file":
+        return "directory", Path(parts.path)
+    if not parts.scheme or len(parts.scheme) == 1:  # a plain path (a drive letter reads as a one-letter scheme)
+        return "directory", Path(tracking_uri)
+    return None
+
+
+def _check_exists(tracking_uri: str) -> None:
+    """Refuse a local store that is not there: MLflow's client would create (and migrate) an empty one."""
+    store = _local_store(tracking_uri)
+    if store is None:
+        return
+    kind, path = store
+    if not (path.is_file() if kind == "database file" else path.is_dir()):
+        raise SourceError(
+            f"MLflow tracking URI {tracking_uri!r} names a {kind} that does not exist ({path}); "
+            "give the path of an existing MLflow store (an import never creates one) or the server's http(s):// URL"
+        )
+
+
 class MlflowSource:
     """An MLflow tracking server (or any tracking URI) read through ``MlflowClient``."""
 
     def __init__(self, tracking_uri: str) -> None:
         self.tracking_uri = tracking_uri
-        self._client = _client_class()(tracking_uri=tracking_uri, registry_uri=tracking_uri)
+        _check_exists(tracking_uri)
+        client = _client_class()
+        self._client = self._call("open its client", client, tracking_uri=tracking_uri, registry_uri=tracking_uri)
 
     def _call(self, what: str, func: Any, *args: Any, **kwargs: Any) -> Any:
         try:
