@@ -194,3 +194,11 @@ def test_without_mlflow_installed_the_import_says_how_to_install_it() -> None:
             "except SourceError as exc:\n    print(exc)\n")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert "install it with: pip install 'modelreg[mlflow]'" in done.stdout
+
+
+@pytest.mark.parametrize("uri", ["databricks", "databricks-uc", "databricks://profile", "http://127.0.0.1:1",
+                                 "postgresql://u@h/db", "sqlite://"])
+def test_a_tracking_uri_that_names_no_local_path_is_not_checked_for_one(uri: str) -> None:
+    from modelreg.importing._source import _check_exists
+
+    _check_exists(uri)  # MLflow's client decides about these; only a missing local file or directory is refused

@@ -20,6 +20,7 @@ from ..errors import RegistryError
 __all__ = ["MlflowSource", "SourceError", "SourceModel", "SourceRun", "SourceVersion"]
 
 _SOCKET_ERROR = re.compile(r"Failed to establish a new connection: \[Errno -?[0-9]+\] ([^'\")]+)")
+_NAMED_URIS = ("databricks", "databricks-uc")  # MLflow reads these bare words as workspaces, not paths
 _PAGE = 1000  # registered models and versions per request (MLflow's search limits allow both)
 
 
@@ -84,6 +85,8 @@ def _one_line(exc: BaseException) -> str:
 def _local_store(tracking_uri: str) -> tuple[str, Path] | None:
     """The local file (``sqlite:``) or directory (``file:`` or a plain path) a tracking URI names, if it names one."""
     parts = urlsplit(tracking_uri)
+    if tracking_uri in _NAMED_URIS:
+        return None
     if parts.scheme.startswith("sqlite"):  # sqlite:///relative.db, sqlite:////absolute.db; sqlite:// is in memory
         path = tracking_uri.split("://", 1)[-1].removeprefix("/").partition("?")[0]
         return ("database file", Path(path)) if path else None
