@@ -21,7 +21,7 @@ from .._state import NO_TAGS, RegistryState
 from .._transitions import Change
 from ..errors import StoreError
 from ..events import DETAIL_KINDS, EVENT_SHAPES, RegistryEvent, freeze_detail
-from ..metadata import ModelMetadata
+from ..metadata import ModelMetadata, _stored_date
 from ..semver import parse_version
 from ._policy_rows import PolicyRow, decode_policies, decode_promotions
 
@@ -96,8 +96,9 @@ def decode_metadata(text: str, *, row: str) -> ModelMetadata:
         metadata = ModelMetadata._from_stored(json.loads(text))
         if not isinstance(metadata.version, str):
             raise TypeError(f"its version is {metadata.version!r}, not a string")
-    # RecursionError: json and the freezing recurse, and only damage nests that deep.
-    except (ValueError, LookupError, TypeError, AttributeError, RecursionError) as exc:
+    # RecursionError: json and the freezing recurse, and only damage nests that deep;
+    # OverflowError: an integer metric too large for a float.
+    except (ValueError, LookupError, TypeError, AttributeError, RecursionError, OverflowError) as exc:
         raise StoreError(
             f"stored metadata of {row} is unreadable ({type(exc).__name__}: {exc}); "
             "the row was changed outside modelreg or is damaged"
@@ -249,16 +250,34 @@ def _unstamped(value: Stamp) -> datetime:
 
 # What ``to_json`` writes, checked at open without decoding it: the version and a UTC training date
 # first, then (after the hyperparameters, decoded on first read) metrics, artifact path, description
-# and tags. Strings are the unrolled-loop form of "any character but a quote or a backslash, or an escape".
-_STRING = r'[^"\\]*(?:\\.[^"\\]*)*'
-_NUMBER = r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?"
+# and tags. Whatever passes is text the eager decode would have taken as it is; anything else is decoded
+# now, so it is refused (or accepted) exactly as before. Strings: no raw control character, only JSON's
+# own escapes (unrolled loop). Numbers: at most 17 integer and 24 fraction digits and a two-digit
+# exponent, what ``repr`` writes for 1e-99 < |x| < 1e100, so none decodes to inf or underflows to 0.
+_STRING = r'[^"\\\x00-\x1f]*(?:\\(?:["\\/bfnrt]|u[0-9a-fA-F]{4})[^"\\\x00-\x1f]*)*'
+_NUMBER = r"-?(?:0|[1-9][0-9]{0,16})(?:\.[0-9]{1,24})?(?:e[-+][0-9]{2})?"
 _DATE_END = '+00:00","hyperparameters":{'  # a UTC training date, then the hyperparameters
+_DATE_UNSAFE = re.compile(r'["\\\x00-\x1f]').search  # in a date text that the JSON decoder would read otherwise
 _METRICS_KEY = ',"performance_metrics":{'
 _TAIL = re.compile(
-    rf',"performance_metrics":\{{(?:"{_STRING}":{_NUMBER}(?:,"{_STRING}":{_NUMBER})*)?\}},'
+    rf',"performance_metrics":\{{(?P<metrics>(?:"{_STRING}":{_NUMBER}(?:,"{_STRING}":{_NUMBER})*)?)\}},'
     rf'"artifact_path":"{_STRING}","description":"{_STRING}",'
-    rf'"tags":\{{(?:"{_STRING}":"{_STRING}"(?:,"{_STRING}":"{_STRING}")*)?\}}\}}'
+    rf'"tags":\{{(?P<tags>(?:"{_STRING}":"{_STRING}"(?:,"{_STRING}":"{_STRING}")*)?)\}}\}}'
 )
+# The keys of the metrics and of the tags, in order (each entry matched whole, so a value is never taken for a key).
+_METRIC_KEYS = re.compile(rf'"({_STRING})":{_NUMBER}').findall
+_TAG_KEYS = re.compile(rf'"({_STRING})":"{_STRING}"').findall
+
+
+def _distinct(body: str, keys: Any) -> bool:
+    """Whether the entries of ``body`` (a metrics or tags object's inside) have distinct keys as written.
+
+    A key with an escape could equal another once decoded, so it counts as a repeat.
+    """
+    if "," not in body:  # at most one entry
+        return True
+    found: list[str] = keys(body)
+    return len(set(found)) == len(found) and not any("\\" in key for key in found)
 
 
 def _stored_metadata(version: str, text: str, row: str) -> ModelMetadata:
@@ -266,12 +285,20 @@ def _stored_metadata(version: str, text: str, row: str) -> ModelMetadata:
     ``to_json`` writes; else decoded now (StoreError naming ``row`` if it cannot be: changed outside
     modelreg, or damaged)."""
     head = f'{{"version":"{version}","training_date":"'
-    date = text.find(_DATE_END, len(head)) if isinstance(text, str) and text.startswith(head) else -1
-    ok = 19 <= date - len(head) <= 26  # from "2026-01-05T12:30:00" to "2026-01-05T12:30:00.123456"
+    start = len(head)
+    date = text.find(_DATE_END, start) if isinstance(text, str) and text.startswith(head) else -1
+    # From "2026-01-05T12:30:00" to "2026-01-05T12:30:00.123456", with nothing JSON would decode differently.
+    ok = 19 <= date - start <= 26 and _DATE_UNSAFE(text, start, date) is None
+    if ok:
+        try:
+            _stored_date(text[start:date + 6])  # the decoder's own check: month 13 is refused now, not at a read
+        except ValueError:
+            ok = False
     # The last occurrence: one inside the hyperparameters would be a nested key, and after it come
     # only metrics, paths and tags, whose strings cannot hold an unescaped quote.
     tail = text.rfind(_METRICS_KEY) if ok else -1
-    if tail < 0 or _TAIL.fullmatch(text, tail) is None:
+    shape = _TAIL.fullmatch(text, tail) if tail >= 0 else None
+    if shape is None or not (_distinct(shape["metrics"], _METRIC_KEYS) and _distinct(shape["tags"], _TAG_KEYS)):
         meta = decode_metadata(text, row=row)  # JSON of another layout, or the precise reason it is unreadable
         if meta.version != version:
             raise StoreError(f"stored metadata of {row} is unreadable (it holds version {meta.version!r}); "
