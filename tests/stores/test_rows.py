@@ -105,6 +105,9 @@ def _store(path: Path, **overrides: object) -> None:
     ("old", "new", "reason"),
     [
         ("2026-01-05T12:30:00", "2026-13-05T12:30:00", "month must be in 1..12"),
+        ("2026-01-05T12:30:00", "2026-02-30T12:30:00", "day is out of range for month"),
+        ("2026-01-05T12:30:00", "2025-02-29T12:30:00", "day is out of range for month"),
+        ("2026-01-05T12:30:00", "2026-01-05T24:30:00", "hour must be in 0..23"),
         ("2026-01-05T12:30:00", "2026-01-05\x0112:30:00", "Invalid control character"),
         ('"team":"vision"', '"team":"vi\\qsion"', "Invalid \\\\escape"),
         ('"team":"vision"', '"team":"vi\\u00"', "Invalid \\\\uXXXX escape"),
@@ -129,12 +132,18 @@ def test_a_row_damaged_outside_its_hyperparameters_is_refused_at_open_naming_the
 @pytest.mark.parametrize(
     ("old", "new", "read"),
     [
-        ('"team":"vision"', '"team":"vision","team":"nlp"', {"team": "nlp"}),  # the last one, as json.loads keeps
-        ('"team":"vision"', '"team":"vision","t\\u0065am":"nlp"', {"team": "nlp"}),
-        ('"top1":0.761', '"top1":0.761,"top1":0.5', {"top1": 0.5, "top5": 0.93}),
-        ('"top1":0.761', '"top1":1e-400', {"top1": 0.0, "top5": 0.93}),
-        ('"top1":0.761', '"top1":7.61E-1', {"top1": 0.761, "top5": 0.93}),
-        ('"top1":0.761', '"top1":0.' + "0" * 30 + "1", {"top1": 1e-31, "top5": 0.93}),
+        ('"team":"vision"', '"team":"vision","team":"nlp"', {"tags": {"team": "nlp"}}),  # the last, as json keeps
+        ('"team":"vision"', '"team":"vision","t\\u0065am":"nlp"', {"tags": {"team": "nlp"}}),
+        ('"team":"vision"', '"team":"vision","a":"b","team":"nlp"', {"tags": {"team": "nlp", "a": "b"}}),
+        ('"top1":0.761', '"top1":0.761,"top1":0.5', {"performance_metrics": {"top1": 0.5, "top5": 0.93}}),
+        ('"top5":0.93', '"top5":0.93,"top1":0.5', {"performance_metrics": {"top1": 0.5, "top5": 0.93}}),
+        ('"top5":0.93', '"top5":0.93,"top5":0.5', {"performance_metrics": {"top1": 0.761, "top5": 0.5}}),
+        ('"top1":0.761', '"t\\u006fp1":0.761', {"performance_metrics": {"top1": 0.761, "top5": 0.93}}),
+        ('"top1":0.761', '"top1":1e-400', {"performance_metrics": {"top1": 0.0, "top5": 0.93}}),
+        ('"top1":0.761', '"top1":7.61E-1', {"performance_metrics": {"top1": 0.761, "top5": 0.93}}),
+        ('"top1":0.761', '"top1":0.' + "0" * 30 + "1", {"performance_metrics": {"top1": 1e-31, "top5": 0.93}}),
+        ("2026-01-05T12:30:00", "2024-02-29T12:30:00", {"training_date": "2024-02-29T12:30:00+00:00"}),
+        ("2026-01-05T12:30:00", "2026-01-05 12:30:00", {"training_date": "2026-01-05T12:30:00+00:00"}),
     ],
 )
 def test_a_readable_row_whose_text_would_not_be_sent_as_it_is_is_decoded_at_open(
@@ -148,7 +157,7 @@ def test_a_readable_row_whose_text_would_not_be_sent_as_it_is_is_decoded_at_open
         held = opened._state.model("m").metadata("1.0.0")
         assert held is not None and held._text is None  # decoded: to_json writes its values, not the row's text
         meta = opened.get_metadata("m", "1.0.0")
-        assert read in (dict(meta.tags), dict(meta.performance_metrics))
+        assert {field: meta.to_dict()[field] for field in read} == read
         assert ModelMetadata.from_json(meta.to_json()) == meta
 
 

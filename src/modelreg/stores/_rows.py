@@ -21,7 +21,7 @@ from .._state import NO_TAGS, RegistryState
 from .._transitions import Change
 from ..errors import StoreError
 from ..events import DETAIL_KINDS, EVENT_SHAPES, RegistryEvent, freeze_detail
-from ..metadata import ModelMetadata, _stored_date
+from ..metadata import ModelMetadata
 from ..semver import parse_version
 from ._policy_rows import PolicyRow, decode_policies, decode_promotions
 
@@ -250,34 +250,41 @@ def _unstamped(value: Stamp) -> datetime:
 
 # What ``to_json`` writes, checked at open without decoding it: the version and a UTC training date
 # first, then (after the hyperparameters, decoded on first read) metrics, artifact path, description
-# and tags. Whatever passes is text the eager decode would have taken as it is; anything else is decoded
-# now, so it is refused (or accepted) exactly as before. Strings: no raw control character, only JSON's
-# own escapes (unrolled loop). Numbers: at most 17 integer and 24 fraction digits and a two-digit
-# exponent, what ``repr`` writes for 1e-99 < |x| < 1e100, so none decodes to inf or underflows to 0.
+# and tags. Whatever passes is text the eager decode would take as it is; anything else is decoded now,
+# so it is refused (or accepted) exactly as before. Strings: no raw control character, only JSON's own
+# escapes (unrolled loop). Numbers: at most 17 integer and 24 fraction digits and a two-digit exponent
+# (``repr`` of 1e-99 < |x| < 1e100), so none decodes to inf or underflows to 0. Keys: no escape at all
+# (one could decode to another key) and distinct: the second differs from the first (a lookahead), and
+# a third entry or more (``m3``, ``t3``) is checked by ``_distinct``.
 _STRING = r'[^"\\\x00-\x1f]*(?:\\(?:["\\/bfnrt]|u[0-9a-fA-F]{4})[^"\\\x00-\x1f]*)*'
+_PLAIN_KEY = r'[^"\\\x00-\x1f]*'
 _NUMBER = r"-?(?:0|[1-9][0-9]{0,16})(?:\.[0-9]{1,24})?(?:e[-+][0-9]{2})?"
-_DATE_END = '+00:00","hyperparameters":{'  # a UTC training date, then the hyperparameters
-_DATE_UNSAFE = re.compile(r'["\\\x00-\x1f]').search  # in a date text that the JSON decoder would read otherwise
+# After the version: isoformat() of a date in UTC, every part in range. February 29th is left to the decoder
+# (a leap year or not), as is any other spelling of a date.
+_MONTH_DAY = r"(?:(?:0[1-9]|1[0-2])-(?:0[1-9]|1[0-9]|2[0-8])|(?:0[13-9]|1[0-2])-(?:29|30)|(?:0[13578]|1[02])-31)"
+_DATE = re.compile(
+    rf"(?!0000)[0-9]{{4}}-{_MONTH_DAY}T(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](?:\.[0-9]{{6}})?"
+    r'\+00:00","hyperparameters":\{'
+).match
 _METRICS_KEY = ',"performance_metrics":{'
+_METRIC = rf'"{_PLAIN_KEY}":{_NUMBER}'
+_TAG = rf'"{_PLAIN_KEY}":"{_STRING}"'
 _TAIL = re.compile(
-    rf',"performance_metrics":\{{(?P<metrics>(?:"{_STRING}":{_NUMBER}(?:,"{_STRING}":{_NUMBER})*)?)\}},'
+    rf',"performance_metrics":\{{(?P<metrics>"(?P<m1>{_PLAIN_KEY})":{_NUMBER}'
+    rf'(?:,(?!"(?P=m1)"){_METRIC}(?P<m3>(?:,{_METRIC})+)?)?)?\}},'
     rf'"artifact_path":"{_STRING}","description":"{_STRING}",'
-    rf'"tags":\{{(?P<tags>(?:"{_STRING}":"{_STRING}"(?:,"{_STRING}":"{_STRING}")*)?)\}}\}}'
+    rf'"tags":\{{(?P<tags>"(?P<t1>{_PLAIN_KEY})":"{_STRING}"(?:,(?!"(?P=t1)"){_TAG}(?P<t3>(?:,{_TAG})+)?)?)?\}}\}}'
 )
-# The keys of the metrics and of the tags, in order (each entry matched whole, so a value is never taken for a key).
-_METRIC_KEYS = re.compile(rf'"({_STRING})":{_NUMBER}').findall
-_TAG_KEYS = re.compile(rf'"({_STRING})":"{_STRING}"').findall
 
 
-def _distinct(body: str, keys: Any) -> bool:
-    """Whether the entries of ``body`` (a metrics or tags object's inside) have distinct keys as written.
+def _distinct(body: str, separator: str, after_key: str) -> bool:
+    """Whether the entries of ``body`` (a metrics or tags object's inside, keys without escapes) have distinct keys.
 
-    A key with an escape could equal another once decoded, so it counts as a repeat.
+    ``separator`` occurs only between entries (a string holds no bare quote, a number no comma), and
+    ``after_key`` first right after each key.
     """
-    if "," not in body:  # at most one entry
-        return True
-    found: list[str] = keys(body)
-    return len(set(found)) == len(found) and not any("\\" in key for key in found)
+    keys = [entry[: entry.index(after_key)] for entry in body[1:].split(separator)]
+    return len(set(keys)) == len(keys)
 
 
 def _stored_metadata(version: str, text: str, row: str) -> ModelMetadata:
@@ -285,20 +292,15 @@ def _stored_metadata(version: str, text: str, row: str) -> ModelMetadata:
     ``to_json`` writes; else decoded now (StoreError naming ``row`` if it cannot be: changed outside
     modelreg, or damaged)."""
     head = f'{{"version":"{version}","training_date":"'
-    start = len(head)
-    date = text.find(_DATE_END, start) if isinstance(text, str) and text.startswith(head) else -1
-    # From "2026-01-05T12:30:00" to "2026-01-05T12:30:00.123456", with nothing JSON would decode differently.
-    ok = 19 <= date - start <= 26 and _DATE_UNSAFE(text, start, date) is None
-    if ok:
-        try:
-            _stored_date(text[start:date + 6])  # the decoder's own check: month 13 is refused now, not at a read
-        except ValueError:
-            ok = False
+    # The date as the decoder would parse it (month 13 is decoded, so refused, now and not at a read).
+    ok = isinstance(text, str) and text.startswith(head) and _DATE(text, len(head)) is not None
     # The last occurrence: one inside the hyperparameters would be a nested key, and after it come
     # only metrics, paths and tags, whose strings cannot hold an unescaped quote.
     tail = text.rfind(_METRICS_KEY) if ok else -1
     shape = _TAIL.fullmatch(text, tail) if tail >= 0 else None
-    if shape is None or not (_distinct(shape["metrics"], _METRIC_KEYS) and _distinct(shape["tags"], _TAG_KEYS)):
+    if shape is None or (shape.group("m3", "t3") != (None, None) and not (
+        _distinct(shape["metrics"] or "", ',"', '":') and _distinct(shape["tags"] or "", '","', '":"')
+    )):
         meta = decode_metadata(text, row=row)  # JSON of another layout, or the precise reason it is unreadable
         if meta.version != version:
             raise StoreError(f"stored metadata of {row} is unreadable (it holds version {meta.version!r}); "
