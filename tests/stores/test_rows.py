@@ -138,6 +138,8 @@ def test_a_row_damaged_outside_its_hyperparameters_is_refused_at_open_naming_the
         ('"top1":0.761', '"top1":0.761,"top1":0.5', {"performance_metrics": {"top1": 0.5, "top5": 0.93}}),
         ('"top5":0.93', '"top5":0.93,"top1":0.5', {"performance_metrics": {"top1": 0.5, "top5": 0.93}}),
         ('"top5":0.93', '"top5":0.93,"top5":0.5', {"performance_metrics": {"top1": 0.761, "top5": 0.5}}),
+        ('"top5":0.93', '"top5":0.93,"top1":0.5,"top2":0.6', {"performance_metrics": {"top1": 0.5, "top5": 0.93,
+                                                                                       "top2": 0.6}}),
         ('"top1":0.761', '"t\\u006fp1":0.761', {"performance_metrics": {"top1": 0.761, "top5": 0.93}}),
         ('"top1":0.761', '"top1":1e-400', {"performance_metrics": {"top1": 0.0, "top5": 0.93}}),
         ('"top1":0.761', '"top1":7.61E-1', {"performance_metrics": {"top1": 0.761, "top5": 0.93}}),
@@ -163,15 +165,18 @@ def test_a_readable_row_whose_text_would_not_be_sent_as_it_is_is_decoded_at_open
 
 def test_a_row_in_the_shape_modelreg_writes_with_escapes_and_exponents_stays_undecoded(tmp_path: Path) -> None:
     path = tmp_path / "reg.db"
-    meta = metadata(performance_metrics={"loss": 1.5e-05, "n": 1e16, "top1": -0.25},
-                    tags={"note": 'a "quoted"\tline\\ é \u2028'}, description="line\nbreak")
+    meta = metadata(performance_metrics={"loss": 1.5e-05, "n": 1e16, "top1": -0.25}, description="line\nbreak",
+                    tags={"note": 'a "quoted"\tline\\ é \u2028', "empty": "", "e": ",", "f": '","', "g:": '":"'})
+    other = metadata(performance_metrics={"a,": 1.0, "b": 2.0, ",": 3.0, "c:": 4.0}, tags={})  # keys, not values
     _store(path)
     with SqliteRegistry(path) as registry:
         registry.register_model("m", "3.0.0", meta)
+        registry.register_model("m", "4.0.0", other)
 
     with SqliteRegistry(path) as opened:
-        assert opened._state.model("m").metadata("3.0.0")._text is not None  # type: ignore[union-attr]
-        assert opened.get_metadata("m", "3.0.0") == meta.with_version("3.0.0")
+        for version, registered in (("3.0.0", meta), ("4.0.0", other)):
+            assert opened._state.model("m").metadata(version)._text is not None  # type: ignore[union-attr]
+            assert opened.get_metadata("m", version) == registered.with_version(version)
 
 
 def test_metadata_read_from_a_damaged_row_is_refused_before_another_registry_stores_it(tmp_path: Path) -> None:

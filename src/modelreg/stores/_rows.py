@@ -9,7 +9,7 @@ import json
 import operator
 import re
 import sys
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -277,14 +277,15 @@ _TAIL = re.compile(
 )
 
 
-def _distinct(body: str, separator: str, after_key: str) -> bool:
-    """Whether the entries of ``body`` (a metrics or tags object's inside, keys without escapes) have distinct keys.
+# Each entry matched whole, left to right from the first key, so a value is never taken for a key.
+_METRIC_KEYS = re.compile(rf'"({_PLAIN_KEY})":{_NUMBER}').findall
+_TAG_KEYS = re.compile(rf'"({_PLAIN_KEY})":"{_STRING}"').findall
 
-    ``separator`` occurs only between entries (a string holds no bare quote, a number no comma), and
-    ``after_key`` first right after each key.
-    """
-    keys = [entry[: entry.index(after_key)] for entry in body[1:].split(separator)]
-    return len(set(keys)) == len(keys)
+
+def _distinct(body: str | None, keys: Callable[[str], list[str]]) -> bool:
+    """Whether the entries of ``body`` (a metrics or tags object's inside, keys without escapes) have distinct keys."""
+    found = keys(body or "")
+    return len(set(found)) == len(found)
 
 
 def _stored_metadata(version: str, text: str, row: str) -> ModelMetadata:
@@ -299,7 +300,7 @@ def _stored_metadata(version: str, text: str, row: str) -> ModelMetadata:
     tail = text.rfind(_METRICS_KEY) if ok else -1
     shape = _TAIL.fullmatch(text, tail) if tail >= 0 else None
     if shape is None or (shape.group("m3", "t3") != (None, None) and not (
-        _distinct(shape["metrics"] or "", ',"', '":') and _distinct(shape["tags"] or "", '","', '":"')
+        _distinct(shape["metrics"], _METRIC_KEYS) and _distinct(shape["tags"], _TAG_KEYS)
     )):
         meta = decode_metadata(text, row=row)  # JSON of another layout, or the precise reason it is unreadable
         if meta.version != version:
