@@ -12,7 +12,7 @@ import threading
 import pytest
 
 from factories import metadata
-from modelreg import MemoryRegistry, ModelMetadata, StoreError
+from modelreg import MemoryRegistry, MetadataError, ModelMetadata, StoreError
 from modelreg._model import ModelState
 from modelreg.semver import parse_version
 
@@ -45,6 +45,34 @@ def test_stored_metadata_gives_back_its_stored_text_without_decoding_it() -> Non
     assert lazy._text is not None  # still undecoded: the snapshot codec and the server send it as it is
     assert lazy.performance_metrics == eager.performance_metrics
     assert lazy._text is None and lazy.to_json() == eager.to_json()
+
+
+def test_replacing_fields_of_unread_stored_metadata_gives_plain_validated_metadata() -> None:
+    eager = metadata().with_version("1.0.0")
+    fields = {name: getattr(eager, name) for name in ("training_date", "artifact_path", "hyperparameters",
+                                                      "performance_metrics", "description", "tags")}
+
+    every = dataclasses.replace(_stored(eager), **{**fields, "artifact_path": "s3://elsewhere"})
+    some = dataclasses.replace(_stored(eager), description="changed")
+
+    assert type(every) is ModelMetadata and every == dataclasses.replace(eager, artifact_path="s3://elsewhere")
+    assert type(some) is ModelMetadata and some == dataclasses.replace(eager, description="changed")
+    assert type(copy.copy(_stored(eager))) is ModelMetadata and type(copy.deepcopy(_stored(eager))) is ModelMetadata
+    with pytest.raises(MetadataError, match="artifact_path must not be empty"):
+        dataclasses.replace(_stored(eager), **{**fields, "artifact_path": ""})
+
+
+def test_a_registration_decodes_stored_metadata_before_storing_it() -> None:
+    registry = MemoryRegistry()
+    damaged = ModelMetadata._stored("1.0.0", '{"version":"1.0.0","training_date":"2026-01-05T00:00:00+00:00",'
+                                             '"hyperparameters":{broken')
+    with pytest.raises(StoreError, match=r"stored metadata of version 1\.0\.0 is unreadable"):
+        registry.register_model("m", "1.0.0", damaged)
+    registry.register_model("m", "1.0.0", _stored(metadata().with_version("1.0.0")))
+
+    held = registry._state.model("m").metadata("1.0.0")
+    assert held is not None and held._text is None and type(held) is ModelMetadata
+    assert registry.get_versions("m") == ["1.0.0"]
 
 
 def test_stored_metadata_stays_read_only() -> None:

@@ -6,8 +6,8 @@ layers: the *base* (a dict, and tuples in precedence order, built at once) and t
 registration copies only the fresh layer; once the fresh layer would hold more than the square root of
 the base's size, the registration folds it into a new base (``fresh_full``): a model of N
 versions copies its base once per ~sqrt(N) registrations, and at most ~1/sqrt(N) of its
-versions take the read path's second lookup. Every other change to
-the versions (unregister, annotate) rebuilds the base, as before. The whole-model views
+versions take the read path's second lookup. Unregistering removes the version from its
+layer (``without``: no re-sort); annotating replaces its metadata in its layer. The whole-model views
 (``versions``, ``ordered``, ``parsed``, ``identities``, ``records``) are built on first
 use and kept: building one twice at once gives equal values, so no lock is needed.
 The read path looks in ``base`` first: one dict lookup for all but the freshest versions.

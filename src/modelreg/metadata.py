@@ -219,7 +219,13 @@ class ModelMetadata(_Pending):
         object.__setattr__(self, "_text", None)
 
     def with_version(self, version: str) -> ModelMetadata:
-        """A copy carrying ``version`` (canonical text), without validating the rest again."""
+        """A copy carrying ``version`` (canonical text), without validating the rest again.
+
+        What a registration stores: metadata still held as a store's text is decoded first, so a
+        damaged row read from one registry is refused, never written verbatim into another.
+        """
+        if self._text is not None:  # stored text, not checked since it was read: decode it (StoreError if damaged)
+            _decode(self)
         if version == self.version:
             return self
         copy = object.__new__(ModelMetadata)
@@ -312,17 +318,26 @@ class ModelMetadata(_Pending):
 def _fill(copy: ModelMetadata, data: Mapping[str, Any]) -> None:
     """Set every field of ``copy`` from ``data`` (what ``to_json`` wrote, decoded), unvalidated."""
     put = object.__setattr__
-    # Our own isoformat() output, so the fast C parser is exact here; outside text uses parse_timestamp.
-    date = datetime.fromisoformat(data["training_date"])
-    if date.utcoffset() != _ZERO:  # only a row changed outside modelreg: keep "aware, in UTC" true
-        raise ValueError(f"its training_date {data['training_date']!r} is not in UTC")
-    put(copy, "training_date", date)
+    put(copy, "training_date", _stored_date(data["training_date"]))
     put(copy, "hyperparameters", _freeze_trusted(data["hyperparameters"]))
     metrics = {key: float(value) for key, value in data["performance_metrics"].items()}
+    if not all(map(math.isfinite, metrics.values())):  # 1e400 in a row changed outside modelreg
+        raise ValueError("a performance metric is not a finite number")
     put(copy, "performance_metrics", frozen_dict(metrics))
     put(copy, "artifact_path", data["artifact_path"])
     put(copy, "description", data["description"])
     put(copy, "tags", frozen_dict(data["tags"]))
+
+
+def _stored_date(text: str) -> datetime:
+    """The training date of stored metadata (``to_json`` wrote it); ValueError unless it is one, in UTC.
+
+    Our own isoformat() output, so the fast C parser is exact here; outside text uses parse_timestamp.
+    """
+    date = datetime.fromisoformat(text)
+    if date.utcoffset() != _ZERO:  # only a row changed outside modelreg: keep "aware, in UTC" true
+        raise ValueError(f"its training_date {text!r} is not in UTC")
+    return date
 
 
 class _StoredMetadata(ModelMetadata):
@@ -334,6 +349,11 @@ class _StoredMetadata(ModelMetadata):
     """
 
     __slots__ = ()
+
+    def __post_init__(self) -> None:
+        # Built from fields (dataclasses.replace of unread stored metadata): validated, and a plain ModelMetadata.
+        ModelMetadata.__post_init__(self)
+        object.__setattr__(self, "__class__", ModelMetadata)
 
     def __getattr__(self, name: str) -> Any:
         # Only reached for an unset slot: a field not decoded yet.
@@ -371,7 +391,7 @@ def _decode(meta: ModelMetadata) -> None:
     if text is not None:
         try:
             _fill(meta, json.loads(text))
-        except (ValueError, LookupError, TypeError, AttributeError, RecursionError) as exc:
+        except (ValueError, LookupError, TypeError, AttributeError, RecursionError, OverflowError) as exc:
             raise StoreError(
                 f"stored metadata of version {meta.version} is unreadable ({type(exc).__name__}: {exc}); "
                 "it was changed outside modelreg or is damaged"

@@ -9,7 +9,7 @@ import json
 import operator
 import re
 import sys
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -96,8 +96,9 @@ def decode_metadata(text: str, *, row: str) -> ModelMetadata:
         metadata = ModelMetadata._from_stored(json.loads(text))
         if not isinstance(metadata.version, str):
             raise TypeError(f"its version is {metadata.version!r}, not a string")
-    # RecursionError: json and the freezing recurse, and only damage nests that deep.
-    except (ValueError, LookupError, TypeError, AttributeError, RecursionError) as exc:
+    # RecursionError: json and the freezing recurse, and only damage nests that deep;
+    # OverflowError: an integer metric too large for a float.
+    except (ValueError, LookupError, TypeError, AttributeError, RecursionError, OverflowError) as exc:
         raise StoreError(
             f"stored metadata of {row} is unreadable ({type(exc).__name__}: {exc}); "
             "the row was changed outside modelreg or is damaged"
@@ -249,16 +250,42 @@ def _unstamped(value: Stamp) -> datetime:
 
 # What ``to_json`` writes, checked at open without decoding it: the version and a UTC training date
 # first, then (after the hyperparameters, decoded on first read) metrics, artifact path, description
-# and tags. Strings are the unrolled-loop form of "any character but a quote or a backslash, or an escape".
-_STRING = r'[^"\\]*(?:\\.[^"\\]*)*'
-_NUMBER = r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?"
-_DATE_END = '+00:00","hyperparameters":{'  # a UTC training date, then the hyperparameters
+# and tags. Whatever passes is text the eager decode would take as it is; anything else is decoded now,
+# so it is refused (or accepted) exactly as before. Strings: no raw control character, only JSON's own
+# escapes (unrolled loop). Numbers: at most 17 integer and 24 fraction digits and a two-digit exponent
+# (``repr`` of 1e-99 < |x| < 1e100), so none decodes to inf or underflows to 0. Keys: no escape at all
+# (one could decode to another key) and distinct: the second differs from the first (a lookahead), and
+# a third entry or more (``m3``, ``t3``) is checked by ``_distinct``.
+_STRING = r'[^"\\\x00-\x1f]*(?:\\(?:["\\/bfnrt]|u[0-9a-fA-F]{4})[^"\\\x00-\x1f]*)*'
+_PLAIN_KEY = r'[^"\\\x00-\x1f]*'
+_NUMBER = r"-?(?:0|[1-9][0-9]{0,16})(?:\.[0-9]{1,24})?(?:e[-+][0-9]{2})?"
+# After the version: isoformat() of a date in UTC, every part in range. February 29th is left to the decoder
+# (a leap year or not), as is any other spelling of a date.
+_MONTH_DAY = r"(?:(?:0[1-9]|1[0-2])-(?:0[1-9]|1[0-9]|2[0-8])|(?:0[13-9]|1[0-2])-(?:29|30)|(?:0[13578]|1[02])-31)"
+_DATE = re.compile(
+    rf"(?!0000)[0-9]{{4}}-{_MONTH_DAY}T(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](?:\.[0-9]{{6}})?"
+    r'\+00:00","hyperparameters":\{'
+).match
 _METRICS_KEY = ',"performance_metrics":{'
+_METRIC = rf'"{_PLAIN_KEY}":{_NUMBER}'
+_TAG = rf'"{_PLAIN_KEY}":"{_STRING}"'
 _TAIL = re.compile(
-    rf',"performance_metrics":\{{(?:"{_STRING}":{_NUMBER}(?:,"{_STRING}":{_NUMBER})*)?\}},'
+    rf',"performance_metrics":\{{(?P<metrics>"(?P<m1>{_PLAIN_KEY})":{_NUMBER}'
+    rf'(?:,(?!"(?P=m1)"){_METRIC}(?P<m3>(?:,{_METRIC})+)?)?)?\}},'
     rf'"artifact_path":"{_STRING}","description":"{_STRING}",'
-    rf'"tags":\{{(?:"{_STRING}":"{_STRING}"(?:,"{_STRING}":"{_STRING}")*)?\}}\}}'
+    rf'"tags":\{{(?P<tags>"(?P<t1>{_PLAIN_KEY})":"{_STRING}"(?:,(?!"(?P=t1)"){_TAG}(?P<t3>(?:,{_TAG})+)?)?)?\}}\}}'
 )
+
+
+# Each entry matched whole, left to right from the first key, so a value is never taken for a key.
+_METRIC_KEYS = re.compile(rf'"({_PLAIN_KEY})":{_NUMBER}').findall
+_TAG_KEYS = re.compile(rf'"({_PLAIN_KEY})":"{_STRING}"').findall
+
+
+def _distinct(body: str | None, keys: Callable[[str], list[str]]) -> bool:
+    """Whether the entries of ``body`` (a metrics or tags object's inside, keys without escapes) have distinct keys."""
+    found = keys(body or "")
+    return len(set(found)) == len(found)
 
 
 def _stored_metadata(version: str, text: str, row: str) -> ModelMetadata:
@@ -266,12 +293,15 @@ def _stored_metadata(version: str, text: str, row: str) -> ModelMetadata:
     ``to_json`` writes; else decoded now (StoreError naming ``row`` if it cannot be: changed outside
     modelreg, or damaged)."""
     head = f'{{"version":"{version}","training_date":"'
-    date = text.find(_DATE_END, len(head)) if isinstance(text, str) and text.startswith(head) else -1
-    ok = 19 <= date - len(head) <= 26  # from "2026-01-05T12:30:00" to "2026-01-05T12:30:00.123456"
+    # The date as the decoder would parse it (month 13 is decoded, so refused, now and not at a read).
+    ok = isinstance(text, str) and text.startswith(head) and _DATE(text, len(head)) is not None
     # The last occurrence: one inside the hyperparameters would be a nested key, and after it come
     # only metrics, paths and tags, whose strings cannot hold an unescaped quote.
     tail = text.rfind(_METRICS_KEY) if ok else -1
-    if tail < 0 or _TAIL.fullmatch(text, tail) is None:
+    shape = _TAIL.fullmatch(text, tail) if tail >= 0 else None
+    if shape is None or (shape.group("m3", "t3") != (None, None) and not (
+        _distinct(shape["metrics"], _METRIC_KEYS) and _distinct(shape["tags"], _TAG_KEYS)
+    )):
         meta = decode_metadata(text, row=row)  # JSON of another layout, or the precise reason it is unreadable
         if meta.version != version:
             raise StoreError(f"stored metadata of {row} is unreadable (it holds version {meta.version!r}); "
