@@ -74,14 +74,14 @@ def test_the_values_are_frozen_round_trip_through_json_and_failing_follows_the_f
     hook = Webhook("wh_0123456789abcdef", "https://x/", None, ("a*",), AT, "boss", 12, FAILING_AFTER, AT, 500, "x")
     assert hook.failing and not dataclasses.replace(hook, failures=FAILING_AFTER - 1).failing
     assert Webhook.from_dict(hook.to_dict()) == hook
-    attempt = Delivery(delivery_id(hook.id, 13), hook.id, 13, "registered", 2, AT, None, "refused", 1.25)
+    attempt = Delivery(delivery_id(hook.id, 13, b"{}"), hook.id, 13, "registered", 2, AT, None, "refused", 1.25)
     assert Delivery.from_dict(attempt.to_dict()) == attempt and not attempt.ok
     for value in (hook, attempt):
         assert pickle.loads(pickle.dumps(value)) == value == copy.deepcopy(value)
         assert hash(value) == hash(copy.copy(value))
         with pytest.raises(dataclasses.FrozenInstanceError):
             value.id = "other"  # type: ignore[misc]
-    assert attempt.id == "wh_0123456789abcdef-13"
+    assert attempt.id == "wh_0123456789abcdef-13-44136fa355b3"  # webhook, revision, digest of the event's JSON
 
 
 def test_a_made_secret_is_long_and_new_each_time() -> None:

@@ -16,8 +16,9 @@ from typing import Any
 import httpx
 import pytest
 
-from modelreg.webhooks import verify_signature
-from support.receiver import Receiver
+from modelreg.server._delivery import dumps
+from modelreg.webhooks import delivery_id, verify_signature
+from support.receiver import Received, Receiver
 from support.serverkit import Running, StartServer, bearer, put_version
 
 FAST = {"MODELREG_WEBHOOK_BACKOFF": "0.05", "MODELREG_WEBHOOK_MAX_BACKOFF": "0.4", "MODELREG_WEBHOOK_LEASE": "1",
@@ -61,6 +62,11 @@ def _wait(predicate: Any, timeout: float = 20.0) -> None:
         time.sleep(0.02)
 
 
+def _delivery_id(hook_id: str, request: Received) -> str:
+    """The delivery id of the event ``request`` carries: webhook, revision and the event's digest."""
+    return delivery_id(hook_id, request.revision, dumps(request.json["event"]))
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -88,7 +94,7 @@ def test_matching_events_arrive_in_revision_order_signed_with_a_stable_delivery_
                                 headers["x-modelreg-signature"])
         assert not verify_signature("another-secret-0123", headers["x-modelreg-timestamp"], request.body,
                                     headers["x-modelreg-signature"])
-        assert headers["x-modelreg-delivery"] == f"{created['id']}-{request.revision}"
+        assert headers["x-modelreg-delivery"] == _delivery_id(created["id"], request) == request.json["delivery"]
         assert headers["x-modelreg-event"] == request.json["event"]["kind"]
 
 
@@ -105,7 +111,7 @@ def test_a_failing_receiver_is_retried_marked_failing_and_resumes_without_a_gap(
         assert failed[0]["status"] == 500 and not failed[0]["ok"] and failed[0]["error"] == "answered 500"
         assert {d["revision"] for d in failed} == {1}  # the first event is retried; none after it is skipped
         assert [d["attempt"] for d in reversed(failed)] == list(range(1, len(failed) + 1))
-        assert {d["id"] for d in failed} == {f"{hook['id']}-1"}
+        assert {d["id"] for d in failed} == {_delivery_id(hook["id"], receiver.received[0])}
         receiver.status = 200
         assert receiver.wait_delivered(3) == [1, 2, 3]
         _wait(lambda: not _hook(http, hook["id"])["failing"])
