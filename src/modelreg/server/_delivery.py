@@ -133,6 +133,8 @@ def post(url: str, body: bytes, headers: dict[str, str], timeout: float) -> tupl
         conn.request("POST", target, body, headers)
         response = conn.getresponse()
         response.read(_RESPONSE_BYTES)
+        if fired.is_set():
+            raise TimeoutError  # cut: what was read may end early, as if the answer were complete
         status = response.status
         if 300 <= status < 400:
             return status, f"answered {status} (redirects are not followed)"
