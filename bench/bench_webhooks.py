@@ -6,8 +6,8 @@ In one run, each against its own ``modelreg serve`` over a SQLite file on loopba
 - latency: a registration through ``RegistryClient``, from its 201 (committed) until a loopback
   receiver (http.server in this process) has the signed POST; median and p99;
 - throughput: sequential registrations per second on a server without webhooks, on one whose
-  ``--hooks`` webhooks all deliver to a healthy receiver (every write is delivered ``--hooks``
-  times), on one whose ``--hooks`` webhooks point at a port that refuses connections (retried with
+  ``--hooks`` webhooks all deliver to a healthy receiver (in a process of its own; every write is
+  delivered ``--hooks`` times), on one whose ``--hooks`` webhooks point at a port that refuses connections (retried with
   a 0.05 s backoff bounded at 0.2 s: a failed attempt every few tenths of a second per webhook), and
   on one whose ``--hooks`` webhooks point at a receiver that accepts and never answers (each attempt
   waits its whole timeout); rounds alternated between them; each ratio against none.
@@ -78,6 +78,30 @@ def _receiver(arrivals: _Arrivals) -> ThreadingHTTPServer:
     return server
 
 
+_RECEIVER = """
+import sys
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+class Handler(BaseHTTPRequestHandler):
+    def do_POST(self):
+        self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        self.send_response(204)
+        self.end_headers()
+    def log_message(self, *args):
+        pass
+server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+server.daemon_threads = True
+print(server.server_address[1], flush=True)
+server.serve_forever()
+"""
+
+
+def _healthy_receiver() -> tuple[subprocess.Popen[bytes], int]:
+    """A receiver answering 204 in a process of its own, so its work does not slow this one's writes."""
+    proc = subprocess.Popen([sys.executable, "-c", _RECEIVER], stdout=subprocess.PIPE)
+    assert proc.stdout is not None
+    return proc, int(proc.stdout.readline())
+
+
 def _start(url: str, log: Path, env: dict[str, str] | None = None) -> tuple[subprocess.Popen[bytes], str]:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -143,9 +167,9 @@ def main() -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         refused = sock.getsockname()[1]  # closed again: connections to it are refused
-    healthy = _receiver(_Arrivals())
+    healthy, healthy_port = _healthy_receiver()
     short = {"MODELREG_WEBHOOK_BACKOFF": "0.05", "MODELREG_WEBHOOK_MAX_BACKOFF": "0.2"}
-    targets = {"none": None, "healthy": f"http://127.0.0.1:{healthy.server_address[1]}/hook",
+    targets = {"none": None, "healthy": f"http://127.0.0.1:{healthy_port}/hook",
                "refused": f"http://127.0.0.1:{refused}/hook", "silent": f"http://127.0.0.1:{silent.getsockname()[1]}/hook"}
     servers = {name: _start(f"sqlite:///{work / f'{name}.db'}", work / f"{name}.log", short) for name in targets}
     clients: dict[str, RegistryClient] = {}
@@ -167,8 +191,8 @@ def main() -> None:
             proc.terminate()
             proc.wait(60)
         silent.close()
-        healthy.shutdown()
-        healthy.server_close()
+        healthy.terminate()
+        healthy.wait(60)
     best = {key: max(values) for key, values in rates.items()}
     print(f"bench_webhooks on {platform.python_implementation()} {platform.python_version()}, SQLite, loopback")
     print()
