@@ -158,7 +158,7 @@ def main() -> None:
     parser.add_argument("--deliveries", type=int, default=300)
     parser.add_argument("--writes", type=int, default=300)
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--hooks", type=int, default=10)
+    parser.add_argument("--hooks", "--dead-hooks", dest="hooks", type=int, default=10)
     opts = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="bench-webhooks-"))
     silent = socket.socket()
@@ -204,6 +204,8 @@ def main() -> None:
     for name, what in (("healthy", "to a healthy receiver"), ("refused", "to a port that refuses connections"),
                        ("silent", "to a receiver that never answers")):
         print(f"| writes/s, {opts.hooks} webhooks {what} | {best[name]:.0f} ({best[name] / best['none']:.2f}x) |")
+    print(f"| dead / none (refused; never answering) | {best['refused'] / best['none']:.2f}x; "
+          f"{best['silent'] / best['none']:.2f}x |")
     print()
     print(f"failed attempts meanwhile: {failing['refused']} refused, {failing['silent']} unanswered "
           "(the failure counts at the end)")
