@@ -1,13 +1,16 @@
-"""Webhook delivery latency, and the registry's write throughput with a dead receiver against none.
+"""Webhook delivery latency, and the registry's write throughput with healthy and dead receivers against none.
 
-Usage: python bench/bench_webhooks.py [--deliveries 300] [--writes 300] [--rounds 3] [--dead-hooks 3]
+Usage: python bench/bench_webhooks.py [--deliveries 300] [--writes 300] [--rounds 3] [--hooks 10]
 
 In one run, each against its own ``modelreg serve`` over a SQLite file on loopback:
 - latency: a registration through ``RegistryClient``, from its 201 (committed) until a loopback
   receiver (http.server in this process) has the signed POST; median and p99;
-- throughput: sequential registrations per second on a server without webhooks and on one whose
-  ``--dead-hooks`` webhooks point at a receiver that accepts connections and never answers (each
-  attempt waits its whole timeout), rounds alternated between the two; the ratio dead / none.
+- throughput: sequential registrations per second on a server without webhooks, on one whose
+  ``--hooks`` webhooks all deliver to a healthy receiver (in a process of its own; every write is
+  delivered ``--hooks`` times), on one whose ``--hooks`` webhooks point at a port that refuses connections (retried with
+  a 0.05 s backoff bounded at 0.2 s: a failed attempt every few tenths of a second per webhook), and
+  on one whose ``--hooks`` webhooks point at a receiver that accepts and never answers (each attempt
+  waits its whole timeout); rounds alternated between them; each ratio against none.
 Prints a Markdown table (paste it into the README).
 """
 
@@ -75,14 +78,38 @@ def _receiver(arrivals: _Arrivals) -> ThreadingHTTPServer:
     return server
 
 
-def _start(url: str, log: Path) -> tuple[subprocess.Popen[bytes], str]:
+_RECEIVER = """
+import sys
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+class Handler(BaseHTTPRequestHandler):
+    def do_POST(self):
+        self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        self.send_response(204)
+        self.end_headers()
+    def log_message(self, *args):
+        pass
+server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+server.daemon_threads = True
+print(server.server_address[1], flush=True)
+server.serve_forever()
+"""
+
+
+def _healthy_receiver() -> tuple[subprocess.Popen[bytes], int]:
+    """A receiver answering 204 in a process of its own, so its work does not slow this one's writes."""
+    proc = subprocess.Popen([sys.executable, "-c", _RECEIVER], stdout=subprocess.PIPE)
+    assert proc.stdout is not None
+    return proc, int(proc.stdout.readline())
+
+
+def _start(url: str, log: Path, env: dict[str, str] | None = None) -> tuple[subprocess.Popen[bytes], str]:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     call = f"from modelreg.server import serve; serve({url!r}, port={port}, access_log=False)"
     with log.open("wb") as out:
         proc = subprocess.Popen([sys.executable, "-c", call], stdout=out, stderr=subprocess.STDOUT,
-                                env={**os.environ, "MODELREG_WEBHOOK_TIMEOUT": "10"})
+                                env={**os.environ, "MODELREG_WEBHOOK_TIMEOUT": "10", **(env or {})})
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -131,28 +158,41 @@ def main() -> None:
     parser.add_argument("--deliveries", type=int, default=300)
     parser.add_argument("--writes", type=int, default=300)
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--dead-hooks", type=int, default=3)
+    parser.add_argument("--hooks", "--dead-hooks", dest="hooks", type=int, default=10)
     opts = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="bench-webhooks-"))
     silent = socket.socket()
     silent.bind(("127.0.0.1", 0))
     silent.listen(1024)  # accepts (the kernel does), never answers
-    servers = [_start(f"sqlite:///{work / f'{name}.db'}", work / f"{name}.log") for name in ("none", "dead")]
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        refused = sock.getsockname()[1]  # closed again: connections to it are refused
+    healthy, healthy_port = _healthy_receiver()
+    short = {"MODELREG_WEBHOOK_BACKOFF": "0.05", "MODELREG_WEBHOOK_MAX_BACKOFF": "0.2"}
+    targets = {"none": None, "healthy": f"http://127.0.0.1:{healthy_port}/hook",
+               "refused": f"http://127.0.0.1:{refused}/hook", "silent": f"http://127.0.0.1:{silent.getsockname()[1]}/hook"}
+    servers = {name: _start(f"sqlite:///{work / f'{name}.db'}", work / f"{name}.log", short) for name in targets}
+    clients: dict[str, RegistryClient] = {}
     try:
-        latency = _latency(servers[0][1], opts.deliveries)
-        with RegistryClient(servers[0][1]) as none, RegistryClient(servers[1][1]) as dead:
-            for _ in range(opts.dead_hooks):
-                dead.add_webhook(f"http://127.0.0.1:{silent.getsockname()[1]}/hook")
-            rates: dict[str, list[float]] = {"none": [], "dead": []}
-            for r in range(opts.rounds):
-                rates["none"].append(_writes(none, "throughput", r * opts.writes, opts.writes))
-                rates["dead"].append(_writes(dead, "throughput", r * opts.writes, opts.writes))
-            failing = [h.failures for h in dead.list_webhooks()]
+        latency = _latency(servers["none"][1], opts.deliveries)
+        clients = {name: RegistryClient(base) for name, (_, base) in servers.items()}
+        for name, target in targets.items():
+            for _ in range(opts.hooks if target else 0):
+                clients[name].add_webhook(target)
+        rates: dict[str, list[float]] = {name: [] for name in targets}
+        for r in range(opts.rounds):
+            for name, client in clients.items():
+                rates[name].append(_writes(client, "throughput", r * opts.writes, opts.writes))
+        failing = {name: sum(h.failures for h in clients[name].list_webhooks()) for name in ("refused", "silent")}
     finally:
-        for proc, _ in servers:
+        for client in clients.values():
+            client.close()
+        for proc, _ in servers.values():
             proc.terminate()
             proc.wait(60)
         silent.close()
+        healthy.terminate()
+        healthy.wait(60)
     best = {key: max(values) for key, values in rates.items()}
     print(f"bench_webhooks on {platform.python_implementation()} {platform.python_version()}, SQLite, loopback")
     print()
@@ -161,10 +201,14 @@ def main() -> None:
     print(f"| delivery latency, 201 -> receiver ({len(latency)} events) | median "
           f"{statistics.median(latency) * 1e3:.2f} ms, p99 {_pct(latency, 0.99) * 1e3:.2f} ms |")
     print(f"| writes/s, no webhooks (best of {opts.rounds}) | {best['none']:.0f} |")
-    print(f"| writes/s, {opts.dead_hooks} webhooks to a receiver that never answers | {best['dead']:.0f} |")
-    print(f"| dead / none | {best['dead'] / best['none']:.2f}x |")
+    for name, what in (("healthy", "to a healthy receiver"), ("refused", "to a port that refuses connections"),
+                       ("silent", "to a receiver that never answers")):
+        print(f"| writes/s, {opts.hooks} webhooks {what} | {best[name]:.0f} ({best[name] / best['none']:.2f}x) |")
+    print(f"| dead / none (refused; never answering) | {best['refused'] / best['none']:.2f}x; "
+          f"{best['silent'] / best['none']:.2f}x |")
     print()
-    print(f"failed attempts on the dead webhooks meanwhile: {failing} (each waits the 10 s timeout)")
+    print(f"failed attempts meanwhile: {failing['refused']} refused, {failing['silent']} unanswered "
+          "(the failure counts at the end)")
 
 
 if __name__ == "__main__":

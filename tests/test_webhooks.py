@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import json
 import pickle
 import re
 from datetime import UTC, datetime
@@ -35,6 +36,33 @@ def test_verification_accepts_the_signature_and_refuses_any_change_or_a_stale_ti
     assert verify_signature(SECRET, "1700000000", BODY, EXPECTED, now=1700000000 + 3600, tolerance=3600)
     assert not verify_signature(SECRET, "17e8", BODY, EXPECTED, now=1700000100)
     assert not verify_signature(SECRET, "1700000000", BODY, EXPECTED.upper(), now=1700000100)
+
+
+MALFORMED: list[tuple[object, object, object, object]] = [
+    (SECRET, "1700000000", BODY, "sha256=\u00e9" + EXPECTED[8:]),  # a non-ASCII signature header
+    (SECRET, "1700000000", BODY, "sha256=\ud800"),  # a lone surrogate, as a lenient decoder leaves one
+    (SECRET, "\u00b2", BODY, EXPECTED),  # "²".isdigit() is True; int() refuses it
+    (SECRET, "\u0661\u0667", BODY, EXPECTED),  # Arabic-Indic digits: int() takes them, no header has them
+    (SECRET, "1" * 5000, BODY, EXPECTED),  # more digits than int() converts
+    (SECRET, "", BODY, EXPECTED),
+    (SECRET, None, BODY, EXPECTED),
+    (SECRET, "1700000000", BODY, None),
+    (SECRET, "1700000000", "not bytes", EXPECTED),
+    (None, "1700000000", BODY, EXPECTED),
+]
+
+
+@pytest.mark.parametrize(("secret", "stamp", "body", "signature"), MALFORMED)
+def test_malformed_input_is_refused_never_an_error(secret: object, stamp: object, body: object,
+                                                   signature: object) -> None:
+    assert verify_signature(secret, stamp, body, signature, now=1700000100) is False  # type: ignore[arg-type]
+
+
+def test_the_delivery_id_tells_apart_two_events_that_reuse_a_revision() -> None:
+    one = RegistryEvent("registered", "m", "1.0.0", None, 5, AT).to_dict()
+    after_a_restore = RegistryEvent("registered", "m", "2.0.0", None, 5, AT).to_dict()
+    ids = {delivery_id("wh_0123456789abcdef", 5, json.dumps(event).encode()) for event in (one, one, after_a_restore)}
+    assert len(ids) == 2 and all(i.startswith("wh_0123456789abcdef-5-") for i in ids)
 
 
 def test_a_registration_is_checked_field_by_field() -> None:
@@ -74,14 +102,14 @@ def test_the_values_are_frozen_round_trip_through_json_and_failing_follows_the_f
     hook = Webhook("wh_0123456789abcdef", "https://x/", None, ("a*",), AT, "boss", 12, FAILING_AFTER, AT, 500, "x")
     assert hook.failing and not dataclasses.replace(hook, failures=FAILING_AFTER - 1).failing
     assert Webhook.from_dict(hook.to_dict()) == hook
-    attempt = Delivery(delivery_id(hook.id, 13), hook.id, 13, "registered", 2, AT, None, "refused", 1.25)
+    attempt = Delivery(delivery_id(hook.id, 13, b"{}"), hook.id, 13, "registered", 2, AT, None, "refused", 1.25)
     assert Delivery.from_dict(attempt.to_dict()) == attempt and not attempt.ok
     for value in (hook, attempt):
         assert pickle.loads(pickle.dumps(value)) == value == copy.deepcopy(value)
         assert hash(value) == hash(copy.copy(value))
         with pytest.raises(dataclasses.FrozenInstanceError):
             value.id = "other"  # type: ignore[misc]
-    assert attempt.id == "wh_0123456789abcdef-13"
+    assert attempt.id == "wh_0123456789abcdef-13-44136fa355b3"  # webhook, revision, digest of the event's JSON
 
 
 def test_a_made_secret_is_long_and_new_each_time() -> None:

@@ -6,9 +6,10 @@ import dataclasses
 import threading
 import time
 from collections import deque
+from collections.abc import Sequence
 
 from .errors import InvalidWebhookError, WebhookNotFoundError
-from .webhooks import MAX_DELIVERY_LOG, MAX_WEBHOOKS, Claim, Delivery, Webhook
+from .webhooks import MAX_DELIVERY_LOG, MAX_WEBHOOKS, Claim, Delivery, Progress, Webhook
 
 __all__ = ["MemoryWebhooks"]
 
@@ -57,15 +58,38 @@ class MemoryWebhooks:
 
     def claim(self, holder: str, lease: float) -> list[Claim]:
         """Take or renew every webhook whose lease expired or is ``holder``'s."""
-        now = time.monotonic()
         with self._lock:
-            claimed = []
-            for hook_id, hook in self._hooks.items():
-                current = self._leases.get(hook_id)
-                if current is None or current[0] == holder or current[1] <= now:
-                    self._leases[hook_id] = (holder, now + lease)
-                    claimed.append(Claim(hook, self._secrets[hook_id]))
-            return claimed
+            return self._claim(holder, lease)
+
+    def sync(self, holder: str, lease: float | None, progress: Sequence[Progress],
+             attempts: Sequence[Delivery]) -> list[Claim]:
+        """Store the progress and attempts of the webhooks ``holder`` holds, then claim (or release)."""
+        with self._lock:
+            for step in progress:
+                hook = self._held(step.webhook, holder)
+                if hook is not None:
+                    self._hooks[hook.id] = dataclasses.replace(
+                        hook, position=max(hook.position, step.position), failures=step.failures,
+                        last_attempt_at=step.last_attempt_at, last_status=step.last_status,
+                        last_error=step.last_error)
+            for delivery in attempts:
+                if self._held(delivery.webhook, holder) is not None:
+                    self._log[delivery.webhook].appendleft(delivery)
+            if lease is None:
+                for hook_id in [key for key, (who, _) in self._leases.items() if who == holder]:
+                    del self._leases[hook_id]
+                return []
+            return self._claim(holder, lease)
+
+    def _claim(self, holder: str, lease: float) -> list[Claim]:
+        now = time.monotonic()
+        claimed = []
+        for hook_id, hook in self._hooks.items():
+            current = self._leases.get(hook_id)
+            if current is None or current[0] == holder or current[1] <= now:
+                self._leases[hook_id] = (holder, now + lease)
+                claimed.append(Claim(hook, self._secrets[hook_id]))
+        return claimed
 
     def advance(self, hook_id: str, holder: str, position: int) -> bool:
         """Move the position forward while ``holder`` holds the lease."""
@@ -83,13 +107,10 @@ class MemoryWebhooks:
             if hook is None:
                 return False
             self._log[hook.id].appendleft(delivery)
-            position = hook.position
-            if delivery.revision is not None:
-                if delivery.ok:
-                    position = max(position, delivery.revision)
-                failures = 0 if delivery.ok else hook.failures + 1
-            else:
-                failures = hook.failures  # a test ping says nothing about the event deliveries
+            if delivery.revision is None:
+                return True  # a test ping says nothing about the event deliveries
+            position = max(hook.position, delivery.revision) if delivery.ok else hook.position
+            failures = 0 if delivery.ok else hook.failures + 1
             self._hooks[hook.id] = dataclasses.replace(
                 hook, position=position, failures=failures, last_attempt_at=delivery.at,
                 last_status=delivery.status, last_error=delivery.error,

@@ -13,7 +13,7 @@ import hmac
 import re
 import secrets as _secrets
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
@@ -33,6 +33,7 @@ __all__ = [
     "SIGNATURE_TOLERANCE",
     "Claim",
     "Delivery",
+    "Progress",
     "Webhook",
     "WebhookHost",
     "WebhookStore",
@@ -166,9 +167,25 @@ class Claim:
     secret: str = field(repr=False)
 
 
-def delivery_id(webhook: str, revision: int) -> str:
-    """The id of every attempt to deliver event ``revision`` to ``webhook``: what a receiver de-duplicates by."""
-    return f"{webhook}-{revision}"
+@dataclass(frozen=True, slots=True)
+class Progress:
+    """Where a holder's deliveries of one webhook stand: position, consecutive failures and the last attempt."""
+
+    webhook: str
+    position: int
+    failures: int
+    last_attempt_at: datetime | None
+    last_status: int | None
+    last_error: str | None
+
+
+def delivery_id(webhook: str, revision: int, body: bytes) -> str:
+    """The id of every attempt to deliver one event to ``webhook``: what a receiver de-duplicates by.
+
+    ``body`` is the event's JSON: a store restored from a backup reuses revisions for other
+    events, and their digest tells them apart (the same event keeps its id on every retry).
+    """
+    return f"{webhook}-{revision}-{hashlib.sha256(body).hexdigest()[:12]}"
 
 
 def new_secret() -> str:
@@ -199,12 +216,17 @@ def verify_signature(
     """Whether ``signature`` signs ``body`` at ``timestamp`` (Unix seconds) under ``secret``, within ``tolerance``.
 
     Compared in constant time; a timestamp further than ``tolerance`` seconds from ``now`` fails (replay).
+    Malformed input of any kind (a non-ASCII header, a wrong type, a 5,000-digit timestamp) is False, never an error.
     """
-    if not timestamp.isascii() or not timestamp.isdigit():
+    if not (isinstance(secret, str) and isinstance(timestamp, str) and isinstance(signature, str)
+            and isinstance(body, bytes | bytearray | memoryview)):
+        return False
+    if not (timestamp.isascii() and timestamp.isdigit() and len(timestamp) <= 20):
         return False
     if abs((time.time() if now is None else now) - int(timestamp)) > tolerance:
         return False
-    return hmac.compare_digest(sign(secret, timestamp, body), signature)
+    expected = sign(secret, timestamp, bytes(body)).encode("ascii")
+    return hmac.compare_digest(expected, signature.encode("utf-8", "replace"))
 
 
 def registration(data: Mapping[str, Any]) -> tuple[str, tuple[str, ...] | None, tuple[str, ...] | None, str | None]:
@@ -278,7 +300,9 @@ class WebhookStore(Protocol):
     """Where a registry keeps its webhooks, their delivered positions and leases, and a bounded delivery log.
 
     Several processes may share one store: each webhook is delivered by the one holding its
-    lease (``claim``), and ``advance`` / ``record`` change nothing for a holder that lost it.
+    lease (``claim``, renewed by ``sync``), and ``advance`` / ``record`` / ``sync`` change nothing
+    for a holder that lost it. The delivery threads write through ``sync`` only: one transaction
+    for every webhook's progress and attempts, whatever their number.
     """
 
     def add(self, hook: Webhook, secret: str) -> None:
@@ -305,8 +329,15 @@ class WebhookStore(Protocol):
     def record(self, delivery: Delivery, holder: str | None) -> bool:
         """Log one attempt and update the webhook's failure count (and, when it succeeded, its position).
 
-        With a ``holder`` only while it holds the lease (False otherwise); None records a test ping.
+        With a ``holder`` only while it holds the lease (False otherwise); None records a test ping,
+        which is only logged: the webhook's delivery state stays as the deliveries left it.
         """
+
+    def sync(self, holder: str, lease: float | None, progress: Sequence[Progress],
+             attempts: Sequence[Delivery]) -> list[Claim]:
+        """In one transaction: store ``progress`` and log ``attempts`` of the webhooks ``holder`` still holds,
+        then claim (take or renew) for ``lease`` seconds as ``claim`` does; ``lease`` None releases
+        every lease of ``holder`` instead (a stopping server), and answers no claims."""
 
     def deliveries(self, hook_id: str, limit: int = MAX_DELIVERY_LOG) -> list[Delivery]:
         """The latest attempts, newest first (WebhookNotFoundError when there is no such webhook)."""

@@ -51,7 +51,7 @@ def test_add_prints_the_secret_once_and_deliveries_verify_with_it(server: Runnin
     with httpx.Client(base_url=server.url, headers=bearer("boss")) as http:
         put_version(http, "resnet", "1.0.0")
     (request,) = receiver.wait_for(1)
-    assert request.headers["x-modelreg-delivery"] == f"{hook_id}-1"
+    assert request.headers["x-modelreg-delivery"].startswith(f"{hook_id}-1-")
     assert verify_signature(secret, request.headers["x-modelreg-timestamp"], request.body,
                             request.headers["x-modelreg-signature"])
     listed = ok(server, "webhook", "ls").stdout

@@ -16,8 +16,9 @@ from typing import Any
 import httpx
 import pytest
 
-from modelreg.webhooks import verify_signature
-from support.receiver import Receiver
+from modelreg.server._delivery import dumps
+from modelreg.webhooks import delivery_id, verify_signature
+from support.receiver import Received, Receiver
 from support.serverkit import Running, StartServer, bearer, put_version
 
 FAST = {"MODELREG_WEBHOOK_BACKOFF": "0.05", "MODELREG_WEBHOOK_MAX_BACKOFF": "0.4", "MODELREG_WEBHOOK_LEASE": "1",
@@ -61,6 +62,11 @@ def _wait(predicate: Any, timeout: float = 20.0) -> None:
         time.sleep(0.02)
 
 
+def _delivery_id(hook_id: str, request: Received) -> str:
+    """The delivery id of the event ``request`` carries: webhook, revision and the event's digest."""
+    return delivery_id(hook_id, request.revision, dumps(request.json["event"]))
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -88,7 +94,7 @@ def test_matching_events_arrive_in_revision_order_signed_with_a_stable_delivery_
                                 headers["x-modelreg-signature"])
         assert not verify_signature("another-secret-0123", headers["x-modelreg-timestamp"], request.body,
                                     headers["x-modelreg-signature"])
-        assert headers["x-modelreg-delivery"] == f"{created['id']}-{request.revision}"
+        assert headers["x-modelreg-delivery"] == _delivery_id(created["id"], request) == request.json["delivery"]
         assert headers["x-modelreg-event"] == request.json["event"]["kind"]
 
 
@@ -105,7 +111,7 @@ def test_a_failing_receiver_is_retried_marked_failing_and_resumes_without_a_gap(
         assert failed[0]["status"] == 500 and not failed[0]["ok"] and failed[0]["error"] == "answered 500"
         assert {d["revision"] for d in failed} == {1}  # the first event is retried; none after it is skipped
         assert [d["attempt"] for d in reversed(failed)] == list(range(1, len(failed) + 1))
-        assert {d["id"] for d in failed} == {f"{hook['id']}-1"}
+        assert {d["id"] for d in failed} == {_delivery_id(hook["id"], receiver.received[0])}
         receiver.status = 200
         assert receiver.wait_delivered(3) == [1, 2, 3]
         _wait(lambda: not _hook(http, hook["id"])["failing"])
@@ -326,3 +332,85 @@ def test_the_documented_ten_line_snippet_verifies_a_real_delivery(server: Runnin
     assert not verify("whsec_not_the_secret", request.headers, request.body)
     stale = {**request.headers, "x-modelreg-timestamp": str(int(request.headers["x-modelreg-timestamp"]) - 301)}
     assert not verify(hook["secret"], stale, request.body)
+    for name, bad in (("x-modelreg-signature", "sha256=\u00e9"), ("x-modelreg-signature", "\ud800"),
+                      ("x-modelreg-timestamp", "\u00b2"), ("x-modelreg-timestamp", "1" * 5000)):
+        assert not verify(hook["secret"], {**request.headers, name: bad}, request.body)  # False, never an error
+
+
+def test_a_graceful_restart_hands_the_webhooks_over_at_once_not_a_lease_later(
+    start_server: StartServer, tokens_file: Path, receiver: Receiver
+) -> None:
+    env = {**FAST, "MODELREG_WEBHOOK_LEASE": "30"}
+    first = start_server(env=env, tokens_file=str(tokens_file))
+    with _admin(first) as http:
+        _add(http, receiver.url)
+        put_version(http, "handover", "1.0.0")
+        receiver.wait_delivered(1)
+    assert first.process.stop(signal.SIGTERM) == 0  # stores the progress, then releases the lease
+    second = start_server(first.registry_url, env=env, tokens_file=str(tokens_file))
+    with _admin(second) as http:
+        put_version(http, "handover", "1.0.1")
+        started = time.monotonic()
+        assert receiver.wait_delivered(2, timeout=10) == [1, 2]  # an unreleased lease would hold it for 30 s
+        assert time.monotonic() - started < 10
+
+
+def test_a_store_restored_from_a_backup_gives_its_new_events_new_delivery_ids(
+    start_server: StartServer, tokens_file: Path, receiver: Receiver, tmp_path: Path
+) -> None:
+    import shutil
+    import sqlite3
+
+    first = start_server(env=FAST, tokens_file=str(tokens_file))
+    path = first.registry_url.removeprefix("sqlite:///")
+    with _admin(first) as http:
+        hook = _add(http, receiver.url)
+        put_version(http, "restored", "1.0.0")
+        receiver.wait_delivered(1)
+        _wait(lambda: _hook(http, hook["id"])["position"] == 1)
+        with sqlite3.connect(path) as live, sqlite3.connect(tmp_path / "backup.db") as backup:
+            live.backup(backup)
+        put_version(http, "restored", "1.0.1")  # revision 2, delivered, then lost with the restore
+        receiver.wait_delivered(2)
+    first.process.stop(signal.SIGTERM)
+    for suffix in ("-wal", "-shm"):
+        Path(path + suffix).unlink(missing_ok=True)
+    shutil.copy(tmp_path / "backup.db", path)
+    second = start_server(first.registry_url, env=FAST, tokens_file=str(tokens_file))
+    with _admin(second) as http:
+        put_version(http, "restored", "2.0.0")  # revision 2 again, another event
+        _wait(lambda: len(receiver.received) >= 3)
+    lost, reused = receiver.received[1], receiver.received[2]
+    assert lost.revision == reused.revision == 2 and reused.json["event"]["version"] == "2.0.0"
+    assert lost.headers["x-modelreg-delivery"] != reused.headers["x-modelreg-delivery"]  # not dropped as a duplicate
+
+
+def test_test_pings_have_a_bound_of_their_own_and_the_server_stays_ready(
+    start_server: StartServer, tokens_file: Path
+) -> None:
+    import concurrent.futures
+
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(64)  # accepts (the kernel does), never answers
+    server = start_server(env={**FAST, "MODELREG_WEBHOOK_TIMEOUT": "5"}, tokens_file=str(tokens_file))
+    try:
+        with _admin(server) as http:
+            hook = _add(http, f"http://127.0.0.1:{silent.getsockname()[1]}/hook", events=["alias_set"])
+
+            def ping(_: int) -> int:
+                with _admin(server) as own:
+                    return own.post(f"/api/v1/webhooks/{hook['id']}/test").status_code
+
+            with concurrent.futures.ThreadPoolExecutor(12) as pool:
+                pending = [pool.submit(ping, i) for i in range(12)]
+                time.sleep(1.0)
+                started = time.monotonic()
+                assert http.get("/readyz").status_code == 200
+                assert time.monotonic() - started < 2.0
+                codes = sorted(future.result() for future in pending)
+            assert codes.count(429) >= 12 - 3 and set(codes) <= {200, 429}, codes  # at most 3 at once
+            answer = http.post(f"/api/v1/webhooks/{hook['id']}/test")  # the bound is free again: a real attempt
+            assert answer.status_code == 200 and answer.json()["error"] == "no answer within 5 s"
+    finally:
+        silent.close()

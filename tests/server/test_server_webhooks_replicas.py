@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import signal
 import threading
+import time
 from collections import Counter
 from pathlib import Path
 
@@ -45,6 +46,8 @@ def test_two_replicas_deliver_every_event_exactly_once_and_a_survivor_takes_over
         for thread in threads:
             thread.join()
         receiver.wait_delivered(2 * WRITES)
+        # Progress is stored in batches (twice a second): a kill before that would re-deliver the tail.
+        _stored_up_to(clients[1], WRITES)
         replicas[0].process.stop(signal.SIGKILL)  # whatever it held passes to the other within a lease
         for patch in range(5):
             put_version(clients[1], "after", f"1.0.{patch}")
@@ -58,3 +61,11 @@ def test_two_replicas_deliver_every_event_exactly_once_and_a_survivor_takes_over
         for client in clients:
             client.close()
         receiver.stop()
+
+
+def _stored_up_to(client: httpx.Client, revision: int, timeout: float = 20.0) -> None:
+    """Wait until every webhook's stored position has reached ``revision``."""
+    deadline = time.monotonic() + timeout
+    while any(hook["position"] < revision for hook in client.get("/api/v1/webhooks").json()["webhooks"]):
+        assert time.monotonic() < deadline, "positions not stored in time"
+        time.sleep(0.05)

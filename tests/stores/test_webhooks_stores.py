@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from modelreg import InvalidWebhookError, MemoryRegistry, ModelRegistry, WebhookHost, WebhookNotFoundError
-from modelreg.webhooks import MAX_DELIVERY_LOG, MAX_WEBHOOKS, Delivery, Webhook, WebhookStore, new_id
+from modelreg.webhooks import MAX_DELIVERY_LOG, MAX_WEBHOOKS, Delivery, Progress, Webhook, WebhookStore, new_id
 
 Open = Callable[[], ModelRegistry]
 AT = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
@@ -189,3 +189,81 @@ def test_migration_6_adds_the_webhook_tables_to_a_schema_5_postgresql_database(p
         assert len(store.hooks()) == 1
     with psycopg.connect(postgres_schema_url, autocommit=True) as conn:
         assert conn.execute("SELECT max(version) FROM schema_migrations").fetchone() == (6,)
+
+
+def _progress(hook: Webhook, position: int, failures: int = 0, status: int | None = 204) -> Progress:
+    return Progress(hook.id, position, failures, AT, status, None if status == 204 else "answered 500")
+
+
+def test_one_sync_stores_every_webhooks_progress_and_attempts_and_renews_the_leases(reopen: Open) -> None:
+    store = _store(reopen())
+    hooks = [_hook(created_at=AT.replace(minute=m)) for m in range(3)]
+    for hook in hooks:
+        store.add(hook, "secret-0123456789abc")
+    assert len(store.claim("me", 0.5)) == 3
+    attempts = [_attempt(hook, 8, 500, 1) for hook in hooks] + [_attempt(hook, 8, 204, 2) for hook in hooks]
+    claims = store.sync("me", 30, [_progress(hook, 9) for hook in hooks], attempts)
+    assert [c.webhook.id for c in claims] == [h.id for h in hooks]
+    assert [c.webhook.position for c in claims] == [9, 9, 9]  # the claims answer what was just stored
+    for hook in hooks:
+        stored = store.get(hook.id)
+        assert (stored.position, stored.failures, stored.last_status, stored.last_attempt_at) == (9, 0, 204, AT)
+        assert [d.attempt for d in store.deliveries(hook.id)] == [2, 1]  # newest first
+    time.sleep(0.8)  # the first lease (0.5 s) would have lapsed: the sync renewed it for 30 s
+    assert _store(reopen()).claim("other", 30) == []
+
+
+def test_a_sync_by_a_holder_that_lost_the_lease_changes_nothing(reopen: Open) -> None:
+    one, other = _store(reopen()), _store(reopen())
+    hook = _hook()
+    one.add(hook, "secret-0123456789abc")
+    one.claim("a", 0.3)
+    time.sleep(0.5)
+    assert [c.webhook.id for c in other.claim("b", 30)] == [hook.id]
+    assert one.sync("a", 30, [_progress(hook, 50)], [_attempt(hook, 8, 204)]) == []
+    assert one.get(hook.id).position == 7 and one.deliveries(hook.id) == []
+
+
+def test_a_released_lease_is_taken_over_at_once(reopen: Open) -> None:
+    one, other = _store(reopen()), _store(reopen())
+    hook = _hook()
+    one.add(hook, "secret-0123456789abc")
+    one.claim("a", 30)
+    assert other.claim("b", 30) == []
+    assert one.sync("a", None, [_progress(hook, 12)], []) == []  # stored, then released (a stopping server)
+    assert [(c.webhook.id, c.webhook.position) for c in other.claim("b", 30)] == [(hook.id, 12)]
+
+
+def test_a_test_ping_is_logged_without_changing_the_delivery_state(reopen: Open) -> None:
+    store = _store(reopen())
+    hook = _hook()
+    store.add(hook, "secret-0123456789abc")
+    store.claim("me", 30)
+    store.record(_attempt(hook, 8, 500), "me")
+    before = store.get(hook.id)
+    ping = dataclasses.replace(_attempt(hook, None, 204), at=AT.replace(hour=18))
+    assert store.record(ping, None)
+    assert store.get(hook.id) == before  # last_status, last_error, last_attempt_at as the delivery left them
+    assert store.deliveries(hook.id)[0] == ping
+
+
+def test_sqlite_webhook_reads_do_not_wait_for_the_write_lock(tmp_path: Path) -> None:
+    import sqlite3
+
+    from modelreg.stores.sqlite import SqliteRegistry
+
+    path = tmp_path / "registry.db"
+    with SqliteRegistry(path, store_timeout=2.0) as registry:
+        store = _store(registry)
+        hook = _hook()
+        store.add(hook, "secret-0123456789abc")
+        writer = sqlite3.connect(path, isolation_level=None)
+        writer.execute("BEGIN IMMEDIATE")  # another process writing
+        try:
+            started = time.monotonic()
+            assert store.hooks() == [hook] and store.get(hook.id) == hook and store.deliveries(hook.id) == []
+            assert store.secret(hook.id) == "secret-0123456789abc"
+            assert time.monotonic() - started < 1.0  # a write-locking read would wait the 2 s timeout, then fail
+        finally:
+            writer.execute("ROLLBACK")
+            writer.close()

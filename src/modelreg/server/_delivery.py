@@ -7,10 +7,18 @@ thread for each webhook with work, at most one per webhook so its events go out 
 Events come from the registry's event log (``events_after``), never from a copy. A failed
 attempt is retried with exponential backoff up to ``max_backoff``, for ever; nothing a
 receiver does reaches the request path, so a slow or dead one never slows reads or writes.
+
+Deliveries move positions and buffer their attempts in memory; the dispatcher stores them
+all, with the lease renewal, in one ``WebhookStore.sync`` transaction at most every
+``_SYNC_EVERY`` seconds (and at stop, which then releases the leases): the registry's write
+load is one small transaction per half second however many webhooks and events there are.
+A crash loses at most that last half second of progress, which is then delivered again.
 """
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import http.client
 import json
 import logging
@@ -29,13 +37,19 @@ from .._checks import number_option
 from ..errors import EventsUnavailableError, RegistryError
 from ..events import RegistryEvent, Subscription
 from ..registry import EventLog, ModelRegistry
-from ..webhooks import Claim, Delivery, Webhook, WebhookStore, delivery_id, sign
+from ..webhooks import Claim, Delivery, Progress, Webhook, WebhookStore, delivery_id, sign
 
-__all__ = ["SETTINGS_ENV", "Deliveries", "DeliverySettings", "post"]
+__all__ = ["PINGS", "PING_DEADLINE", "SETTINGS_ENV", "Deliveries", "DeliverySettings", "ping", "post"]
 
 _log = logging.getLogger("modelreg.webhooks")
 _RESPONSE_BYTES = 4096  # of a receiver's answer, read and dropped: nothing else of it matters
 _BATCH = 100  # events read from the log per step
+_SYNC_EVERY = 0.5  # seconds between the dispatcher's store writes while there is progress: at most 2 a second
+_BUFFERED = 10_000  # attempts kept for the next sync while the store cannot be written (oldest dropped)
+PINGS = threading.BoundedSemaphore(3)
+"""Test pings sent at once, process-wide: more are refused (429), so pings never fill the request thread pool."""
+PING_DEADLINE = 10.0
+"""Seconds a test ping may take at most (less when the delivery timeout is shorter)."""
 SETTINGS_ENV = {
     "timeout": "MODELREG_WEBHOOK_TIMEOUT",
     "first_backoff": "MODELREG_WEBHOOK_BACKOFF",
@@ -52,7 +66,7 @@ def dumps(value: object) -> bytes:
 
 @dataclass(frozen=True, slots=True)
 class DeliverySettings:
-    """Seconds: per-delivery ``timeout`` (connect, and each read), the first retry's delay doubled up to
+    """Seconds: per-delivery ``timeout`` (connect, send and answer together), the first retry's delay doubled up to
     ``max_backoff``, and the ``lease`` a replica holds a webhook for (renewed every third of it)."""
 
     timeout: float = 10.0
@@ -78,32 +92,59 @@ class DeliverySettings:
         return min(self.max_backoff, self.first_backoff * 2.0 ** min(failures - 1, 60))
 
 
+@functools.cache
+def _tls() -> ssl.SSLContext:
+    """The one TLS context of every HTTPS delivery (loading the CA store is the costly part)."""
+    return ssl.create_default_context()
+
+
+def _cut(conn: http.client.HTTPConnection, fired: threading.Event) -> None:
+    """The deadline passed: shut the socket, so a receiver trickling its answer cannot hold the attempt."""
+    fired.set()
+    sock = conn.sock
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            socket.socket.shutdown(sock, socket.SHUT_RDWR)  # the plain socket's, for a TLS one too
+
+
 def post(url: str, body: bytes, headers: dict[str, str], timeout: float) -> tuple[int | None, str | None]:
-    """POST ``body`` to ``url``: the status (None when no answer) and what went wrong, if anything.
+    """POST ``body`` to ``url`` within ``timeout`` seconds in all: the status (None when no answer) and any error.
 
     No redirect is followed (a 3xx is a failure); at most a few KiB of the answer are read.
     """
     parts = urlsplit(url)
-    host = parts.hostname or ""
+    https = parts.scheme.lower() == "https"
+    host = parts.hostname or ""  # an IPv6 literal without its brackets; http.client adds them to Host
+    port = parts.port or (443 if https else 80)  # never None: http.client would read "::1"'s last group as one
     target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     conn: http.client.HTTPConnection
-    if parts.scheme.lower() == "https":
-        conn = http.client.HTTPSConnection(host, parts.port, timeout=timeout, context=ssl.create_default_context())
+    if https:
+        conn = http.client.HTTPSConnection(host, port, timeout=timeout, context=_tls())
     else:
-        conn = http.client.HTTPConnection(host, parts.port, timeout=timeout)
+        conn = http.client.HTTPConnection(host, port, timeout=timeout)
+    fired = threading.Event()
+    timer = threading.Timer(timeout, _cut, (conn, fired))
+    timer.daemon = True
+    timer.start()
     try:
+        conn.connect()  # bounded by the socket timeout; the timer bounds everything after it
+        if fired.is_set():
+            raise TimeoutError
         conn.request("POST", target, body, headers)
         response = conn.getresponse()
         response.read(_RESPONSE_BYTES)
+        if fired.is_set():
+            raise TimeoutError  # cut: what was read may end early, as if the answer were complete
         status = response.status
         if 300 <= status < 400:
             return status, f"answered {status} (redirects are not followed)"
         return status, None if 200 <= status < 300 else f"answered {status}"
-    except TimeoutError:
-        return None, f"no answer within {timeout:g} s"
     except (OSError, http.client.HTTPException) as exc:
+        if fired.is_set() or isinstance(exc, TimeoutError):
+            return None, f"no answer within {timeout:g} s"
         return None, f"{type(exc).__name__}: {exc}"[:300]
     finally:
+        timer.cancel()
         conn.close()
 
 
@@ -125,28 +166,37 @@ def signed_post(hook: Webhook, secret: str, ident: str, kind: str, body: bytes, 
 
 
 def ping(store: WebhookStore, hook_id: str, settings: DeliverySettings) -> Delivery:
-    """Send a test delivery (kind ``ping``, no event) to a webhook now, and record it."""
+    """Send a test delivery (kind ``ping``, no event) to a webhook now, and log it (the delivery state stays)."""
     hook = store.get(hook_id)
     ident = f"{hook.id}-ping-{uuid.uuid4().hex[:8]}"
     body = dumps({"delivery": ident, "webhook": hook.id, "kind": "ping", "event": None})
-    status, error, took = signed_post(hook, store.secret(hook_id), ident, "ping", body, settings.timeout)
+    timeout = min(settings.timeout, PING_DEADLINE)
+    status, error, took = signed_post(hook, store.secret(hook_id), ident, "ping", body, timeout)
     delivery = Delivery(ident, hook.id, None, "ping", 1, datetime.now(UTC), status, error, took)
     store.record(delivery, None)
     return delivery
 
 
 class _Hook:
-    """What this process knows of one claimed webhook: its claim, position, backoff and the attempt number."""
+    """What this process knows of one claimed webhook: claim, lease, progress (``stored``: as last synced), backoff."""
 
-    __slots__ = ("attempt", "claim", "due", "failures", "position", "running")
+    __slots__ = ("attempt", "claim", "due", "failures", "last", "lease_until", "position", "running", "stored")
 
-    def __init__(self, claim: Claim) -> None:
+    def __init__(self, claim: Claim, lease_until: float) -> None:
+        hook = claim.webhook
         self.claim = claim
-        self.position = claim.webhook.position
-        self.failures = claim.webhook.failures
+        self.lease_until = lease_until  # monotonic; no attempt starts after it until a sync renews it
+        self.position = hook.position
+        self.failures = hook.failures
+        self.last = (hook.last_attempt_at, hook.last_status, hook.last_error)
+        self.stored = self.progress()
         self.due = 0.0  # monotonic time of the next attempt
         self.attempt = 0  # attempts at the event after position
         self.running = False
+
+    def progress(self) -> Progress:
+        """Where this webhook's deliveries stand, as ``sync`` stores it."""
+        return Progress(self.claim.webhook.id, self.position, self.failures, *self.last)
 
 
 class Deliveries:
@@ -160,7 +210,8 @@ class Deliveries:
         self._registry = registry
         self.holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._hooks: dict[str, _Hook] = {}
-        self._lock = threading.Lock()
+        self._attempts: list[Delivery] = []  # logged at the next sync
+        self._lock = threading.Lock()  # guards _hooks, every _Hook's fields and _attempts
         self._wake = threading.Event()
         self._stopping = threading.Event()
         self._claim_now = True
@@ -181,44 +232,87 @@ class Deliveries:
         self._wake.set()
 
     def stop(self) -> None:
-        """Stop the dispatcher (idempotent); a delivery under way ends within its timeout and is still recorded."""
+        """Stop (idempotent): deliveries under way end within their timeout, then progress is stored, leases released.
+
+        Released, so another replica or the next process takes the webhooks over at once, not a lease later.
+        """
         self._stopping.set()
         self._wake.set()
         if self._subscription is not None:
             self._subscription.close()
         if self._thread is not None:
-            self._thread.join(timeout=10)
+            self._thread.join(timeout=self._drain_for() + 10)
+
+    def _drain_for(self) -> float:
+        return min(self.settings.timeout, 10.0) + 0.5
 
     def _run(self) -> None:
-        last_claim = 0.0
+        last_sync = 0.0
         while not self._stopping.is_set():
             now = time.monotonic()
-            if self._claim_now or now - last_claim >= self.settings.lease / 3:
+            renew = now - last_sync >= self.settings.lease / 3
+            if self._claim_now or renew or (now - last_sync >= _SYNC_EVERY and self._dirty()):
                 self._claim_now = False
-                last_claim = now
-                self._claim()
-            wait = self._dispatch(time.monotonic())
-            self._wake.wait(min(wait, self.settings.lease / 3, 1.0))
+                last_sync = now
+                self._sync(self.settings.lease)
+            wait = min(self._dispatch(time.monotonic()), self.settings.lease / 3, 1.0)
+            if self._dirty():
+                wait = min(wait, max(0.01, last_sync + _SYNC_EVERY - time.monotonic()))
+            self._wake.wait(wait)
             self._wake.clear()
+        self._drain()
+        self._sync(None)
 
-    def _claim(self) -> None:
+    def _drain(self) -> None:
+        """Wait (bounded) for the deliveries under way, so their outcome is stored before the leases go."""
+        deadline = time.monotonic() + self._drain_for()
+        while time.monotonic() < deadline:
+            with self._lock:
+                if not any(hook.running for hook in self._hooks.values()):
+                    return
+            time.sleep(0.01)
+
+    def _dirty(self) -> bool:
+        with self._lock:
+            return bool(self._attempts) or any(h.progress() != h.stored for h in self._hooks.values())
+
+    def _sync(self, lease: float | None) -> None:
+        """Store every webhook's progress and the buffered attempts, renew (or release) the leases: one transaction."""
+        started = time.monotonic()
+        with self._lock:
+            progress = [step for step in (h.progress() for h in self._hooks.values())
+                        if step != self._hooks[step.webhook].stored]
+            attempts, self._attempts = self._attempts, []
         try:
-            claims = self.store.claim(self.holder, self.settings.lease)
+            claims = self.store.sync(self.holder, lease, progress, attempts)
         except RegistryError as exc:
-            _log.warning("cannot claim webhooks: %s", exc)
+            _log.warning("cannot store webhook progress and leases: %s", exc)
+            with self._lock:
+                self._attempts = (attempts + self._attempts)[-_BUFFERED:]
             return
         with self._lock:
-            held = {claim.webhook.id: claim for claim in claims}
-            for hook_id in list(self._hooks):
-                if hook_id not in held and not self._hooks[hook_id].running:
+            for step in progress:
+                if step.webhook in self._hooks:
+                    self._hooks[step.webhook].stored = step
+            if lease is not None:
+                self._held(claims, started + lease)
+
+    def _held(self, claims: list[Claim], lease_until: float) -> None:
+        """Track the webhooks claimed (under the lock); forget the others once idle."""
+        held = {claim.webhook.id: claim for claim in claims}
+        for hook_id, hook in list(self._hooks.items()):
+            if hook_id not in held:
+                hook.lease_until = 0.0  # lost: a delivery under way sends nothing more
+                if not hook.running:
                     del self._hooks[hook_id]
-            for hook_id, claim in held.items():
-                known = self._hooks.get(hook_id)
-                if known is None:
-                    self._hooks[hook_id] = _Hook(claim)
-                else:
-                    known.claim = claim
-                    known.position = max(known.position, claim.webhook.position)
+        for hook_id, claim in held.items():
+            known = self._hooks.get(hook_id)
+            if known is None:
+                self._hooks[hook_id] = _Hook(claim, lease_until)
+            else:
+                known.claim = claim
+                known.lease_until = lease_until
+                known.position = max(known.position, claim.webhook.position)
 
     def _dispatch(self, now: float) -> float:
         """Start a delivery thread for each idle webhook with work that is due; seconds until the next is due."""
@@ -226,7 +320,7 @@ class Deliveries:
         soonest = 60.0
         with self._lock:
             for hook in self._hooks.values():
-                if hook.running or hook.position >= revision:
+                if hook.running or hook.position >= revision or hook.lease_until <= now:
                     continue
                 if hook.due > now:
                     soonest = min(soonest, hook.due - now)
@@ -246,62 +340,57 @@ class Deliveries:
             hook.due = time.monotonic() + self.settings.first_backoff
             _log.exception("webhook %s: unexpected error", hook.claim.webhook.id)
         finally:
-            hook.running = False
+            with self._lock:
+                hook.running = False
             self._wake.set()
 
     def _events(self, hook: _Hook) -> list[RegistryEvent]:
+        with self._lock:
+            position = hook.position
         try:
-            return self._log.events_after(hook.position, _BATCH)
+            return self._log.events_after(position, _BATCH)
         except EventsUnavailableError as exc:
             # Only an in-memory registry drops events; there is nothing to deliver them from.
             _log.warning("webhook %s skips to revision %d: %s", hook.claim.webhook.id, self._log.revision, exc)
-            if self.store.advance(hook.claim.webhook.id, self.holder, self._log.revision):
-                hook.position = self._log.revision
+            with self._lock:
+                hook.position = max(hook.position, self._log.revision)
             return []
 
     def _step(self, hook: _Hook) -> None:
         """Deliver the events after the hook's position in order, until one fails or none is left."""
         webhook, secret = hook.claim.webhook, hook.claim.secret
-        passed = hook.position  # non-matching events are passed over; stored with the next record or advance
         while not self._stopping.is_set():
             events = self._events(hook)
-            if not events:
-                break
             for event in events:
                 if not webhook.matches(event):
-                    passed = event.revision
+                    with self._lock:  # passed over: the position moves on, stored with the next sync
+                        hook.position = max(hook.position, event.revision)
                     continue
                 if not self._attempt(hook, event, secret):
-                    if passed > hook.position and self.store.advance(webhook.id, self.holder, passed):
-                        hook.position = passed
                     return
-                passed = hook.position
             if len(events) < _BATCH:
-                break
-        if passed > hook.position and self.store.advance(webhook.id, self.holder, passed):
-            hook.position = passed
+                return
 
     def _attempt(self, hook: _Hook, event: RegistryEvent, secret: str) -> bool:
-        """One attempt at ``event``; True when delivered (the position moved), False to retry later."""
+        """One attempt at ``event``; True when delivered (the position moved), False to stop for now."""
         webhook = hook.claim.webhook
-        ident = delivery_id(webhook.id, event.revision)
-        body = dumps({"delivery": ident, "webhook": webhook.id, "kind": event.kind, "event": event.to_dict()})
-        hook.attempt += 1
-        status, error, took = signed_post(webhook, secret, ident, event.kind, body, self.settings.timeout)
-        delivery = Delivery(ident, webhook.id, event.revision, event.kind, hook.attempt, datetime.now(UTC),
-                            status, error, took)
-        if not self.store.record(delivery, self.holder):
-            self._lost(webhook.id)
-            return False
-        if delivery.ok:
-            hook.position, hook.failures, hook.attempt = event.revision, 0, 0
-            return True
-        hook.failures += 1
-        hook.due = time.monotonic() + self.settings.backoff(hook.failures)
-        return False
-
-    def _lost(self, hook_id: str) -> None:
-        """Another replica holds the webhook now (our lease ran out): stop delivering it."""
-        _log.warning("webhook %s: lease lost to another replica; it delivers from here", hook_id)
         with self._lock:
-            self._hooks.pop(hook_id, None)
+            if self._stopping.is_set() or time.monotonic() >= hook.lease_until:
+                return False  # the lease may have passed to another replica: only a sync tells
+            hook.attempt += 1
+            attempt = hook.attempt
+        payload = dumps(event.to_dict())
+        ident = delivery_id(webhook.id, event.revision, payload)
+        body = dumps({"delivery": ident, "webhook": webhook.id, "kind": event.kind, "event": event.to_dict()})
+        status, error, took = signed_post(webhook, secret, ident, event.kind, body, self.settings.timeout)
+        delivery = Delivery(ident, webhook.id, event.revision, event.kind, attempt, datetime.now(UTC),
+                            status, error, took)
+        with self._lock:
+            self._attempts.append(delivery)
+            hook.last = (delivery.at, status, error)
+            if delivery.ok:
+                hook.position, hook.failures, hook.attempt = max(hook.position, event.revision), 0, 0
+                return True
+            hook.failures += 1
+            hook.due = time.monotonic() + self.settings.backoff(hook.failures)
+            return False

@@ -58,6 +58,7 @@ HTTP_CODES: dict[str, tuple[int, str]] = {
     "misdirected_request": (421, "Misdirected request"),
     "unsupported_media_type": (415, "Unsupported media type"),
     "invalid_body": (422, "Invalid request body"),
+    "too_many_requests": (429, "Too many requests"),
     "internal_error": (500, "Internal server error"),
 }
 """Codes that exist only at the HTTP layer: code -> (status, title)."""

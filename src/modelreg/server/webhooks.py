@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from .. import _paths
 from ..errors import WebhookNotFoundError
 from ..webhooks import MAX_DELIVERY_LOG, Webhook, WebhookStore, new_id, new_secret, registration, valid_id
-from ._delivery import DeliverySettings, ping
+from ._delivery import PINGS, DeliverySettings, ping
 from .call import Call, Reply, dumps
 from .inputs import json_object
 from .problems import HTTPProblem
@@ -93,5 +93,13 @@ async def test_webhook(call: Call, hook_id: str) -> Reply:
     """POST /api/v1/webhooks/{id}/test: send a signed ``ping`` now; the attempt (status, error, time taken)."""
     store = _store(call)
     settings = call.app.deliveries.settings if call.app.deliveries is not None else DeliverySettings.from_env()
-    delivery = await call.run(ping, store, _id(hook_id), settings)
+    hook_id = _id(hook_id)
+    # A bound of their own: pings to a receiver that never answers must not fill the request thread pool.
+    if not PINGS.acquire(blocking=False):
+        raise HTTPProblem("too_many_requests", "test pings are already under way on this server (at most 3 at "
+                          "once, each within the delivery timeout); try again shortly", headers={"retry-after": "5"})
+    try:
+        delivery = await call.run(ping, store, hook_id, settings)
+    finally:
+        PINGS.release()
     return Reply(200, dumps(delivery.to_dict()))

@@ -3,8 +3,10 @@
 Leases are Unix seconds computed by the database's own clock (``now``), so replicas on
 machines whose clocks disagree still agree on who holds a webhook. A claim is one
 ``UPDATE ... WHERE lease expired OR holder = me RETURNING``: of two replicas claiming at
-once, the database lets one through per webhook. ``advance`` and ``record`` carry
-``holder = me`` in their ``WHERE``, so a replica whose lease ran out changes nothing.
+once, the database lets one through per webhook. ``advance``, ``record`` and ``sync`` carry
+``holder = me`` in their ``WHERE``, so a replica whose lease ran out changes nothing. ``sync``
+is the delivery threads' one write: every webhook's progress, its attempts and the lease
+renewal in one transaction. Reads take no write lock (``read``).
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from datetime import datetime
 from typing import Any
 
 from ..errors import InvalidWebhookError, WebhookNotFoundError
-from ..webhooks import MAX_DELIVERY_LOG, MAX_WEBHOOKS, Claim, Delivery, Webhook
+from ..webhooks import MAX_DELIVERY_LOG, MAX_WEBHOOKS, Claim, Delivery, Progress, Webhook
 
 __all__ = ["SqlWebhooks"]
 
@@ -24,7 +26,7 @@ _HOOK_COLUMNS = ("id, url, events, models, created_at, created_by, position, fai
                  "last_status, last_error")
 _DELIVERY_COLUMNS = "delivery_id, webhook_id, revision, kind, attempt, at, status, error, duration_ms"
 Transaction = Callable[[], AbstractContextManager[Any]]
-"""Opens one write transaction and gives something with ``execute(query, params)`` returning a cursor."""
+"""Opens one transaction and gives something with ``execute(query, params)`` returning a cursor, and ``cursor()``."""
 
 
 def _list(value: tuple[str, ...] | None) -> str | None:
@@ -40,9 +42,10 @@ class SqlWebhooks:
 
     def __init__(
         self, transaction: Transaction, *, mark: str, now: str, time_in: Callable[[datetime], Any],
-        time_out: Callable[[Any], datetime],
+        time_out: Callable[[Any], datetime], read: Transaction | None = None,
     ) -> None:
         self._tx = transaction
+        self._read = read or transaction
         self._now = now
         self._time_in = time_in
         self._time_out = time_out
@@ -70,13 +73,13 @@ class SqlWebhooks:
 
     def hooks(self) -> list[Webhook]:
         """Every webhook, oldest first."""
-        with self._tx() as conn:
+        with self._read() as conn:
             rows = conn.execute(f"SELECT {_HOOK_COLUMNS} FROM webhooks ORDER BY created_at, id").fetchall()
         return [self._hook(row) for row in rows]
 
     def get(self, hook_id: str) -> Webhook:
         """One webhook."""
-        with self._tx() as conn:
+        with self._read() as conn:
             row = conn.execute(self._q(f"SELECT {_HOOK_COLUMNS} FROM webhooks WHERE id = ?"), (hook_id,)).fetchone()
         if row is None:
             raise _missing(hook_id)
@@ -91,7 +94,7 @@ class SqlWebhooks:
 
     def secret(self, hook_id: str) -> str:
         """A webhook's signing secret."""
-        with self._tx() as conn:
+        with self._read() as conn:
             row = conn.execute(self._q("SELECT secret FROM webhooks WHERE id = ?"), (hook_id,)).fetchone()
         if row is None:
             raise _missing(hook_id)
@@ -100,11 +103,50 @@ class SqlWebhooks:
     def claim(self, holder: str, lease: float) -> list[Claim]:
         """Take or renew every webhook whose lease expired or is ``holder``'s, in one statement."""
         with self._tx() as conn:
-            rows = conn.execute(self._q(
-                f"UPDATE webhooks SET holder = ?, lease_until = {self._now} + ? "
-                f"WHERE lease_until <= {self._now} OR holder = ? RETURNING {_HOOK_COLUMNS}, secret"),
-                (holder, lease, holder)).fetchall()
+            return self._claim(conn, holder, lease)
+
+    def _claim(self, conn: Any, holder: str, lease: float) -> list[Claim]:
+        rows = conn.execute(self._q(
+            f"UPDATE webhooks SET holder = ?, lease_until = {self._now} + ? "
+            f"WHERE lease_until <= {self._now} OR holder = ? RETURNING {_HOOK_COLUMNS}, secret"),
+            (holder, lease, holder)).fetchall()
         return sorted((Claim(self._hook(row[:-1]), row[-1]) for row in rows), key=lambda c: c.webhook.created_at)
+
+    def sync(self, holder: str, lease: float | None, progress: Sequence[Progress],
+             attempts: Sequence[Delivery]) -> list[Claim]:
+        """Store progress and attempts of the webhooks ``holder`` holds, then claim or release: one transaction."""
+        with self._tx() as conn:
+            held = set()
+            for step in progress:
+                cursor = conn.execute(self._q(
+                    "UPDATE webhooks SET position = CASE WHEN position < ? THEN ? ELSE position END, failures = ?, "
+                    "last_attempt_at = ?, last_status = ?, last_error = ? WHERE id = ? AND holder = ?"),
+                    (step.position, step.position, step.failures,
+                     None if step.last_attempt_at is None else self._time_in(step.last_attempt_at),
+                     step.last_status, step.last_error, step.webhook, holder))
+                if cursor.rowcount:
+                    held.add(step.webhook)
+            logged = [d for d in attempts if d.webhook in held]
+            if logged:
+                conn.cursor().executemany(self._q(f"INSERT INTO webhook_deliveries ({_DELIVERY_COLUMNS}) "
+                                         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"), [self._row(d) for d in logged])
+            for hook_id in {d.webhook for d in logged}:
+                self._trim(conn, hook_id)
+            if lease is None:
+                conn.execute(self._q("UPDATE webhooks SET holder = NULL, lease_until = 0 WHERE holder = ?"), (holder,))
+                return []
+            return self._claim(conn, holder, lease)
+
+    def _row(self, delivery: Delivery) -> tuple[Any, ...]:
+        return (delivery.id, delivery.webhook, delivery.revision, delivery.kind, delivery.attempt,
+                self._time_in(delivery.at), delivery.status, delivery.error, delivery.duration_ms)
+
+    def _trim(self, conn: Any, hook_id: str) -> None:
+        # Bounded: keep the newest MAX_DELIVERY_LOG attempts of this webhook.
+        conn.execute(self._q(
+            "DELETE FROM webhook_deliveries WHERE webhook_id = ? AND seq <= (SELECT seq FROM webhook_deliveries "
+            f"WHERE webhook_id = ? ORDER BY seq DESC LIMIT 1 OFFSET {MAX_DELIVERY_LOG})"),
+            (hook_id, hook_id))
 
     def advance(self, hook_id: str, holder: str, position: int) -> bool:
         """Move the position forward while ``holder`` holds the lease."""
@@ -120,38 +162,32 @@ class SqlWebhooks:
 
     def record(self, delivery: Delivery, holder: str | None) -> bool:
         """Log one attempt; update the failure count and, on success, the position (one transaction)."""
-        held = "" if holder is None else " AND holder = ?"
-        if delivery.revision is None:  # a test ping: the deliveries' failure count and position stay
-            change = "failures = failures"
-            values: tuple[Any, ...] = ()
-        elif delivery.ok:
-            change = "failures = 0, position = CASE WHEN position < ? THEN ? ELSE position END"
-            values = (delivery.revision, delivery.revision)
-        else:
-            change = "failures = failures + 1"
-            values = ()
         with self._tx() as conn:
-            cursor = conn.execute(self._q(
-                f"UPDATE webhooks SET {change}, last_attempt_at = ?, last_status = ?, last_error = ? "
-                f"WHERE id = ?{held}"),
-                (*values, self._time_in(delivery.at), delivery.status, delivery.error, delivery.webhook,
-                 *(() if holder is None else (holder,))))
-            if cursor.rowcount == 0:
-                return False
+            if delivery.revision is None:  # a test ping is only logged: the delivery state stays
+                found = conn.execute(self._q("SELECT 1 FROM webhooks WHERE id = ?"), (delivery.webhook,)).fetchone()
+                if found is None:
+                    return False
+            else:
+                if delivery.ok:
+                    change = "failures = 0, position = CASE WHEN position < ? THEN ? ELSE position END"
+                    values: tuple[Any, ...] = (delivery.revision, delivery.revision)
+                else:
+                    change, values = "failures = failures + 1", ()
+                cursor = conn.execute(self._q(
+                    f"UPDATE webhooks SET {change}, last_attempt_at = ?, last_status = ?, last_error = ? "
+                    "WHERE id = ? AND holder = ?"),
+                    (*values, self._time_in(delivery.at), delivery.status, delivery.error, delivery.webhook,
+                     holder))
+                if cursor.rowcount == 0:
+                    return False
             conn.execute(self._q(f"INSERT INTO webhook_deliveries ({_DELIVERY_COLUMNS}) "
-                                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"),
-                         (delivery.id, delivery.webhook, delivery.revision, delivery.kind, delivery.attempt,
-                          self._time_in(delivery.at), delivery.status, delivery.error, delivery.duration_ms))
-            # Bounded: keep the newest MAX_DELIVERY_LOG attempts of this webhook.
-            conn.execute(self._q(
-                "DELETE FROM webhook_deliveries WHERE webhook_id = ? AND seq <= (SELECT seq FROM webhook_deliveries "
-                f"WHERE webhook_id = ? ORDER BY seq DESC LIMIT 1 OFFSET {MAX_DELIVERY_LOG})"),
-                (delivery.webhook, delivery.webhook))
+                                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"), self._row(delivery))
+            self._trim(conn, delivery.webhook)
         return True
 
     def deliveries(self, hook_id: str, limit: int = MAX_DELIVERY_LOG) -> list[Delivery]:
         """The latest attempts, newest first."""
-        with self._tx() as conn:
+        with self._read() as conn:
             if conn.execute(self._q("SELECT 1 FROM webhooks WHERE id = ?"), (hook_id,)).fetchone() is None:
                 raise _missing(hook_id)
             rows = conn.execute(self._q(f"SELECT {_DELIVERY_COLUMNS} FROM webhook_deliveries WHERE webhook_id = ? "

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from datetime import datetime
 
 from ._errors import translating
@@ -28,16 +28,23 @@ class SqliteWebhooks(SqlWebhooks):
         self._path = path
         self._timeout = timeout
         super().__init__(self._transaction, mark="?", now=_NOW, time_in=datetime.isoformat,
-                         time_out=datetime.fromisoformat)
+                         time_out=datetime.fromisoformat, read=self._reading)
+
+    def _transaction(self) -> AbstractContextManager[sqlite3.Connection]:
+        return self._open(immediate=True)
+
+    def _reading(self) -> AbstractContextManager[sqlite3.Connection]:
+        # A deferred BEGIN: a read takes no write lock, so listing webhooks never queues behind writers.
+        return self._open(immediate=False)
 
     @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
+    def _open(self, *, immediate: bool) -> Iterator[sqlite3.Connection]:
         with translating(sqlite3.Error, "SQLite", self._path, "managing webhooks in", _describe):
             # isolation_level=None: transaction() issues BEGIN/COMMIT itself.
             conn = sqlite3.connect(self._path, timeout=self._timeout, isolation_level=None)
             try:
                 conn.execute("PRAGMA foreign_keys = ON")  # off by default, per connection
-                with transaction(conn, immediate=True):
+                with transaction(conn, immediate=immediate):
                     yield conn
             finally:
                 conn.close()
