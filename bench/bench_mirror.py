@@ -17,10 +17,7 @@ from __future__ import annotations
 
 import argparse
 import platform
-import socket
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -28,6 +25,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
+from _serve import start_server
 
 from modelreg import MemoryRegistry, ModelMetadata, open_registry
 from modelreg.client import RegistryClient
@@ -49,23 +47,6 @@ def _fill(url: str, models: int, versions: int) -> None:
             registry.set_alias(f"model-{m}", "production", names[versions // 2])
 
 
-def _start(url: str, log: Path) -> tuple[subprocess.Popen[bytes], str]:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    call = f"from modelreg.server import serve; serve({url!r}, port={port}, access_log=False)"
-    with log.open("wb") as out:
-        proc = subprocess.Popen([sys.executable, "-c", call], stdout=out, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
-                return proc, base
-        except httpx.HTTPError:
-            time.sleep(0.05)
-    proc.kill()
-    raise SystemExit(f"the server did not start:\n{log.read_text()[-2000:]}")
 
 
 def _per_call(func: Callable[[int], object], count: int) -> float:
@@ -135,7 +116,7 @@ def main() -> None:
     _fill(url, opts.models, opts.versions)
     memory = MemoryRegistry()
     _fill_memory(memory, opts.models, opts.versions)
-    proc, base = _start(url, work / "server.log")
+    proc, base = start_server(url, work / "server.log")
     try:
         with RegistryClient(base) as client, RegistryMirror(base) as mirror:
             mem, mir, net = _reads([memory, mirror, client], opts.models, opts.versions,
@@ -147,7 +128,7 @@ def main() -> None:
     big = f"sqlite:///{work / 'big.db'}"
     per_model = 1000
     _fill(big, max(1, opts.startup_versions // per_model), min(per_model, opts.startup_versions))
-    proc, base = _start(big, work / "big.log")
+    proc, base = start_server(big, work / "big.log")
     try:
         started = time.perf_counter()
         with httpx.stream("GET", f"{base}/api/v1/snapshot", headers={"Accept-Encoding": "gzip"}, timeout=300) as got:

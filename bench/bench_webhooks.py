@@ -17,7 +17,6 @@ Prints a Markdown table (paste it into the README).
 from __future__ import annotations
 
 import argparse
-import os
 import platform
 import socket
 import statistics
@@ -31,7 +30,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-import httpx
+from _serve import start_server
 
 from modelreg import ModelMetadata
 from modelreg.client import RegistryClient
@@ -103,23 +102,7 @@ def _healthy_receiver() -> tuple[subprocess.Popen[bytes], int]:
 
 
 def _start(url: str, log: Path, env: dict[str, str] | None = None) -> tuple[subprocess.Popen[bytes], str]:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    call = f"from modelreg.server import serve; serve({url!r}, port={port}, access_log=False)"
-    with log.open("wb") as out:
-        proc = subprocess.Popen([sys.executable, "-c", call], stdout=out, stderr=subprocess.STDOUT,
-                                env={**os.environ, "MODELREG_WEBHOOK_TIMEOUT": "10", **(env or {})})
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
-                return proc, base
-        except httpx.HTTPError:
-            time.sleep(0.05)
-    proc.kill()
-    raise SystemExit(f"the server did not start:\n{log.read_text()[-2000:]}")
+    return start_server(url, log, {"MODELREG_WEBHOOK_TIMEOUT": "10", **(env or {})})
 
 
 def _pct(values: list[float], q: float) -> float:
